@@ -1,0 +1,36 @@
+// What this machine offers: the CPU backend's settings and, for CUDA, availability or the
+// exact reason it is unavailable.
+import { native, type CpuBackendInfo, type CudaDeviceInfo } from './binding.js';
+
+export interface Backends {
+  cpu: CpuBackendInfo;
+  cuda: {
+    /** The addon was built with its CUDA part (nvcc was found at build time). */
+    compiled: boolean;
+    available: boolean;
+    /** Why CUDA cannot be used, when it cannot. */
+    reason?: string;
+    devices: CudaDeviceInfo[];
+    runtimeVersion: number;
+    driverVersion: number;
+    /** cuDNN's version once the library is loaded; null until the CUDA backend loads it. */
+    cudnnVersion: number | null;
+  };
+}
+
+export function backends(): Backends {
+  const info = native.backends();
+  return { cpu: info.cpu, cuda: { ...info.cuda, cudnnVersion: null } };
+}
+
+/** Threads used by CPU kernels (1 .. cores); returns the number in force. */
+export function setNumThreads(n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, got ${n}`);
+  return native.setNumThreads(n);
+}
+
+/** Chooses the CPU GEMM: the built-in kernel or OpenBLAS (when libopenblas is installed). */
+export function setGemmBackend(name: 'builtin' | 'openblas'): void {
+  if (name !== 'builtin' && name !== 'openblas') throw new TypeError(`setGemmBackend: expected 'builtin' or 'openblas', got ${String(name)}`);
+  native.setGemmBackend(name);
+}

@@ -1,0 +1,127 @@
+// The typed seam between TypeScript and the native addon. Everything the addon exports is
+// declared here; nothing else in lib/ touches the addon directly except through `native`.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type DType = 'float32' | 'float16' | 'bfloat16' | 'int32' | 'int64' | 'uint8';
+export type MemoryFormat = 'contiguous' | 'channelsLast';
+export type DeviceName = 'cpu' | 'cuda';
+/** The typed array that carries a dtype's values across the boundary. */
+export type TransportArray = Float32Array | Int32Array | BigInt64Array | Uint8Array;
+
+/** One reference to native tensor storage. */
+export interface NativeTensor {
+  readonly shape: number[];
+  readonly dtype: DType;
+  readonly format: MemoryFormat;
+  readonly device: DeviceName;
+  readonly disposed: boolean;
+  readonly nbytes: number;
+  dispose(): void;
+  /** A second reference to the same storage. */
+  alias(): NativeTensor;
+}
+
+type T = NativeTensor;
+type Maybe = NativeTensor | null;
+/** [strideH, strideW, padH, padW, dilationH, dilationW, groups] */
+export type ConvParams = [number, number, number, number, number, number, number];
+/** [kernelH, kernelW, strideH, strideW, padH, padW] */
+export type PoolParams = [number, number, number, number, number, number];
+
+export interface CpuBackendInfo {
+  threads: number;
+  gemm: 'builtin' | 'openblas';
+  gemmIsa: 'avx2-fma' | 'portable';
+  openblas: { available: boolean; info: string };
+}
+export interface CudaDeviceInfo {
+  name: string;
+  computeCapability: string;
+  totalMemory: number;
+}
+export interface CudaBackendInfo {
+  compiled: boolean;
+  available: boolean;
+  reason?: string;
+  runtimeVersion: number;
+  driverVersion: number;
+  devices: CudaDeviceInfo[];
+}
+export interface NativeMemory {
+  liveTensors: number;
+  liveStorages: number;
+  liveBytes: number;
+  peakBytes: number;
+}
+
+export interface NativeBinding {
+  fromArray(data: TransportArray, shape: number[], dtype: DType, format: MemoryFormat): T;
+  toArray(t: T): TransportArray;
+  readAsync(t: T): Promise<TransportArray>;
+  cast(t: T, dtype: DType): T;
+  toFormat(t: T, format: MemoryFormat): T;
+  clone(t: T): T;
+  view(t: T, shape: number[]): T;
+  copyInto(dst: T, src: T): void;
+  full(shape: number[], value: number, dtype: DType): T;
+  randomUniform(shape: number[], seed: bigint, low: number, high: number): T;
+  randomNormal(shape: number[], seed: bigint, mean: number, std: number): T;
+
+  conv2d(x: T, w: T, b: Maybe, p: ConvParams): T;
+  conv2dBackward(dy: T, x: T, w: T, p: ConvParams, needs: [boolean, boolean, boolean]): [Maybe, Maybe, Maybe];
+  batchNorm(x: T, w: Maybe, b: Maybe, rm: Maybe, rv: Maybe, training: boolean, momentum: number, eps: number): [T, T, T];
+  batchNormBackward(dy: T, x: T, w: Maybe, mean: T, invStd: T, training: boolean, needs: [boolean, boolean, boolean]): [Maybe, Maybe, Maybe];
+  bnAddRelu(x: T, r: T, w: Maybe, b: Maybe, rm: Maybe, rv: Maybe, training: boolean, momentum: number, eps: number): [T, T, T];
+  bnAddReluBackward(dy: T, y: T, x: T, w: Maybe, mean: T, invStd: T, training: boolean, needs: [boolean, boolean, boolean, boolean]): [Maybe, Maybe, Maybe, Maybe];
+  maxPool2d(x: T, p: PoolParams, ceilMode: boolean, countIncludePad: boolean): [T, T];
+  maxPool2dBackward(dy: T, argmax: T, xShape: number[]): T;
+  avgPool2d(x: T, p: PoolParams, ceilMode: boolean, countIncludePad: boolean): T;
+  avgPool2dBackward(dy: T, xShape: number[], p: PoolParams, ceilMode: boolean, countIncludePad: boolean): T;
+  adaptiveAvgPool2d(x: T, outH: number, outW: number): T;
+  adaptiveAvgPool2dBackward(dy: T, xShape: number[]): T;
+  /** op: 0 add, 1 sub, 2 mul, 3 div (NumPy broadcasting) */
+  binary(op: 0 | 1 | 2 | 3, a: T, b: T): T;
+  affine(x: T, scale: number, shift: number): T;
+  relu(x: T): T;
+  reluBackward(dy: T, y: T): T;
+  sigmoid(x: T): T;
+  sigmoidBackward(dy: T, y: T): T;
+  broadcastTo(x: T, shape: number[]): T;
+  sumTo(x: T, shape: number[]): T;
+  sum(x: T, dims: number[], keepDim: boolean): T;
+  concat(parts: T[], dim: number): T;
+  narrow(x: T, dim: number, start: number, length: number): T;
+  shortcutA(x: T, outChannels: number, stride: number): T;
+  shortcutABackward(dy: T, xShape: number[], stride: number): T;
+  matmul(a: T, b: T, transA: boolean, transB: boolean): T;
+  crossEntropy(logits: T, labels: T, labelSmoothing: number): [T, T];
+  crossEntropyBackward(grad: number, probs: T, labels: T, labelSmoothing: number): T;
+  sgdStep(param: T, grad: T, momentumBuffer: Maybe, lr: number, momentum: number, dampening: number,
+          weightDecay: number, nesterov: boolean, firstStep: boolean): void;
+
+  memory(): NativeMemory;
+  backends(): { cpu: CpuBackendInfo; cuda: CudaBackendInfo };
+  setNumThreads(n: number): number;
+  setGemmBackend(name: 'builtin' | 'openblas'): void;
+}
+
+/** The package root: one level above lib/ (sources) and dist/ (compiled). */
+export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function load(): NativeBinding {
+  const require = createRequire(import.meta.url);
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  try {
+    return nodeGypBuild(packageRoot) as NativeBinding;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new Error(
+      `cudnn-resnet: the native addon could not be loaded (${reason}). ` +
+        'Build it with `npm run build:native` (needs CMake or node-gyp and a C++17 compiler).',
+    );
+  }
+}
+
+export const native: NativeBinding = load();

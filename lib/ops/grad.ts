@@ -1,0 +1,140 @@
+// The backward rules, one entry per recorded op: given the node and the gradient of its
+// output, return the gradients of its inputs in the order they were recorded (null where an
+// input needs none). Rules run with autograd off, on tensors owned by the backward pass.
+import { native, type ConvParams, type NativeTensor, type PoolParams } from '../binding.js';
+import type { BackwardRule, GradNode } from '../autograd.js';
+import { wrap, type Tensor } from '../tensor.js';
+
+const w = (h: NativeTensor | null): Tensor | null => (h ? wrap(h) : null);
+const wanted = (node: GradNode, i: number): boolean => node.parents[i] !== null && node.parents[i] !== undefined;
+const attr = <T>(node: GradNode, name: string): T => node.attrs[name] as T;
+const saved = (node: GradNode, i: number): NativeTensor => node.saved[i]!.handle;
+
+/** Sums a broadcast gradient back to an input's shape. */
+function reduceTo(g: Tensor, shape: readonly number[]): Tensor {
+  const same = g.shape.length === shape.length && g.shape.every((s, i) => s === shape[i]);
+  return same ? wrap(g.handle.alias()) : wrap(native.sumTo(g.handle, [...shape]));
+}
+
+export const rules: Record<string, BackwardRule> = {
+  add: (node, g) => [
+    wanted(node, 0) ? reduceTo(g, attr(node, 'aShape')) : null,
+    wanted(node, 1) ? reduceTo(g, attr(node, 'bShape')) : null,
+  ],
+  sub: (node, g) => {
+    let gb: Tensor | null = null;
+    if (wanted(node, 1)) {
+      const negated = native.affine(g.handle, -1, 0);
+      gb = wrap(native.sumTo(negated, attr(node, 'bShape')));
+      negated.dispose();
+    }
+    return [wanted(node, 0) ? reduceTo(g, attr(node, 'aShape')) : null, gb];
+  },
+  mul: (node, g) => {
+    const product = (other: NativeTensor, shape: number[]) => {
+      const full = native.binary(2, g.handle, other);
+      const reduced = native.sumTo(full, shape);
+      if (reduced !== full) full.dispose();
+      return wrap(reduced);
+    };
+    return [
+      wanted(node, 0) ? product(saved(node, 1), attr(node, 'aShape')) : null,
+      wanted(node, 1) ? product(saved(node, 0), attr(node, 'bShape')) : null,
+    ];
+  },
+  div: (node, g) => {
+    const a = saved(node, 0), b = saved(node, 1);
+    let ga: Tensor | null = null, gb: Tensor | null = null;
+    if (wanted(node, 0)) {
+      const q = native.binary(3, g.handle, b);
+      ga = wrap(native.sumTo(q, attr(node, 'aShape')));
+      q.dispose();
+    }
+    if (wanted(node, 1)) {  // -g * a / b^2
+      const ga2 = native.binary(2, g.handle, a);
+      const over = native.binary(3, ga2, b);
+      const over2 = native.binary(3, over, b);
+      const neg = native.affine(over2, -1, 0);
+      gb = wrap(native.sumTo(neg, attr(node, 'bShape')));
+      for (const t of [ga2, over, over2, neg]) t.dispose();
+    }
+    return [ga, gb];
+  },
+  affine: (node, g) => [wrap(native.affine(g.handle, attr<number>(node, 'scale'), 0))],
+  relu: (node, g) => [wrap(native.reluBackward(g.handle, saved(node, 0)))],
+  sigmoid: (node, g) => [wrap(native.sigmoidBackward(g.handle, saved(node, 0)))],
+  sum: (node, g) => {
+    const kept = native.view(g.handle, attr(node, 'keptShape'));
+    const out = wrap(native.broadcastTo(kept, attr(node, 'inputShape')));
+    kept.dispose();
+    return [out];
+  },
+  reshape: (node, g) => [wrap(native.view(g.handle, attr(node, 'inputShape')))],
+  concat: (node, g) => {
+    const dim = attr<number>(node, 'dim');
+    let start = 0;
+    return attr<number[]>(node, 'sizes').map((size, i) => {
+      const piece = wanted(node, i) ? wrap(native.narrow(g.handle, dim, start, size)) : null;
+      start += size;
+      return piece;
+    });
+  },
+  narrow: (node, g) => {
+    const dim = attr<number>(node, 'dim'), start = attr<number>(node, 'start');
+    const inputShape = attr<number[]>(node, 'inputShape');
+    const parts: NativeTensor[] = [];
+    const zerosOf = (size: number) => native.full(inputShape.map((s, i) => (i === dim ? size : s)), 0, 'float32');
+    if (start > 0) parts.push(zerosOf(start));
+    parts.push(g.handle);
+    const after = inputShape[dim]! - start - g.shape[dim]!;
+    if (after > 0) parts.push(zerosOf(after));
+    const out = wrap(native.concat(parts, dim));
+    for (const p of parts) if (p !== g.handle) p.dispose();
+    return [out];
+  },
+  shortcutA: (node, g) => [wrap(native.shortcutABackward(g.handle, attr(node, 'inputShape'), attr(node, 'stride')))],
+  conv2d: (node, g) => {
+    const needs: [boolean, boolean, boolean] = [wanted(node, 0), wanted(node, 1), wanted(node, 2)];
+    const grads = native.conv2dBackward(g.handle, saved(node, 0), saved(node, 1), attr<ConvParams>(node, 'params'), needs);
+    return grads.map(w);
+  },
+  batchNorm2d: (node, g) => {
+    const hasWeight = attr<boolean>(node, 'hasWeight');
+    const x = saved(node, 0);
+    const weight = hasWeight ? saved(node, 1) : null;
+    const [mean, invStd] = hasWeight ? [saved(node, 2), saved(node, 3)] : [saved(node, 1), saved(node, 2)];
+    const needs: [boolean, boolean, boolean] = [wanted(node, 0), wanted(node, 1), wanted(node, 2)];
+    return native.batchNormBackward(g.handle, x, weight, mean, invStd, attr(node, 'training'), needs).map(w);
+  },
+  bnAddRelu: (node, g) => {
+    const hasWeight = attr<boolean>(node, 'hasWeight');
+    const x = saved(node, 0);
+    const weight = hasWeight ? saved(node, 1) : null;
+    const k = hasWeight ? 2 : 1;
+    const [mean, invStd, y] = [saved(node, k), saved(node, k + 1), saved(node, k + 2)];
+    const needs: [boolean, boolean, boolean, boolean] = [wanted(node, 0), wanted(node, 1), wanted(node, 2), wanted(node, 3)];
+    return native.bnAddReluBackward(g.handle, y, x, weight, mean, invStd, attr(node, 'training'), needs).map(w);
+  },
+  maxPool2d: (node, g) => [wrap(native.maxPool2dBackward(g.handle, saved(node, 0), attr(node, 'inputShape')))],
+  avgPool2d: (node, g) => [
+    wrap(native.avgPool2dBackward(g.handle, attr(node, 'inputShape'), attr<PoolParams>(node, 'params'),
+      attr(node, 'ceilMode'), attr(node, 'countIncludePad'))),
+  ],
+  adaptiveAvgPool2d: (node, g) => [wrap(native.adaptiveAvgPool2dBackward(g.handle, attr(node, 'inputShape')))],
+  matmul: (node, g) => {
+    // C = op(A) op(B), G = dC:  d op(A) = G op(B)^T  and  d op(B) = op(A)^T G;
+    // a transposed operand takes the transpose of its gradient.
+    const a = saved(node, 0), b = saved(node, 1);
+    const transA = attr<boolean>(node, 'transA'), transB = attr<boolean>(node, 'transB');
+    const ga = !wanted(node, 0) ? null
+      : transA ? native.matmul(b, g.handle, transB, true) : native.matmul(g.handle, b, false, !transB);
+    const gb = !wanted(node, 1) ? null
+      : transB ? native.matmul(g.handle, a, true, transA) : native.matmul(a, g.handle, !transA, false);
+    return [w(ga), w(gb)];
+  },
+  crossEntropy: (node, g) => [
+    wrap(native.crossEntropyBackward(g.item(), saved(node, 1), saved(node, 0), attr(node, 'smoothing'))),
+  ],
+  cast: (node, g) => [wrap(native.cast(g.handle, attr(node, 'from')))],
+  toMemoryFormat: (node, g) => [wrap(native.toFormat(g.handle, attr(node, 'from')))],
+};

@@ -1,0 +1,39 @@
+// Softmax cross-entropy over integer labels, mean over the batch.
+import { native } from '../binding.js';
+import type { Tensor } from '../tensor.js';
+import { record } from './record.js';
+import { checkFloat32, checkNumber, checkOptions, checkRank, checkSameDevice, checkTensor } from './validate.js';
+
+export interface CrossEntropyOptions {
+  /** Mixes the one-hot target with the uniform distribution (0 = none, default). */
+  labelSmoothing?: number;
+}
+
+/** logits: (N, K) float32, labels: (N) int32 or int64 in [0, K) -> scalar loss. */
+export function crossEntropy(logits: Tensor, labels: Tensor, options?: CrossEntropyOptions): Tensor {
+  const op = 'crossEntropy';
+  const o = checkOptions(op, options, ['labelSmoothing']);
+  checkFloat32(op, 'logits', logits);
+  checkRank(op, 'logits', logits, 2);
+  checkTensor(op, 'labels', labels);
+  if (labels.dtype !== 'int32' && labels.dtype !== 'int64') {
+    throw new TypeError(`${op}: labels must be int32 or int64 class indices, got ${labels.dtype}`);
+  }
+  checkRank(op, 'labels', labels, 1);
+  if (labels.shape[0] !== logits.shape[0]) {
+    throw new RangeError(`${op}: ${logits.shape[0]} rows of logits but ${labels.shape[0]} labels`);
+  }
+  const smoothing = checkNumber(op, 'labelSmoothing', o.labelSmoothing ?? 0);
+  if (smoothing < 0 || smoothing > 1) throw new RangeError(`${op}: labelSmoothing must be in [0, 1], got ${smoothing}`);
+  checkSameDevice(op, [logits, labels]);
+  const classes = logits.shape[1]!;
+  const values = labels.toArray();
+  for (let i = 0; i < values.length; i++) {
+    const label = Number(values[i]);
+    if (label < 0 || label >= classes) {
+      throw new RangeError(`${op}: label ${label} at index ${i} is outside [0, ${classes})`);
+    }
+  }
+  const [loss, probs] = native.crossEntropy(logits.handle, labels.handle, smoothing);
+  return record(loss, { op, inputs: [logits], saved: [labels], extras: [probs], attrs: { smoothing } });
+}

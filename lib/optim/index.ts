@@ -1,0 +1,1 @@
+export { SGD, type SGDOptions, type ParamGroup } from './sgd.js';

@@ -1,0 +1,92 @@
+// Stochastic gradient descent with PyTorch's semantics (torch.optim.SGD): momentum, dampening,
+// nesterov, weight decay, and parameter groups (so BN weights and biases can skip decay).
+import { native } from '../binding.js';
+import { untracked } from '../memory.js';
+import { Tensor, wrap } from '../tensor.js';
+
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+}
+export interface ParamGroup extends Partial<SGDOptions> {
+  params: Tensor[];
+}
+type ResolvedGroup = Required<SGDOptions> & { params: Tensor[] };
+
+const KEYS = ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov'] as const;
+
+function resolve(group: ParamGroup | Tensor[], defaults: SGDOptions, index: number): ResolvedGroup {
+  const g = Array.isArray(group) ? { params: group } : group;
+  if (!Array.isArray(g.params)) throw new TypeError(`SGD: parameter group ${index} needs a params array`);
+  for (const key of Object.keys(g)) {
+    if (key !== 'params' && !(KEYS as readonly string[]).includes(key)) throw new TypeError(`SGD: unknown option '${key}' in group ${index}`);
+  }
+  const r: ResolvedGroup = {
+    params: g.params,
+    lr: g.lr ?? defaults.lr,
+    momentum: g.momentum ?? defaults.momentum ?? 0,
+    dampening: g.dampening ?? defaults.dampening ?? 0,
+    weightDecay: g.weightDecay ?? defaults.weightDecay ?? 0,
+    nesterov: g.nesterov ?? defaults.nesterov ?? false,
+  };
+  if (!(typeof r.lr === 'number' && r.lr >= 0)) throw new RangeError(`SGD: lr must be a non-negative number, got ${String(r.lr)}`);
+  if (!(r.momentum >= 0)) throw new RangeError(`SGD: momentum must be non-negative, got ${r.momentum}`);
+  if (!(r.weightDecay >= 0)) throw new RangeError(`SGD: weightDecay must be non-negative, got ${r.weightDecay}`);
+  if (r.nesterov && (r.momentum <= 0 || r.dampening !== 0)) throw new RangeError('SGD: nesterov needs momentum > 0 and dampening 0');
+  r.params.forEach((p, i) => {
+    if (!(p instanceof Tensor)) throw new TypeError(`SGD: group ${index} params[${i}] is not a Tensor`);
+    if (!p.requiresGrad) throw new TypeError(`SGD: group ${index} params[${i}] (shape [${p.shape}]) does not require grad`);
+    if (p.dtype !== 'float32') throw new TypeError(`SGD: parameters must be float32, params[${i}] is ${p.dtype}`);
+  });
+  return r;
+}
+
+export class SGD {
+  readonly paramGroups: ResolvedGroup[];
+  /** Momentum buffers, created at a parameter's first step. */
+  readonly momentumBuffers = new Map<Tensor, Tensor>();
+
+  constructor(params: Tensor[] | ParamGroup[], options: SGDOptions) {
+    if (!options || typeof options.lr !== 'number') throw new TypeError('SGD: options.lr is required');
+    const groups = params.length > 0 && !(params[0] instanceof Tensor) ? (params as ParamGroup[]) : [params as Tensor[]];
+    this.paramGroups = groups.map((g, i) => resolve(g, options, i));
+    const seen = new Set<Tensor>();
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        if (seen.has(p)) throw new RangeError('SGD: a parameter appears in more than one group');
+        seen.add(p);
+      }
+    }
+  }
+
+  /** Drops every parameter's gradient (the next backward starts from zero). */
+  zeroGrad(): void {
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        p.grad?.dispose();
+        p.grad = null;
+      }
+    }
+  }
+
+  /** Updates every parameter that has a gradient, in place. */
+  step(): void {
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        if (!p.grad) continue;
+        let buffer = this.momentumBuffers.get(p) ?? null;
+        const firstStep = buffer === null;
+        if (g.momentum !== 0 && buffer === null) {
+          buffer = untracked(() => wrap(native.full([...p.shape], 0, 'float32')));
+          this.momentumBuffers.set(p, buffer);
+        }
+        const grad = p.grad.memoryFormat === p.memoryFormat ? p.grad.handle : native.toFormat(p.grad.handle, p.memoryFormat);
+        native.sgdStep(p.handle, grad, buffer?.handle ?? null, g.lr, g.momentum, g.dampening, g.weightDecay, g.nesterov, firstStep);
+        if (grad !== p.grad.handle) grad.dispose();
+      }
+    }
+  }
+}

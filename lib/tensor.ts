@@ -1,0 +1,123 @@
+// Tensor: a handle on native storage with its shape, dtype, device and memory format, plus
+// what autograd needs (requiresGrad, grad, the node that produced it).
+import { native, type DeviceName, type DType, type MemoryFormat, type NativeTensor, type TransportArray } from './binding.js';
+import { releaseNode, retainNode, type GradNode } from './autograd.js';
+import { finalizer, setTensorCheck, track } from './memory.js';
+
+export type { DType, MemoryFormat } from './binding.js';
+export type Device = DeviceName;
+
+export const FLOAT_DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16'];
+export const ALL_DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16', 'int32', 'int64', 'uint8'];
+
+export interface ToOptions {
+  dtype?: DType;
+  device?: Device;
+  memoryFormat?: MemoryFormat;
+}
+
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly device: Device;
+  readonly memoryFormat: MemoryFormat;
+  /** The gradient accumulated by backward(); owned by this tensor. */
+  grad: Tensor | null = null;
+  /** @internal */ _handle: NativeTensor | null;
+  /** @internal */ _node: GradNode | null = null;
+  #requiresGrad = false;
+  #token = {};
+
+  /** @internal Tensors are made by the creation functions and ops, not with `new`. */
+  constructor(handle: NativeTensor, node: GradNode | null = null) {
+    this._handle = handle;
+    this.shape = Object.freeze(handle.shape);
+    this.dtype = handle.dtype;
+    this.device = handle.device;
+    this.memoryFormat = handle.format;
+    if (node) {
+      this._node = node;
+      this.#requiresGrad = true;
+      retainNode(node);
+    }
+    finalizer.register(this, { handle, release: () => node && releaseNode(node) }, this.#token);
+    track(this);
+  }
+
+  get requiresGrad(): boolean {
+    return this.#requiresGrad;
+  }
+  set requiresGrad(value: boolean) {
+    if (this._node && !value) throw new Error('requiresGrad: cannot be switched off on a tensor computed from others; use detach()');
+    if (value && !FLOAT_DTYPES.includes(this.dtype)) {
+      throw new TypeError(`requiresGrad: only floating-point tensors can require gradients, this one is ${this.dtype}`);
+    }
+    this.#requiresGrad = value;
+  }
+
+  /** True for tensors created by the user (not computed by a recorded op). */
+  get isLeaf(): boolean {
+    return this._node === null;
+  }
+  get disposed(): boolean {
+    return this._handle === null;
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get numel(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+  size(dim: number): number {
+    const d = dim < 0 ? dim + this.shape.length : dim;
+    if (d < 0 || d >= this.shape.length) throw new RangeError(`size: dimension ${dim} is out of range for a ${this.shape.length}-D tensor`);
+    return this.shape[d]!;
+  }
+
+  /** @internal The native handle; throws when disposed. */
+  get handle(): NativeTensor {
+    if (this._handle === null) throw new TypeError(`tensor of shape [${this.shape}] was disposed`);
+    return this._handle;
+  }
+
+  /** The values in logical (row-major, NCHW) order: Float32Array for float dtypes, else Int32Array, BigInt64Array or Uint8Array. */
+  toArray(): TransportArray {
+    return native.toArray(this.handle);
+  }
+  /** As toArray(), copying on a worker thread so the event loop stays free. */
+  data(): Promise<TransportArray> {
+    return native.readAsync(this.handle);
+  }
+  /** The single value of a one-element tensor. */
+  item(): number {
+    if (this.numel !== 1) throw new RangeError(`item: the tensor has ${this.numel} elements (shape [${this.shape}]), expected exactly one`);
+    return Number(this.toArray()[0]);
+  }
+
+  /** Frees the native memory now. Idempotent. */
+  dispose(): void {
+    const handle = this._handle;
+    if (handle === null) return;
+    this._handle = null;
+    finalizer.unregister(this.#token);
+    handle.dispose();
+    const node = this._node;
+    if (node) releaseNode(node);
+    this.grad?.dispose();
+    this.grad = null;
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  toString(): string {
+    return `Tensor(shape=[${this.shape}], dtype=${this.dtype}, device=${this.device}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+}
+
+setTensorCheck((v: unknown): v is Tensor => v instanceof Tensor);
+
+/** @internal Wraps a handle that an op returned. */
+export function wrap(handle: NativeTensor, node: GradNode | null = null): Tensor {
+  return new Tensor(handle, node);
+}

@@ -1,0 +1,80 @@
+// Tensor storage: a reference-counted buffer on one device, and a tensor = storage +
+// dtype + shape + memory format. Shapes are logical (N, C, H, W order for 4-D tensors);
+// a channelsLast 4-D tensor stores its elements in (N, H, W, C) order.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dtype.h"
+
+namespace cr {
+
+using Shape = std::vector<int64_t>;
+
+// Allocates and frees raw memory of one device; CPU memory is 64-byte aligned.
+struct Allocator {
+  virtual ~Allocator() = default;
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void release(void* ptr, size_t bytes) = 0;
+};
+Allocator& cpuAllocator();
+
+struct MemoryStats {
+  int64_t liveStorages;
+  int64_t liveBytes;
+  int64_t peakBytes;
+  int64_t liveTensors;
+};
+MemoryStats memoryStats();
+void countTensor(int delta);
+
+struct Storage {
+  Storage(size_t bytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  void* data = nullptr;
+  size_t bytes = 0;
+  Device device = Device::CPU;
+};
+
+struct Tensor {
+  std::shared_ptr<Storage> storage;
+  DType dtype = DType::Float32;
+  Shape shape;
+  MemoryFormat format = MemoryFormat::Contiguous;
+  Device device = Device::CPU;
+
+  int64_t numel() const;
+  int64_t dim() const { return static_cast<int64_t>(shape.size()); }
+  int64_t size(int64_t d) const { return shape[d < 0 ? d + dim() : d]; }
+  size_t nbytes() const { return static_cast<size_t>(numel()) * dtypeSize(dtype); }
+  template <typename T> T* data() const { return static_cast<T*>(storage->data); }
+  float* f32() const { return data<float>(); }
+};
+
+int64_t numelOf(const Shape& shape);
+std::string shapeString(const Shape& shape);
+// New uninitialised CPU tensor.
+Tensor empty(const Shape& shape, DType dtype = DType::Float32, MemoryFormat format = MemoryFormat::Contiguous);
+Tensor zeros(const Shape& shape, DType dtype = DType::Float32, MemoryFormat format = MemoryFormat::Contiguous);
+// Same storage, new shape (element count must match; the tensor must be contiguous).
+Tensor view(const Tensor& t, const Shape& shape);
+// A copy in the requested memory format (a copy even when the format is unchanged).
+Tensor toFormat(const Tensor& t, MemoryFormat format);
+// The tensor itself when already contiguous, otherwise a contiguous copy.
+Tensor contiguous(const Tensor& t);
+// Element type conversion (copy); float16 / bfloat16 round to nearest even.
+Tensor cast(const Tensor& t, DType dtype);
+Tensor clone(const Tensor& t);
+
+// Argument checks used by every op; they throw TypeError naming the op.
+void expectFloat32(const char* op, const char* arg, const Tensor& t);
+void expectDim(const char* op, const char* arg, const Tensor& t, int64_t dim);
+void expectShape(const char* op, const char* arg, const Tensor& t, const Shape& shape);
+void expectCPU(const char* op, const char* arg, const Tensor& t);
+
+}  // namespace cr

@@ -1,0 +1,30 @@
+// Batch normalisation over the channel dimension, and the fused residual block tail
+// y = relu(batchNorm(x) + residual), forward and backward, float32 on the CPU.
+// x is (N, C, H, W) in either memory format, or (N, C); every output that has x's shape (y, dx,
+// dresidual) has x's memory format. Per-channel tensors are (C). Statistics accumulate in double.
+#pragma once
+#include "../core/tensor.h"
+
+namespace cr {
+
+// x: (N, C, H, W) or (N, C); weight, bias, runningMean, runningVar: (C) or nullptr.
+// Training: normalise with batch statistics (biased variance), and when running stats are given update them
+// in place: running = (1 - momentum) * running + momentum * batchStat, using the UNBIASED variance (n / (n - 1))
+// for runningVar, exactly as PyTorch. Eval: normalise with runningMean / runningVar (both required).
+struct BatchNormResult { Tensor y, saveMean, saveInvStd; };  // saveMean, saveInvStd: (C) — the mean and 1/sqrt(var + eps) used
+BatchNormResult batchNormForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+                                 Tensor* runningVar, bool training, double momentum, double eps);
+struct BatchNormGrads { Tensor dx, dweight, dbias; };  // empty Tensors where not requested / no weight
+// training == true: full batch-statistics backward; false: dx = dy * weight * invStd (statistics constant).
+BatchNormGrads batchNormBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
+                                 const Tensor& saveInvStd, bool training, bool needDx, bool needDweight, bool needDbias);
+// y = relu(batchNorm(x) + residual); residual has x's shape. Same running-stat behaviour as batchNormForward.
+BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
+                                 Tensor* runningMean, Tensor* runningVar, bool training, double momentum, double eps);
+struct BnAddReluGrads { Tensor dx, dresidual, dweight, dbias; };
+// y is the forward output (its sign gives the ReLU mask).
+BnAddReluGrads bnAddReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,
+                                 const Tensor& saveMean, const Tensor& saveInvStd, bool training, bool needDx,
+                                 bool needDresidual, bool needDweight, bool needDbias);
+
+}  // namespace cr

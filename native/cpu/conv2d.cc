@@ -1,0 +1,265 @@
+// CPU 2-D convolution: im2col + sgemm per (image, group), parallelised over the batch.
+//   forward:  y_g (Og, Ho*Wo)  = W_g (Og, K) * col (K, Ho*Wo)          [+ bias]
+//   dweight:  dW_g (Og, K)    += dy_g (Og, Ho*Wo) * col^T (Ho*Wo, K)   summed over images
+//   dx:       dcol (K, Ho*Wo)  = W_g^T (K, Og) * dy_g (Og, Ho*Wo), then col2im into dx
+// with K = (C / groups) * kH * kW. A 1x1 kernel with stride 1 and no padding uses the image itself
+// as the column matrix.
+#include "conv2d.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "../core/error.h"
+#include "../core/parallel.h"
+#include "gemm.h"
+
+namespace cr {
+namespace {
+
+constexpr const char* kOp = "conv2d";
+
+// Sizes of one convolution, derived from checked shapes.
+struct Geometry {
+  int64_t N, C, H, W, O, kH, kW, Ho, Wo, groups;
+  int64_t Cg, Og;   // channels per group of x and of y
+  int64_t K;        // Cg * kH * kW: rows of the column matrix
+  int64_t HW, HWo;  // H * W and Ho * Wo
+  bool pointwise;   // 1x1 kernel, stride 1, no padding: the image is its own column matrix
+};
+
+Geometry geometry(const Shape& x, const Shape& w, const Conv2dParams& p) {
+  CR_CHECK_RANGE(x.size() == 4, kOp, ": x must be 4-D (N, C, H, W), got shape ", shapeString(x));
+  CR_CHECK_RANGE(w.size() == 4, kOp, ": weight must be 4-D (O, C / groups, kH, kW), got shape ", shapeString(w));
+  CR_CHECK_RANGE(p.strideH >= 1 && p.strideW >= 1, kOp, ": stride must be positive, got (", p.strideH, ", ",
+                 p.strideW, ")");
+  CR_CHECK_RANGE(p.padH >= 0 && p.padW >= 0, kOp, ": padding must be non-negative, got (", p.padH, ", ", p.padW,
+                 ")");
+  CR_CHECK_RANGE(p.dilationH >= 1 && p.dilationW >= 1, kOp, ": dilation must be positive, got (", p.dilationH,
+                 ", ", p.dilationW, ")");
+  CR_CHECK_RANGE(p.groups >= 1, kOp, ": groups must be at least 1, got ", p.groups);
+  Geometry g;
+  g.N = x[0], g.C = x[1], g.H = x[2], g.W = x[3];
+  g.O = w[0], g.kH = w[2], g.kW = w[3];
+  g.groups = p.groups;
+  CR_CHECK_RANGE(g.C % g.groups == 0, kOp, ": x's channel count ", g.C, " is not divisible by groups = ", g.groups);
+  CR_CHECK_RANGE(g.O % g.groups == 0, kOp, ": weight's output channel count ", g.O,
+                 " is not divisible by groups = ", g.groups);
+  g.Cg = g.C / g.groups;
+  g.Og = g.O / g.groups;
+  CR_CHECK_RANGE(w[1] == g.Cg, kOp, ": weight must have C / groups = ", g.Cg, " input channels, got shape ",
+                 shapeString(w), " for x of shape ", shapeString(x), " and groups = ", g.groups);
+  CR_CHECK_RANGE(g.kH >= 1 && g.kW >= 1, kOp, ": the kernel size must be positive, got weight of shape ",
+                 shapeString(w));
+  int64_t extentH = p.dilationH * (g.kH - 1) + 1, extentW = p.dilationW * (g.kW - 1) + 1;
+  CR_CHECK_RANGE(g.H + 2 * p.padH >= extentH, kOp, ": the output would be empty: the padded input height ",
+                 g.H + 2 * p.padH, " is smaller than the dilated kernel height ", extentH, ".");
+  CR_CHECK_RANGE(g.W + 2 * p.padW >= extentW, kOp, ": the output would be empty: the padded input width ",
+                 g.W + 2 * p.padW, " is smaller than the dilated kernel width ", extentW, ".");
+  g.Ho = (g.H + 2 * p.padH - extentH) / p.strideH + 1;
+  g.Wo = (g.W + 2 * p.padW - extentW) / p.strideW + 1;
+  g.K = g.Cg * g.kH * g.kW;
+  g.HW = g.H * g.W;
+  g.HWo = g.Ho * g.Wo;
+  g.pointwise = g.kH == 1 && g.kW == 1 && p.strideH == 1 && p.strideW == 1 && p.padH == 0 && p.padW == 0;
+  return g;
+}
+
+// The output positions [lo, hi) among outSize whose input index o * stride + offset lies in [0, size).
+void validRange(int64_t offset, int64_t stride, int64_t size, int64_t outSize, int64_t& lo, int64_t& hi) {
+  lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  hi = size - 1 - offset >= 0 ? (size - 1 - offset) / stride + 1 : 0;
+  lo = std::min(lo, outSize);
+  hi = std::max(lo, std::min(hi, outSize));
+}
+
+// col (K, Ho * Wo) from x (Cg, H, W): row (c, i, j) holds x[c, oh*sH + i*dH - pH, ow*sW + j*dW - pW],
+// zero where that falls in the padding.
+void im2col(const float* x, float* col, const Geometry& g, const Conv2dParams& p) {
+  for (int64_t c = 0; c < g.Cg; ++c)
+    for (int64_t i = 0; i < g.kH; ++i)
+      for (int64_t j = 0; j < g.kW; ++j) {
+        const float* plane = x + c * g.HW;                       // (H, W)
+        float* row = col + ((c * g.kH + i) * g.kW + j) * g.HWo;  // (Ho, Wo)
+        int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
+        validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
+        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+          float* out = row + oh * g.Wo;  // (Wo)
+          int64_t ih = oh * p.strideH + offH;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(out, out + g.Wo, 0.0f);
+            continue;
+          }
+          const float* in = plane + ih * g.W;  // (W)
+          std::fill(out, out + lo, 0.0f);
+          if (p.strideW == 1) {
+            std::memcpy(out + lo, in + lo + offW, static_cast<size_t>(hi - lo) * sizeof(float));
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * p.strideW + offW];
+          }
+          std::fill(out + hi, out + g.Wo, 0.0f);
+        }
+      }
+}
+
+// The adjoint of im2col: dx (Cg, H, W) += every entry of dcol (K, Ho * Wo) at the position it was read from.
+void col2im(const float* dcol, float* dx, const Geometry& g, const Conv2dParams& p) {
+  for (int64_t c = 0; c < g.Cg; ++c)
+    for (int64_t i = 0; i < g.kH; ++i)
+      for (int64_t j = 0; j < g.kW; ++j) {
+        float* plane = dx + c * g.HW;                                   // (H, W)
+        const float* row = dcol + ((c * g.kH + i) * g.kW + j) * g.HWo;  // (Ho, Wo)
+        int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
+        validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
+        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+          int64_t ih = oh * p.strideH + offH;
+          if (ih < 0 || ih >= g.H) continue;
+          const float* in = row + oh * g.Wo;  // (Wo)
+          float* out = plane + ih * g.W;      // (W)
+          for (int64_t ow = lo; ow < hi; ++ow) out[ow * p.strideW + offW] += in[ow];
+        }
+      }
+}
+
+// Calls fn(n0, n1) on chunks of the batch. With at least as many images as threads there is one chunk
+// per thread and sgemm runs serially inside each; otherwise a single chunk, so sgemm uses the threads.
+template <typename F>
+void forEachImageChunk(int64_t N, const F& fn) {
+  int64_t threads = numThreads();
+  parallelFor(0, N, N >= threads ? (N + threads - 1) / threads : N, fn);
+}
+
+Tensor inFormat(const Tensor& t, MemoryFormat format) {
+  return t.format == format ? t : toFormat(t, format);
+}
+
+}  // namespace
+
+Shape conv2dOutputShape(const Shape& x, const Shape& weight, const Conv2dParams& p) {
+  Geometry g = geometry(x, weight, p);
+  return {g.N, g.O, g.Ho, g.Wo};
+}
+
+Tensor conv2dForward(const Tensor& xIn, const Tensor& weightIn, const Tensor* bias, const Conv2dParams& p) {
+  expectFloat32(kOp, "x", xIn);
+  expectFloat32(kOp, "weight", weightIn);
+  Geometry g = geometry(xIn.shape, weightIn.shape, p);
+  if (bias) {
+    expectFloat32(kOp, "bias", *bias);
+    expectShape(kOp, "bias", *bias, {g.O});
+  }
+  Tensor x = contiguous(xIn);                     // (N, C, H, W)
+  Tensor w = contiguous(weightIn);                // (O, Cg, kH, kW)
+  Tensor y = empty({g.N, g.O, g.Ho, g.Wo});       // (N, O, Ho, Wo)
+  const float* b = bias ? bias->f32() : nullptr;  // (O)
+  forEachImageChunk(g.N, [&](int64_t n0, int64_t n1) {
+    Tensor col = g.pointwise ? Tensor() : empty({g.K, g.HWo});  // (K, Ho * Wo)
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        const float* xg = x.f32() + (n * g.C + grp * g.Cg) * g.HW;  // (Cg, H, W)
+        const float* wg = w.f32() + grp * g.Og * g.K;               // (Og, K)
+        float* yg = y.f32() + (n * g.O + grp * g.Og) * g.HWo;       // (Og, Ho * Wo)
+        const float* cols = xg;                                     // (K, Ho * Wo)
+        if (!g.pointwise) {
+          im2col(xg, col.f32(), g, p);
+          cols = col.f32();
+        }
+        sgemm(false, false, g.Og, g.HWo, g.K, 1.0f, wg, g.K, cols, g.HWo, 0.0f, yg, g.HWo);
+      }
+      if (b) {
+        for (int64_t o = 0; o < g.O; ++o) {
+          float* yo = y.f32() + (n * g.O + o) * g.HWo;  // (Ho * Wo)
+          for (int64_t i = 0; i < g.HWo; ++i) yo[i] += b[o];
+        }
+      }
+    }
+  });
+  return inFormat(y, xIn.format);
+}
+
+Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& weightIn, const Conv2dParams& p,
+                           bool needDx, bool needDweight, bool needDbias) {
+  expectFloat32(kOp, "dy", dyIn);
+  expectFloat32(kOp, "x", xIn);
+  expectFloat32(kOp, "weight", weightIn);
+  Geometry g = geometry(xIn.shape, weightIn.shape, p);
+  expectShape(kOp, "dy", dyIn, {g.N, g.O, g.Ho, g.Wo});
+  Conv2dGrads grads;
+  Tensor dy = contiguous(dyIn);  // (N, O, Ho, Wo)
+
+  if (needDbias) {
+    grads.dbias = empty({g.O});  // (O)
+    float* db = grads.dbias.f32();
+    int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, g.N * g.HWo));
+    parallelFor(0, g.O, grain, [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o) {
+        double sum = 0;
+        for (int64_t n = 0; n < g.N; ++n) {
+          const float* dyo = dy.f32() + (n * g.O + o) * g.HWo;  // (Ho * Wo)
+          for (int64_t i = 0; i < g.HWo; ++i) sum += dyo[i];
+        }
+        db[o] = static_cast<float>(sum);
+      }
+    });
+  }
+  if (!needDx && !needDweight) return grads;
+
+  Tensor x = needDweight ? contiguous(xIn) : Tensor();                  // (N, C, H, W)
+  Tensor w = needDx ? contiguous(weightIn) : Tensor();                  // (O, Cg, kH, kW)
+  Tensor dx = needDx ? empty({g.N, g.C, g.H, g.W}) : Tensor();          // (N, C, H, W)
+  Tensor dw = needDweight ? zeros({g.O, g.Cg, g.kH, g.kW}) : Tensor();  // (O, Cg, kH, kW), stays 0 when N = 0
+  // partial[n0]: (O, Cg, kH, kW), dweight summed over the chunk of images starting at n0 > 0; the chunk
+  // starting at image 0 accumulates straight into dw.
+  std::vector<Tensor> partial(static_cast<size_t>(g.N));
+  forEachImageChunk(g.N, [&](int64_t n0, int64_t n1) {
+    bool im2colNeeded = needDweight && !g.pointwise, col2imNeeded = needDx && !g.pointwise;
+    Tensor col = im2colNeeded ? empty({g.K, g.HWo}) : Tensor();   // (K, Ho * Wo), im2col of x
+    Tensor dcol = col2imNeeded ? empty({g.K, g.HWo}) : Tensor();  // (K, Ho * Wo), gradient of col
+    float* acc = nullptr;                                         // (O, K), this chunk's dweight
+    if (needDweight) {
+      if (n0 > 0) partial[static_cast<size_t>(n0)] = empty(dw.shape);
+      acc = n0 > 0 ? partial[static_cast<size_t>(n0)].f32() : dw.f32();
+    }
+    for (int64_t n = n0; n < n1; ++n) {
+      if (col2imNeeded) std::memset(dx.f32() + n * g.C * g.HW, 0, static_cast<size_t>(g.C * g.HW) * sizeof(float));
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        const float* dyg = dy.f32() + (n * g.O + grp * g.Og) * g.HWo;  // (Og, Ho * Wo)
+        if (needDweight) {
+          const float* xg = x.f32() + (n * g.C + grp * g.Cg) * g.HW;  // (Cg, H, W)
+          const float* cols = xg;                                     // (K, Ho * Wo)
+          if (im2colNeeded) {
+            im2col(xg, col.f32(), g, p);
+            cols = col.f32();
+          }
+          sgemm(false, true, g.Og, g.K, g.HWo, 1.0f, dyg, g.HWo, cols, g.HWo, n == n0 ? 0.0f : 1.0f,
+                acc + grp * g.Og * g.K, g.K);
+        }
+        if (needDx) {
+          const float* wg = w.f32() + grp * g.Og * g.K;           // (Og, K)
+          float* dxg = dx.f32() + (n * g.C + grp * g.Cg) * g.HW;  // (Cg, H, W)
+          float* dcols = col2imNeeded ? dcol.f32() : dxg;         // (K, Ho * Wo)
+          sgemm(true, false, g.K, g.HWo, g.Og, 1.0f, wg, g.K, dyg, g.HWo, 0.0f, dcols, g.HWo);
+          if (col2imNeeded) col2im(dcols, dxg, g, p);
+        }
+      }
+    }
+  });
+
+  if (needDweight) {
+    std::vector<const float*> parts;  // each (O, K)
+    for (const Tensor& t : partial)
+      if (t.storage) parts.push_back(t.f32());
+    if (!parts.empty()) {
+      float* d = dw.f32();
+      parallelFor(0, dw.numel(), 1 << 14, [&](int64_t i0, int64_t i1) {
+        for (const float* part : parts)
+          for (int64_t i = i0; i < i1; ++i) d[i] += part[i];
+      });
+    }
+    grads.dweight = dw;
+  }
+  if (needDx) grads.dx = inFormat(dx, xIn.format);
+  return grads;
+}
+
+}  // namespace cr

@@ -1,0 +1,175 @@
+// The built-in SGEMM: micro-kernels (AVX2/FMA 6x16, portable 4x8), the run-time choice
+// between them, and the entry point. The blocked driver is in gemm_kernel.h; the OpenBLAS
+// backend and sgemm() dispatch are in openblas.cc.
+#include "gemm.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "../core/error.h"
+#include "gemm_kernel.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace cr {
+namespace {
+
+// Writes the C tile (mr, nr) from a full (MR, NR) tile that already holds alpha * op(A) * op(B):
+// C = tile + beta * C, and C is not read when beta == 0.
+template <int MR, int NR>
+void mergeTile(const float (&tile)[MR][NR], float* C, int64_t ldc, int mr, int nr, float beta) {
+  for (int i = 0; i < mr; ++i) {
+    float* row = C + i * ldc;
+    if (beta == 0.0f) {
+      for (int j = 0; j < nr; ++j) row[j] = tile[i][j];
+    } else {
+      for (int j = 0; j < nr; ++j) row[j] = tile[i][j] + beta * row[j];
+    }
+  }
+}
+
+// Plain C++ (the compiler vectorises it with whatever the baseline ISA offers).
+struct PortableKernel {
+  static constexpr int MR = 4, NR = 8;
+  static constexpr int64_t MC = 128, KC = 256, NC = 2048;
+
+  // panelA: (kc, MR) row-major, panelB: (kc, NR) row-major; C tile (mr, nr) with row stride ldc.
+  static void run(int64_t kc, const float* panelA, const float* panelB, float* C, int64_t ldc, int mr, int nr,
+                  float alpha, float beta) {
+    float acc[MR][NR] = {};
+    for (int64_t k = 0; k < kc; ++k, panelA += MR, panelB += NR)
+      for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NR; ++j) acc[i][j] += panelA[i] * panelB[j];
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) acc[i][j] *= alpha;
+    mergeTile(acc, C, ldc, mr, nr, beta);
+  }
+};
+
+#if defined(__x86_64__)
+// 6 rows x 16 columns: 12 ymm accumulators, 2 for the B row, 1 for the broadcast A element.
+struct Avx2FmaKernel {
+  static constexpr int MR = 6, NR = 16;
+  static constexpr int64_t MC = 144, KC = 256, NC = 4080;
+
+  // panelA: (kc, 6) row-major, panelB: (kc, 16) row-major and 32-byte aligned;
+  // C tile (mr, nr) with row stride ldc.
+  __attribute__((target("avx2,fma"))) static void run(int64_t kc, const float* panelA, const float* panelB,
+                                                      float* C, int64_t ldc, int mr, int nr, float alpha,
+                                                      float beta) {
+    for (int i = 0; i < MR; ++i) {  // a row of the tile may straddle two cache lines
+      _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + NR - 1), _MM_HINT_T0);
+    }
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < kc; ++k, panelA += MR, panelB += NR) {
+      const __m256 b0 = _mm256_load_ps(panelB), b1 = _mm256_load_ps(panelB + 8);
+      __m256 a = _mm256_broadcast_ss(panelA + 0);
+      c00 = _mm256_fmadd_ps(a, b0, c00);
+      c01 = _mm256_fmadd_ps(a, b1, c01);
+      a = _mm256_broadcast_ss(panelA + 1);
+      c10 = _mm256_fmadd_ps(a, b0, c10);
+      c11 = _mm256_fmadd_ps(a, b1, c11);
+      a = _mm256_broadcast_ss(panelA + 2);
+      c20 = _mm256_fmadd_ps(a, b0, c20);
+      c21 = _mm256_fmadd_ps(a, b1, c21);
+      a = _mm256_broadcast_ss(panelA + 3);
+      c30 = _mm256_fmadd_ps(a, b0, c30);
+      c31 = _mm256_fmadd_ps(a, b1, c31);
+      a = _mm256_broadcast_ss(panelA + 4);
+      c40 = _mm256_fmadd_ps(a, b0, c40);
+      c41 = _mm256_fmadd_ps(a, b1, c41);
+      a = _mm256_broadcast_ss(panelA + 5);
+      c50 = _mm256_fmadd_ps(a, b0, c50);
+      c51 = _mm256_fmadd_ps(a, b1, c51);
+    }
+    const __m256 rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    const __m256 va = _mm256_set1_ps(alpha);
+    if (mr == MR && nr == NR) {
+      const __m256 vb = _mm256_set1_ps(beta);
+      for (int i = 0; i < MR; ++i) {
+        float* row = C + i * ldc;
+        for (int h = 0; h < 2; ++h) {
+          const __m256 scaled = beta == 0.0f ? _mm256_mul_ps(va, rows[i][h])
+                                             : _mm256_fmadd_ps(va, rows[i][h], _mm256_mul_ps(vb, _mm256_loadu_ps(row + 8 * h)));
+          _mm256_storeu_ps(row + 8 * h, scaled);
+        }
+      }
+      return;
+    }
+    alignas(32) float tile[MR][NR];
+    for (int i = 0; i < MR; ++i)
+      for (int h = 0; h < 2; ++h) _mm256_store_ps(&tile[i][8 * h], _mm256_mul_ps(va, rows[i][h]));
+    mergeTile(tile, C, ldc, mr, nr, beta);
+  }
+};
+#endif
+
+GemmIsa selectIsa() {
+  const char* forced = std::getenv("CUDNN_RESNET_GEMM_ISA");
+  if (forced && std::strcmp(forced, "portable") == 0) return GemmIsa::Portable;
+  return gemmIsaSupported(GemmIsa::Avx2Fma) ? GemmIsa::Avx2Fma : GemmIsa::Portable;
+}
+
+GemmIsa activeIsa() {
+  static const GemmIsa isa = selectIsa();
+  return isa;
+}
+
+// C (M, N) = beta * C, or 0 when beta == 0 (C not read).
+void scaleC(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    float* row = C + i * ldc;
+    for (int64_t j = 0; j < N; ++j) row[j] = beta == 0.0f ? 0.0f : beta * row[j];
+  }
+}
+
+}  // namespace
+
+bool gemmIsaSupported(GemmIsa isa) {
+  if (isa == GemmIsa::Portable) return true;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+void sgemmBuiltinWithIsa(GemmIsa isa, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                         int64_t ldc) {
+  CR_CHECK_RANGE(M >= 0 && N >= 0 && K >= 0, "sgemm: sizes must be non-negative, got M=", M, ", N=", N,
+                 ", K=", K);
+  CR_CHECK_TYPE(gemmIsaSupported(isa), "sgemm: this CPU cannot run the requested instruction set");
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == 0.0f) {  // op(A) * op(B) contributes nothing; A and B are not read
+    scaleC(M, N, beta, C, ldc);
+    return;
+  }
+  const gemm::Problem problem{transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+#if defined(__x86_64__)
+  if (isa == GemmIsa::Avx2Fma) {
+    gemm::sgemmBlocked<Avx2FmaKernel>(problem);
+    return;
+  }
+#endif
+  gemm::sgemmBlocked<PortableKernel>(problem);
+}
+
+void sgemmBuiltin(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  sgemmBuiltinWithIsa(activeIsa(), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+const char* builtinGemmIsa() { return activeIsa() == GemmIsa::Avx2Fma ? "avx2-fma" : "portable"; }
+
+}  // namespace cr

@@ -1,0 +1,14 @@
+// Softmax cross-entropy with integer class labels, mean over the batch, optional label smoothing.
+#pragma once
+#include "../core/tensor.h"
+
+namespace cr {
+
+// logits: (N, K) float32, labels: (N) int32 or int64 in [0, K). Returns the scalar loss and the
+// softmax probabilities (N, K) that the backward pass needs.
+struct CrossEntropyResult { Tensor loss, probs; };
+CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double labelSmoothing);
+// dlogits (N, K) = gradOutput * (probs - target) / N, target = (1 - s) one-hot + s / K.
+Tensor crossEntropyBackward(double gradOutput, const Tensor& probs, const Tensor& labels, double labelSmoothing);
+
+}  // namespace cr

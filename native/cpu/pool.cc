@@ -1,0 +1,251 @@
+#include "pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "../core/error.h"
+#include "../core/parallel.h"
+
+namespace cr {
+namespace {
+
+// Elements per parallel task, roughly.
+constexpr int64_t kGrainElements = 1 << 14;
+
+// The input span [begin, end) one output position reads along an axis, and the size its sum is divided
+// by when averaging.
+struct AxisWindow { int64_t begin, end, divisor; };
+
+// Fixed-kernel windows along one axis, as PyTorch: the window is clipped to the padded input for the divisor
+// that counts padding, and to the input itself for the elements read.
+std::vector<AxisWindow> poolWindows(int64_t inSize, int64_t outSize, int64_t kernel, int64_t stride, int64_t pad,
+                                    bool countIncludePad) {
+  std::vector<AxisWindow> windows(static_cast<size_t>(outSize));  // (outSize)
+  for (int64_t o = 0; o < outSize; ++o) {
+    const int64_t start = o * stride - pad;
+    const int64_t paddedEnd = std::min(start + kernel, inSize + pad);
+    const int64_t begin = std::max<int64_t>(start, 0), end = std::min(paddedEnd, inSize);
+    windows[o] = {begin, end, countIncludePad ? paddedEnd - start : end - begin};
+  }
+  return windows;
+}
+
+// Adaptive windows: output o spans [floor(o * in / out), ceil((o + 1) * in / out)).
+std::vector<AxisWindow> adaptiveWindows(int64_t inSize, int64_t outSize) {
+  std::vector<AxisWindow> windows(static_cast<size_t>(outSize));  // (outSize)
+  for (int64_t o = 0; o < outSize; ++o) {
+    const int64_t begin = o * inSize / outSize, end = ((o + 1) * inSize + outSize - 1) / outSize;
+    windows[o] = {begin, end, end - begin};
+  }
+  return windows;
+}
+
+// Calls fn(plane) for each of `planes` (N * C) planes in parallel; workPerPlane sizes the tasks.
+template <typename Fn>
+void forEachPlane(int64_t planes, int64_t workPerPlane, const Fn& fn) {
+  parallelFor(0, planes, std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, workPerPlane)),
+              [&](int64_t planeBegin, int64_t planeEnd) {
+                for (int64_t plane = planeBegin; plane < planeEnd; ++plane) fn(plane);
+              });
+}
+
+int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); }
+
+int64_t pooledSize(int64_t inSize, int64_t kernel, int64_t stride, int64_t pad, bool ceilMode) {
+  int64_t outSize = floorDiv(inSize + 2 * pad - kernel + (ceilMode ? stride - 1 : 0), stride) + 1;
+  // In ceil mode the last window must start inside the input or its left padding.
+  if (ceilMode && (outSize - 1) * stride >= inSize + pad) --outSize;
+  return outSize;
+}
+
+void checkInputShape(const char* op, const char* name, const Shape& x) {
+  CR_CHECK_RANGE(x.size() == 4, op, ": ", name, " must be (N, C, H, W), got shape ", shapeString(x));
+  CR_CHECK_RANGE(x[0] >= 0 && x[1] > 0 && x[2] > 0 && x[3] > 0, op, ": ", name,
+                 " must have non-zero channels, height and width, got shape ", shapeString(x));
+  CR_CHECK_RANGE(x[2] * x[3] <= std::numeric_limits<int32_t>::max(), op, ": ", name,
+                 " has an H*W plane too large for int32 indices, got shape ", shapeString(x));
+}
+
+void checkInput(const char* op, const Tensor& x) {
+  expectFloat32(op, "x", x);
+  checkInputShape(op, "x", x.shape);
+}
+
+Shape pooledShape(const char* op, const Shape& x, const Pool2dParams& p) {
+  checkInputShape(op, "the input", x);
+  CR_CHECK_RANGE(p.kernelH > 0 && p.kernelW > 0, op, ": kernel size must be positive, got ", p.kernelH, "x",
+                 p.kernelW);
+  CR_CHECK_RANGE(p.strideH > 0 && p.strideW > 0, op, ": stride must be positive, got ", p.strideH, "x", p.strideW);
+  CR_CHECK_RANGE(p.padH >= 0 && p.padW >= 0, op, ": padding must be non-negative, got ", p.padH, "x", p.padW);
+  CR_CHECK_RANGE(p.padH <= p.kernelH / 2 && p.padW <= p.kernelW / 2, op,
+                 ": padding must be at most half the kernel size, got padding ", p.padH, "x", p.padW, " for kernel ",
+                 p.kernelH, "x", p.kernelW);
+  const int64_t outH = pooledSize(x[2], p.kernelH, p.strideH, p.padH, p.ceilMode);
+  const int64_t outW = pooledSize(x[3], p.kernelW, p.strideW, p.padW, p.ceilMode);
+  CR_CHECK_RANGE(outH > 0 && outW > 0, op, ": output is empty (", outH, "x", outW, ") for input ", shapeString(x),
+                 ", kernel ", p.kernelH, "x", p.kernelW, ", stride ", p.strideH, "x", p.strideW, ", padding ", p.padH,
+                 "x", p.padW);
+  return {x[0], x[1], outH, outW};
+}
+
+Tensor inFormat(const Tensor& t, MemoryFormat format) { return t.format == format ? t : toFormat(t, format); }
+
+// out (Ho, Wo) plane = window averages of in (H, W) plane.
+void averageWindows(const float* in, int64_t inW, const std::vector<AxisWindow>& rows,
+                    const std::vector<AxisWindow>& cols, float* out) {
+  for (size_t oh = 0; oh < rows.size(); ++oh)
+    for (size_t ow = 0; ow < cols.size(); ++ow) {
+      const AxisWindow &r = rows[oh], &c = cols[ow];
+      double sum = 0;
+      for (int64_t ih = r.begin; ih < r.end; ++ih)
+        for (int64_t iw = c.begin; iw < c.end; ++iw) sum += in[ih * inW + iw];
+      *out++ = static_cast<float>(sum / static_cast<double>(r.divisor * c.divisor));
+    }
+}
+
+// dx (H, W) plane += each dy (Ho, Wo) value spread evenly over its window; dx starts zeroed.
+void spreadOverWindows(const float* dy, int64_t inW, const std::vector<AxisWindow>& rows,
+                       const std::vector<AxisWindow>& cols, float* dx) {
+  for (size_t oh = 0; oh < rows.size(); ++oh)
+    for (size_t ow = 0; ow < cols.size(); ++ow) {
+      const AxisWindow &r = rows[oh], &c = cols[ow];
+      const float share = static_cast<float>(static_cast<double>(*dy++) / static_cast<double>(r.divisor * c.divisor));
+      for (int64_t ih = r.begin; ih < r.end; ++ih)
+        for (int64_t iw = c.begin; iw < c.end; ++iw) dx[ih * inW + iw] += share;
+    }
+}
+
+// Forward of an averaging pool given its windows; the output keeps x's memory format.
+Tensor averagePool(const Tensor& x, const std::vector<AxisWindow>& rows, const std::vector<AxisWindow>& cols) {
+  const Tensor xNchw = contiguous(x);
+  const int64_t H = x.shape[2], W = x.shape[3];
+  const int64_t outH = static_cast<int64_t>(rows.size()), outW = static_cast<int64_t>(cols.size());
+  Tensor y = empty({x.shape[0], x.shape[1], outH, outW});  // (N, C, Ho, Wo)
+  forEachPlane(x.shape[0] * x.shape[1], H * W, [&](int64_t plane) {
+    averageWindows(xNchw.f32() + plane * H * W, W, rows, cols, y.f32() + plane * outH * outW);
+  });
+  return inFormat(y, x.format);
+}
+
+// Backward of an averaging pool given its windows; dx has dy's memory format.
+Tensor averagePoolBackward(const Tensor& dy, const Shape& xShape, const std::vector<AxisWindow>& rows,
+                           const std::vector<AxisWindow>& cols) {
+  const Tensor dyNchw = contiguous(dy);
+  const int64_t H = xShape[2], W = xShape[3], outPlane = dy.shape[2] * dy.shape[3];
+  Tensor dx = zeros(xShape);  // (N, C, H, W)
+  forEachPlane(xShape[0] * xShape[1], H * W, [&](int64_t plane) {
+    spreadOverWindows(dyNchw.f32() + plane * outPlane, W, rows, cols, dx.f32() + plane * H * W);
+  });
+  return inFormat(dx, dy.format);
+}
+
+}  // namespace
+
+Shape pool2dOutputShape(const Shape& x, const Pool2dParams& p) { return pooledShape("pool2d", x, p); }
+
+MaxPoolResult maxPool2dForward(const Tensor& x, const Pool2dParams& p) {
+  const char* op = "maxPool2d";
+  checkInput(op, x);
+  const Shape outShape = pooledShape(op, x.shape, p);
+  const int64_t H = x.shape[2], W = x.shape[3], outH = outShape[2], outW = outShape[3];
+  const auto rows = poolWindows(H, outH, p.kernelH, p.strideH, p.padH, true);
+  const auto cols = poolWindows(W, outW, p.kernelW, p.strideW, p.padW, true);
+  const Tensor xNchw = contiguous(x);
+  Tensor y = empty(outShape);                        // (N, C, Ho, Wo)
+  Tensor argmax = empty(outShape, DType::Int32);     // (N, C, Ho, Wo)
+  forEachPlane(x.shape[0] * x.shape[1], H * W, [&](int64_t plane) {
+    const float* in = xNchw.f32() + plane * H * W;
+    float* out = y.f32() + plane * outH * outW;
+    int32_t* outIndex = argmax.data<int32_t>() + plane * outH * outW;
+    for (const AxisWindow& r : rows)
+      for (const AxisWindow& c : cols) {
+        // Padding is -inf: the first element read wins unless a larger one (or a NaN) follows.
+        float best = -std::numeric_limits<float>::infinity();
+        int64_t bestIndex = r.begin * W + c.begin;
+        for (int64_t ih = r.begin; ih < r.end; ++ih)
+          for (int64_t iw = c.begin; iw < c.end; ++iw) {
+            const float v = in[ih * W + iw];
+            if (v > best || std::isnan(v)) {
+              best = v;
+              bestIndex = ih * W + iw;
+            }
+          }
+        *out++ = best;
+        *outIndex++ = static_cast<int32_t>(bestIndex);
+      }
+  });
+  return {inFormat(y, x.format), inFormat(argmax, x.format)};
+}
+
+Tensor maxPool2dBackward(const Tensor& dy, const Tensor& argmax, const Shape& xShape) {
+  const char* op = "maxPool2dBackward";
+  checkInputShape(op, "xShape", xShape);
+  expectFloat32(op, "dy", dy);
+  expectDim(op, "dy", dy, 4);
+  CR_CHECK_RANGE(dy.shape[0] == xShape[0] && dy.shape[1] == xShape[1], op, ": dy shape ", shapeString(dy.shape),
+                 " does not match the batch and channels of xShape ", shapeString(xShape));
+  CR_CHECK_TYPE(argmax.dtype == DType::Int32, op, ": argmax must be int32, got ", dtypeName(argmax.dtype));
+  expectCPU(op, "argmax", argmax);
+  expectShape(op, "argmax", argmax, dy.shape);
+  const Tensor dyNchw = contiguous(dy);
+  const Tensor argmaxNchw = contiguous(argmax);
+  const int64_t planeSize = xShape[2] * xShape[3], outPlane = dy.shape[2] * dy.shape[3];
+  Tensor dx = zeros(xShape);  // (N, C, H, W)
+  std::atomic<bool> indexOutOfRange{false};
+  forEachPlane(xShape[0] * xShape[1], outPlane, [&](int64_t plane) {
+    const float* g = dyNchw.f32() + plane * outPlane;
+    const int32_t* index = argmaxNchw.data<int32_t>() + plane * outPlane;
+    float* grad = dx.f32() + plane * planeSize;
+    for (int64_t o = 0; o < outPlane; ++o) {
+      if (index[o] < 0 || index[o] >= planeSize) {
+        indexOutOfRange = true;
+        continue;
+      }
+      grad[index[o]] += g[o];
+    }
+  });
+  CR_CHECK_RANGE(!indexOutOfRange, op, ": argmax holds an index outside the ", xShape[2], "x", xShape[3],
+                 " input plane");
+  return inFormat(dx, dy.format);
+}
+
+Tensor avgPool2dForward(const Tensor& x, const Pool2dParams& p) {
+  const char* op = "avgPool2d";
+  checkInput(op, x);
+  const Shape outShape = pooledShape(op, x.shape, p);
+  return averagePool(x, poolWindows(x.shape[2], outShape[2], p.kernelH, p.strideH, p.padH, p.countIncludePad),
+                     poolWindows(x.shape[3], outShape[3], p.kernelW, p.strideW, p.padW, p.countIncludePad));
+}
+
+Tensor avgPool2dBackward(const Tensor& dy, const Shape& xShape, const Pool2dParams& p) {
+  const char* op = "avgPool2dBackward";
+  const Shape outShape = pooledShape(op, xShape, p);
+  expectFloat32(op, "dy", dy);
+  expectShape(op, "dy", dy, outShape);
+  return averagePoolBackward(
+      dy, xShape, poolWindows(xShape[2], outShape[2], p.kernelH, p.strideH, p.padH, p.countIncludePad),
+      poolWindows(xShape[3], outShape[3], p.kernelW, p.strideW, p.padW, p.countIncludePad));
+}
+
+Tensor adaptiveAvgPool2dForward(const Tensor& x, int64_t outH, int64_t outW) {
+  const char* op = "adaptiveAvgPool2d";
+  checkInput(op, x);
+  CR_CHECK_RANGE(outH > 0 && outW > 0, op, ": output size must be positive, got ", outH, "x", outW);
+  return averagePool(x, adaptiveWindows(x.shape[2], outH), adaptiveWindows(x.shape[3], outW));
+}
+
+Tensor adaptiveAvgPool2dBackward(const Tensor& dy, const Shape& xShape) {
+  const char* op = "adaptiveAvgPool2dBackward";
+  checkInputShape(op, "xShape", xShape);
+  expectFloat32(op, "dy", dy);
+  checkInputShape(op, "dy", dy.shape);
+  CR_CHECK_RANGE(dy.shape[0] == xShape[0] && dy.shape[1] == xShape[1], op, ": dy shape ", shapeString(dy.shape),
+                 " does not match the batch and channels of xShape ", shapeString(xShape));
+  return averagePoolBackward(dy, xShape, adaptiveWindows(xShape[2], dy.shape[2]),
+                             adaptiveWindows(xShape[3], dy.shape[3]));
+}
+
+}  // namespace cr

@@ -1,0 +1,35 @@
+#include "sgd.h"
+
+#include "../core/error.h"
+#include "../core/parallel.h"
+
+namespace cr {
+
+void sgdStep(Tensor& param, const Tensor& grad, Tensor* momentumBuffer, const SgdOptions& o) {
+  expectFloat32("sgdStep", "param", param);
+  expectFloat32("sgdStep", "grad", grad);
+  expectShape("sgdStep", "grad", grad, param.shape);
+  CR_CHECK_TYPE(grad.format == param.format, "sgdStep: grad and param must share a memory format");
+  CR_CHECK_RANGE(o.momentum == 0 || momentumBuffer != nullptr, "sgdStep: momentum needs a momentum buffer");
+  if (momentumBuffer) {
+    expectFloat32("sgdStep", "momentumBuffer", *momentumBuffer);
+    expectShape("sgdStep", "momentumBuffer", *momentumBuffer, param.shape);
+  }
+  float lr = static_cast<float>(o.lr), mu = static_cast<float>(o.momentum);
+  float damp = 1.f - static_cast<float>(o.dampening), wd = static_cast<float>(o.weightDecay);
+  float* p = param.f32();
+  const float* g = grad.f32();
+  float* buf = o.momentum != 0 ? momentumBuffer->f32() : nullptr;
+  parallelFor(0, param.numel(), 1 << 14, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      float d = g[i] + wd * p[i];
+      if (buf) {
+        buf[i] = o.firstStep ? d : mu * buf[i] + damp * d;
+        d = o.nesterov ? d + mu * buf[i] : buf[i];
+      }
+      p[i] -= lr * d;
+    }
+  });
+}
+
+}  // namespace cr

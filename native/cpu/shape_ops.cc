@@ -1,0 +1,129 @@
+#include "shape_ops.h"
+
+#include <cstring>
+
+#include "../core/error.h"
+#include "../core/parallel.h"
+
+namespace cr {
+namespace {
+
+int64_t normaliseDim(const char* op, int64_t dim, int64_t rank) {
+  int64_t d = dim < 0 ? dim + rank : dim;
+  CR_CHECK_RANGE(d >= 0 && d < rank, op, ": dimension ", dim, " is out of range for a ", rank, "-D tensor");
+  return d;
+}
+
+// Splits a contiguous shape around `dim` into (outer, size at dim, inner).
+void splitAt(const Shape& shape, int64_t dim, int64_t& outer, int64_t& inner) {
+  outer = 1;
+  inner = 1;
+  for (int64_t i = 0; i < dim; ++i) outer *= shape[i];
+  for (size_t i = dim + 1; i < shape.size(); ++i) inner *= shape[i];
+}
+
+}  // namespace
+
+Tensor concat(const std::vector<Tensor>& parts, int64_t dimIn) {
+  CR_CHECK_RANGE(!parts.empty(), "concat: needs at least one tensor");
+  const Shape& first = parts[0].shape;
+  int64_t dim = normaliseDim("concat", dimIn, static_cast<int64_t>(first.size()));
+  Shape outShape = first;
+  outShape[dim] = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    expectFloat32("concat", "every tensor", parts[i]);
+    const Shape& s = parts[i].shape;
+    CR_CHECK_RANGE(s.size() == first.size(), "concat: tensor ", i, " has shape ", shapeString(s),
+                   " but tensor 0 has shape ", shapeString(first), " (ranks differ)");
+    for (size_t d = 0; d < s.size(); ++d)
+      CR_CHECK_RANGE(static_cast<int64_t>(d) == dim || s[d] == first[d], "concat: tensor ", i, " has shape ",
+                     shapeString(s), " but tensor 0 has shape ", shapeString(first), "; only dimension ", dim,
+                     " may differ");
+    outShape[dim] += s[dim];
+  }
+  Tensor out = empty(outShape);
+  int64_t outer, inner;
+  splitAt(outShape, dim, outer, inner);
+  int64_t rowOut = outShape[dim] * inner;
+  int64_t offset = 0;
+  for (const Tensor& part : parts) {
+    Tensor c = contiguous(part);
+    int64_t rowIn = c.shape[dim] * inner;
+    const float* src = c.f32();
+    float* dst = out.f32() + offset;
+    parallelFor(0, outer, std::max<int64_t>(1, 4096 / std::max<int64_t>(rowIn, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) std::memcpy(dst + o * rowOut, src + o * rowIn, rowIn * sizeof(float));
+    });
+    offset += rowIn;
+  }
+  bool allLast = parts[0].format == MemoryFormat::ChannelsLast;
+  return allLast ? toFormat(out, MemoryFormat::ChannelsLast) : out;
+}
+
+Tensor narrow(const Tensor& x, int64_t dimIn, int64_t start, int64_t length) {
+  expectFloat32("narrow", "input", x);
+  int64_t dim = normaliseDim("narrow", dimIn, x.dim());
+  CR_CHECK_RANGE(start >= 0 && length >= 0 && start + length <= x.shape[dim], "narrow: range [", start, ", ",
+                 start + length, ") is outside dimension ", dim, " of size ", x.shape[dim]);
+  Tensor c = contiguous(x);
+  Shape outShape = x.shape;
+  outShape[dim] = length;
+  Tensor out = empty(outShape);
+  int64_t outer, inner;
+  splitAt(x.shape, dim, outer, inner);
+  int64_t rowIn = x.shape[dim] * inner, rowOut = length * inner;
+  const float* src = c.f32() + start * inner;
+  float* dst = out.f32();
+  parallelFor(0, outer, std::max<int64_t>(1, 4096 / std::max<int64_t>(rowOut, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) std::memcpy(dst + o * rowOut, src + o * rowIn, rowOut * sizeof(float));
+  });
+  return x.format == MemoryFormat::ChannelsLast ? toFormat(out, MemoryFormat::ChannelsLast) : out;
+}
+
+Tensor shortcutA(const Tensor& x, int64_t outChannels, int64_t stride) {
+  expectFloat32("shortcutA", "input", x);
+  expectDim("shortcutA", "input", x, 4);
+  int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+  CR_CHECK_RANGE(stride >= 1, "shortcutA: stride must be at least 1, got ", stride);
+  CR_CHECK_RANGE(outChannels >= c, "shortcutA: outChannels (", outChannels, ") must be at least the input's ", c);
+  int64_t ho = (h + stride - 1) / stride, wo = (w + stride - 1) / stride;
+  int64_t before = (outChannels - c) / 2;
+  Tensor cx = contiguous(x);
+  Tensor out = zeros({n, outChannels, ho, wo});
+  const float* src = cx.f32();
+  float* dst = out.f32();
+  parallelFor(0, n * c, 8, [&](int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const float* plane = src + nc * h * w;                                    // (H, W)
+      float* outPlane = dst + ((nc / c) * outChannels + before + nc % c) * ho * wo;  // (Ho, Wo)
+      for (int64_t i = 0; i < ho; ++i)
+        for (int64_t j = 0; j < wo; ++j) outPlane[i * wo + j] = plane[i * stride * w + j * stride];
+    }
+  });
+  return x.format == MemoryFormat::ChannelsLast ? toFormat(out, MemoryFormat::ChannelsLast) : out;
+}
+
+Tensor shortcutABackward(const Tensor& dy, const Shape& xShape, int64_t stride) {
+  expectFloat32("shortcutA_backward", "grad", dy);
+  CR_CHECK_RANGE(xShape.size() == 4, "shortcutA_backward: input shape must be 4-D");
+  int64_t n = xShape[0], c = xShape[1], h = xShape[2], w = xShape[3];
+  int64_t outChannels = dy.shape[1];
+  int64_t ho = (h + stride - 1) / stride, wo = (w + stride - 1) / stride;
+  expectShape("shortcutA_backward", "grad", dy, {n, outChannels, ho, wo});
+  int64_t before = (outChannels - c) / 2;
+  Tensor cdy = contiguous(dy);
+  Tensor dx = zeros(xShape);
+  const float* src = cdy.f32();
+  float* dst = dx.f32();
+  parallelFor(0, n * c, 8, [&](int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const float* gradPlane = src + ((nc / c) * outChannels + before + nc % c) * ho * wo;  // (Ho, Wo)
+      float* plane = dst + nc * h * w;                                                      // (H, W)
+      for (int64_t i = 0; i < ho; ++i)
+        for (int64_t j = 0; j < wo; ++j) plane[i * stride * w + j * stride] = gradPlane[i * wo + j];
+    }
+  });
+  return dy.format == MemoryFormat::ChannelsLast ? toFormat(dx, MemoryFormat::ChannelsLast) : dx;
+}
+
+}  // namespace cr

@@ -1,0 +1,95 @@
+// The addon's entry point: registers the tensor class, the tensor functions, the ops, and the
+// process-wide queries (memory counters, backends, thread and GEMM settings).
+#include <napi.h>
+
+#include "../core/parallel.h"
+#include "../core/tensor.h"
+#include "../cpu/gemm.h"
+#include "../cuda/device_info.h"
+#include "convert.h"
+#include "ops.h"
+#include "tensor_wrap.h"
+
+namespace cr::napi {
+namespace {
+
+Napi::Value Memory(const Napi::CallbackInfo& info) {
+  MemoryStats s = memoryStats();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("liveTensors", static_cast<double>(s.liveTensors));
+  out.Set("liveStorages", static_cast<double>(s.liveStorages));
+  out.Set("liveBytes", static_cast<double>(s.liveBytes));
+  out.Set("peakBytes", static_cast<double>(s.peakBytes));
+  return out;
+}
+
+Napi::Value Backends(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("threads", numThreads());
+  cpu.Set("gemm", gemmBackend() == GemmBackend::OpenBlas ? "openblas" : "builtin");
+  cpu.Set("gemmIsa", builtinGemmIsa());
+  Napi::Object openblas = Napi::Object::New(env);
+  openblas.Set("available", openBlasAvailable());
+  openblas.Set("info", openBlasInfo());
+  cpu.Set("openblas", openblas);
+
+  CudaInfo ci = cudaInfo();
+  Napi::Object cuda = Napi::Object::New(env);
+  cuda.Set("compiled", ci.compiled);
+  cuda.Set("available", ci.available);
+  if (!ci.available) cuda.Set("reason", ci.reason);
+  cuda.Set("runtimeVersion", ci.runtimeVersion);
+  cuda.Set("driverVersion", ci.driverVersion);
+  Napi::Array devices = Napi::Array::New(env, ci.devices.size());
+  for (size_t i = 0; i < ci.devices.size(); ++i) {
+    Napi::Object d = Napi::Object::New(env);
+    d.Set("name", ci.devices[i].name);
+    d.Set("computeCapability", std::to_string(ci.devices[i].major) + "." + std::to_string(ci.devices[i].minor));
+    d.Set("totalMemory", static_cast<double>(ci.devices[i].totalMemory));
+    devices.Set(static_cast<uint32_t>(i), d);
+  }
+  cuda.Set("devices", devices);
+
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("cpu", cpu);
+  out.Set("cuda", cuda);
+  return out;
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  return guarded(info, "setNumThreads", [&]() -> Napi::Value {
+    int64_t n = toInt64(info[0], "threads");
+    CR_CHECK_RANGE(n >= 1, "setNumThreads: threads must be at least 1, got ", n);
+    return Napi::Number::New(info.Env(), setNumThreads(static_cast<int>(n)));
+  });
+}
+
+Napi::Value SetGemmBackend(const Napi::CallbackInfo& info) {
+  return guarded(info, "setGemmBackend", [&]() -> Napi::Value {
+    std::string name = toString(info[0], "backend");
+    CR_CHECK_TYPE(name == "builtin" || name == "openblas", "setGemmBackend: expected 'builtin' or 'openblas', got '",
+                  name, "'");
+    setGemmBackend(name == "openblas" ? GemmBackend::OpenBlas : GemmBackend::Builtin);
+    return info.Env().Undefined();
+  });
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  TensorWrap::Init(env, exports);
+  InitTensorFunctions(env, exports);
+  InitOps(env, exports);
+  exports.Set("memory", Napi::Function::New(env, Memory, "memory"));
+  exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("setGemmBackend", Napi::Function::New(env, SetGemmBackend, "setGemmBackend"));
+  return exports;
+}
+
+}  // namespace cr::napi
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return cr::napi::Init(env, exports); }
+
+NODE_API_MODULE(cudnn_resnet, InitAddon)

@@ -1,0 +1,63 @@
+#include "convert.h"
+
+#include <cmath>
+#include <new>
+
+namespace cr::napi {
+
+int64_t toInt64(const Napi::Value& v, const char* what) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::floor(d) != d)
+    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an integer");
+  return static_cast<int64_t>(d);
+}
+
+double toDouble(const Napi::Value& v, const char* what) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool toBool(const Napi::Value& v, const char* what) {
+  if (!v.IsBoolean()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string toString(const Napi::Value& v, const char* what) {
+  if (!v.IsString()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+std::vector<int64_t> toInt64s(const Napi::Value& v, const char* what) {
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an array of integers");
+  Napi::Array arr = v.As<Napi::Array>();
+  std::vector<int64_t> out(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); ++i) out[i] = toInt64(arr.Get(i), what);
+  return out;
+}
+
+Shape toShape(const Napi::Value& v, const char* what) { return toInt64s(v, what); }
+
+Napi::Array fromShape(Napi::Env env, const Shape& shape) {
+  Napi::Array arr = Napi::Array::New(env, shape.size());
+  for (size_t i = 0; i < shape.size(); ++i) arr.Set(static_cast<uint32_t>(i), static_cast<double>(shape[i]));
+  return arr;
+}
+
+void rethrow(Napi::Env env, const char* op) {
+  try {
+    throw;
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    if (msg.rfind(op, 0) != 0) msg = std::string(op) + ": " + msg;
+    if (e.kind == ErrorKind::Type) throw Napi::TypeError::New(env, msg);
+    if (e.kind == ErrorKind::Range) throw Napi::RangeError::New(env, msg);
+    throw Napi::Error::New(env, msg);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, std::string(op) + ": out of host memory");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string(op) + ": " + e.what());
+  }
+}
+
+}  // namespace cr::napi

@@ -1,0 +1,310 @@
+// One binding function per native op: unwrap the arguments, call the primitive, wrap the
+// results. No logic lives here beyond argument conversion.
+#include "ops.h"
+
+#include "../cpu/batchnorm.h"
+#include "../cpu/conv2d.h"
+#include "../cpu/elementwise.h"
+#include "../cpu/loss.h"
+#include "../cpu/matmul.h"
+#include "../cpu/pool.h"
+#include "../cpu/random.h"
+#include "../cpu/sgd.h"
+#include "../cpu/shape_ops.h"
+#include "convert.h"
+#include "tensor_wrap.h"
+
+namespace cr::napi {
+namespace {
+
+using Info = Napi::CallbackInfo;
+
+const Tensor& arg(const Info& info, size_t i, const char* what) { return TensorWrap::Get(info[i], what); }
+const Tensor* optArg(const Info& info, size_t i, const char* what) { return TensorWrap::GetOptional(info[i], what); }
+Tensor* mutArg(const Info& info, size_t i, const char* what) {
+  if (info[i].IsUndefined() || info[i].IsNull()) return nullptr;
+  return TensorWrap::GetMutable(info[i], what);
+}
+
+Napi::Value wrap(Napi::Env env, const Tensor& t) {
+  return t.storage ? TensorWrap::New(env, t).As<Napi::Value>() : env.Null();
+}
+Napi::Value list(Napi::Env env, std::initializer_list<Tensor> ts) {
+  Napi::Array arr = Napi::Array::New(env, ts.size());
+  uint32_t i = 0;
+  for (const Tensor& t : ts) arr.Set(i++, wrap(env, t));
+  return arr;
+}
+std::vector<bool> flags(const Napi::Value& v, size_t n, const char* what) {
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != n)
+    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an array of " + std::to_string(n) + " booleans");
+  std::vector<bool> out(n);
+  for (uint32_t i = 0; i < n; ++i) out[i] = toBool(v.As<Napi::Array>().Get(i), what);
+  return out;
+}
+
+// [strideH, strideW, padH, padW, dilationH, dilationW, groups]
+Conv2dParams convParams(const Napi::Value& v) {
+  auto p = toInt64s(v, "conv2d params");
+  if (p.size() != 7) throw Napi::TypeError::New(v.Env(), "conv2d params must hold 7 integers");
+  return {p[0], p[1], p[2], p[3], p[4], p[5], p[6]};
+}
+// [kernelH, kernelW, strideH, strideW, padH, padW], ceilMode, countIncludePad
+Pool2dParams poolParams(const Info& info, size_t at) {
+  auto p = toInt64s(info[at], "pool params");
+  if (p.size() != 6) throw Napi::TypeError::New(info.Env(), "pool params must hold 6 integers");
+  Pool2dParams out{p[0], p[1], p[2], p[3], p[4], p[5]};
+  out.ceilMode = toBool(info[at + 1], "ceilMode");
+  out.countIncludePad = toBool(info[at + 2], "countIncludePad");
+  return out;
+}
+uint64_t seedOf(const Napi::Value& v) {
+  if (!v.IsBigInt()) throw Napi::TypeError::New(v.Env(), "seed must be a bigint");
+  bool lossless = false;
+  return v.As<Napi::BigInt>().Uint64Value(&lossless);
+}
+
+Napi::Value Conv2d(const Info& info) {
+  return guarded(info, "conv2d", [&]() -> Napi::Value {
+    return wrap(info.Env(), conv2dForward(arg(info, 0, "input"), arg(info, 1, "weight"), optArg(info, 2, "bias"),
+                                          convParams(info[3])));
+  });
+}
+Napi::Value Conv2dBackward(const Info& info) {
+  return guarded(info, "conv2d_backward", [&]() -> Napi::Value {
+    auto need = flags(info[4], 3, "needs");
+    auto g = conv2dBackward(arg(info, 0, "grad"), arg(info, 1, "input"), arg(info, 2, "weight"), convParams(info[3]),
+                            need[0], need[1], need[2]);
+    return list(info.Env(), {g.dx, g.dweight, g.dbias});
+  });
+}
+
+Napi::Value BatchNorm(const Info& info) {
+  return guarded(info, "batchNorm2d", [&]() -> Napi::Value {
+    auto r = batchNormForward(arg(info, 0, "input"), optArg(info, 1, "weight"), optArg(info, 2, "bias"),
+                              mutArg(info, 3, "runningMean"), mutArg(info, 4, "runningVar"),
+                              toBool(info[5], "training"), toDouble(info[6], "momentum"), toDouble(info[7], "eps"));
+    return list(info.Env(), {r.y, r.saveMean, r.saveInvStd});
+  });
+}
+Napi::Value BatchNormBackward(const Info& info) {
+  return guarded(info, "batchNorm2d_backward", [&]() -> Napi::Value {
+    auto need = flags(info[6], 3, "needs");
+    auto g = batchNormBackward(arg(info, 0, "grad"), arg(info, 1, "input"), optArg(info, 2, "weight"),
+                               arg(info, 3, "saveMean"), arg(info, 4, "saveInvStd"), toBool(info[5], "training"),
+                               need[0], need[1], need[2]);
+    return list(info.Env(), {g.dx, g.dweight, g.dbias});
+  });
+}
+Napi::Value BnAddRelu(const Info& info) {
+  return guarded(info, "bnAddRelu", [&]() -> Napi::Value {
+    auto r = bnAddReluForward(arg(info, 0, "input"), arg(info, 1, "residual"), optArg(info, 2, "weight"),
+                              optArg(info, 3, "bias"), mutArg(info, 4, "runningMean"), mutArg(info, 5, "runningVar"),
+                              toBool(info[6], "training"), toDouble(info[7], "momentum"), toDouble(info[8], "eps"));
+    return list(info.Env(), {r.y, r.saveMean, r.saveInvStd});
+  });
+}
+Napi::Value BnAddReluBackward(const Info& info) {
+  return guarded(info, "bnAddRelu_backward", [&]() -> Napi::Value {
+    auto need = flags(info[7], 4, "needs");
+    auto g = bnAddReluBackward(arg(info, 0, "grad"), arg(info, 1, "output"), arg(info, 2, "input"),
+                               optArg(info, 3, "weight"), arg(info, 4, "saveMean"), arg(info, 5, "saveInvStd"),
+                               toBool(info[6], "training"), need[0], need[1], need[2], need[3]);
+    return list(info.Env(), {g.dx, g.dresidual, g.dweight, g.dbias});
+  });
+}
+
+Napi::Value MaxPool2d(const Info& info) {
+  return guarded(info, "maxPool2d", [&]() -> Napi::Value {
+    auto r = maxPool2dForward(arg(info, 0, "input"), poolParams(info, 1));
+    return list(info.Env(), {r.y, r.argmax});
+  });
+}
+Napi::Value MaxPool2dBackward(const Info& info) {
+  return guarded(info, "maxPool2d_backward", [&]() -> Napi::Value {
+    return wrap(info.Env(), maxPool2dBackward(arg(info, 0, "grad"), arg(info, 1, "argmax"),
+                                              toShape(info[2], "input shape")));
+  });
+}
+Napi::Value AvgPool2d(const Info& info) {
+  return guarded(info, "avgPool2d", [&]() -> Napi::Value {
+    return wrap(info.Env(), avgPool2dForward(arg(info, 0, "input"), poolParams(info, 1)));
+  });
+}
+Napi::Value AvgPool2dBackward(const Info& info) {
+  return guarded(info, "avgPool2d_backward", [&]() -> Napi::Value {
+    return wrap(info.Env(), avgPool2dBackward(arg(info, 0, "grad"), toShape(info[1], "input shape"),
+                                              poolParams(info, 2)));
+  });
+}
+Napi::Value AdaptiveAvgPool2d(const Info& info) {
+  return guarded(info, "adaptiveAvgPool2d", [&]() -> Napi::Value {
+    return wrap(info.Env(), adaptiveAvgPool2dForward(arg(info, 0, "input"), toInt64(info[1], "outputH"),
+                                                     toInt64(info[2], "outputW")));
+  });
+}
+Napi::Value AdaptiveAvgPool2dBackward(const Info& info) {
+  return guarded(info, "adaptiveAvgPool2d_backward", [&]() -> Napi::Value {
+    return wrap(info.Env(), adaptiveAvgPool2dBackward(arg(info, 0, "grad"), toShape(info[1], "input shape")));
+  });
+}
+
+Napi::Value Binary(const Info& info) {
+  return guarded(info, "binary", [&]() -> Napi::Value {
+    int64_t op = toInt64(info[0], "op");
+    CR_CHECK_RANGE(op >= 0 && op <= 3, "binary: unknown op ", op);
+    return wrap(info.Env(), binary(static_cast<BinaryOp>(op), arg(info, 1, "a"), arg(info, 2, "b")));
+  });
+}
+Napi::Value Affine(const Info& info) {
+  return guarded(info, "affine", [&]() -> Napi::Value {
+    return wrap(info.Env(), affine(arg(info, 0, "input"), toDouble(info[1], "scale"), toDouble(info[2], "shift")));
+  });
+}
+Napi::Value Relu(const Info& info) {
+  return guarded(info, "relu", [&]() -> Napi::Value { return wrap(info.Env(), relu(arg(info, 0, "input"))); });
+}
+Napi::Value ReluBackward(const Info& info) {
+  return guarded(info, "relu_backward", [&]() -> Napi::Value {
+    return wrap(info.Env(), reluBackward(arg(info, 0, "grad"), arg(info, 1, "output")));
+  });
+}
+Napi::Value Sigmoid(const Info& info) {
+  return guarded(info, "sigmoid", [&]() -> Napi::Value { return wrap(info.Env(), sigmoid(arg(info, 0, "input"))); });
+}
+Napi::Value SigmoidBackward(const Info& info) {
+  return guarded(info, "sigmoid_backward", [&]() -> Napi::Value {
+    return wrap(info.Env(), sigmoidBackward(arg(info, 0, "grad"), arg(info, 1, "output")));
+  });
+}
+Napi::Value BroadcastTo(const Info& info) {
+  return guarded(info, "broadcastTo", [&]() -> Napi::Value {
+    return wrap(info.Env(), broadcastTo(arg(info, 0, "input"), toShape(info[1], "shape")));
+  });
+}
+Napi::Value SumTo(const Info& info) {
+  return guarded(info, "sumTo", [&]() -> Napi::Value {
+    return wrap(info.Env(), sumTo(arg(info, 0, "input"), toShape(info[1], "shape")));
+  });
+}
+Napi::Value Sum(const Info& info) {
+  return guarded(info, "sum", [&]() -> Napi::Value {
+    return wrap(info.Env(), reduceSum(arg(info, 0, "input"), toInt64s(info[1], "dims"), toBool(info[2], "keepDim")));
+  });
+}
+Napi::Value Full(const Info& info) {
+  return guarded(info, "full", [&]() -> Napi::Value {
+    return wrap(info.Env(), full(toShape(info[0], "shape"), toDouble(info[1], "value"),
+                                 parseDType(toString(info[2], "dtype"))));
+  });
+}
+Napi::Value Concat(const Info& info) {
+  return guarded(info, "concat", [&]() -> Napi::Value {
+    if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "concat: tensors must be an array");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    std::vector<Tensor> parts;
+    for (uint32_t i = 0; i < arr.Length(); ++i) parts.push_back(TensorWrap::Get(arr.Get(i), "concat input"));
+    return wrap(info.Env(), concat(parts, toInt64(info[1], "dim")));
+  });
+}
+Napi::Value Narrow(const Info& info) {
+  return guarded(info, "narrow", [&]() -> Napi::Value {
+    return wrap(info.Env(), narrow(arg(info, 0, "input"), toInt64(info[1], "dim"), toInt64(info[2], "start"),
+                                   toInt64(info[3], "length")));
+  });
+}
+Napi::Value ShortcutA(const Info& info) {
+  return guarded(info, "shortcutA", [&]() -> Napi::Value {
+    return wrap(info.Env(), shortcutA(arg(info, 0, "input"), toInt64(info[1], "outChannels"),
+                                      toInt64(info[2], "stride")));
+  });
+}
+Napi::Value ShortcutABackward(const Info& info) {
+  return guarded(info, "shortcutA_backward", [&]() -> Napi::Value {
+    return wrap(info.Env(), shortcutABackward(arg(info, 0, "grad"), toShape(info[1], "input shape"),
+                                              toInt64(info[2], "stride")));
+  });
+}
+Napi::Value Matmul(const Info& info) {
+  return guarded(info, "matmul", [&]() -> Napi::Value {
+    return wrap(info.Env(), matmul(arg(info, 0, "a"), arg(info, 1, "b"), toBool(info[2], "transA"),
+                                   toBool(info[3], "transB")));
+  });
+}
+Napi::Value CrossEntropy(const Info& info) {
+  return guarded(info, "crossEntropy", [&]() -> Napi::Value {
+    auto r = crossEntropyForward(arg(info, 0, "logits"), arg(info, 1, "labels"), toDouble(info[2], "labelSmoothing"));
+    return list(info.Env(), {r.loss, r.probs});
+  });
+}
+Napi::Value CrossEntropyBackward(const Info& info) {
+  return guarded(info, "crossEntropy_backward", [&]() -> Napi::Value {
+    return wrap(info.Env(), crossEntropyBackward(toDouble(info[0], "grad"), arg(info, 1, "probs"),
+                                                 arg(info, 2, "labels"), toDouble(info[3], "labelSmoothing")));
+  });
+}
+Napi::Value SgdStep(const Info& info) {
+  return guarded(info, "sgdStep", [&]() -> Napi::Value {
+    Tensor* param = TensorWrap::GetMutable(info[0], "param");
+    SgdOptions o{toDouble(info[3], "lr"),          toDouble(info[4], "momentum"),
+                 toDouble(info[5], "dampening"),   toDouble(info[6], "weightDecay"),
+                 toBool(info[7], "nesterov"),      toBool(info[8], "firstStep")};
+    sgdStep(*param, arg(info, 1, "grad"), mutArg(info, 2, "momentumBuffer"), o);
+    return info.Env().Undefined();
+  });
+}
+Napi::Value RandomUniform(const Info& info) {
+  return guarded(info, "rand", [&]() -> Napi::Value {
+    return wrap(info.Env(), randomUniform(toShape(info[0], "shape"), seedOf(info[1]), toDouble(info[2], "low"),
+                                          toDouble(info[3], "high")));
+  });
+}
+Napi::Value RandomNormal(const Info& info) {
+  return guarded(info, "randn", [&]() -> Napi::Value {
+    return wrap(info.Env(), randomNormal(toShape(info[0], "shape"), seedOf(info[1]), toDouble(info[2], "mean"),
+                                         toDouble(info[3], "std")));
+  });
+}
+
+}  // namespace
+
+void InitOps(Napi::Env env, Napi::Object exports) {
+  struct Entry { const char* name; Napi::Function::Callback fn; };
+  const Entry entries[] = {
+      {"conv2d", Conv2d},
+      {"conv2dBackward", Conv2dBackward},
+      {"batchNorm", BatchNorm},
+      {"batchNormBackward", BatchNormBackward},
+      {"bnAddRelu", BnAddRelu},
+      {"bnAddReluBackward", BnAddReluBackward},
+      {"maxPool2d", MaxPool2d},
+      {"maxPool2dBackward", MaxPool2dBackward},
+      {"avgPool2d", AvgPool2d},
+      {"avgPool2dBackward", AvgPool2dBackward},
+      {"adaptiveAvgPool2d", AdaptiveAvgPool2d},
+      {"adaptiveAvgPool2dBackward", AdaptiveAvgPool2dBackward},
+      {"binary", Binary},
+      {"affine", Affine},
+      {"relu", Relu},
+      {"reluBackward", ReluBackward},
+      {"sigmoid", Sigmoid},
+      {"sigmoidBackward", SigmoidBackward},
+      {"broadcastTo", BroadcastTo},
+      {"sumTo", SumTo},
+      {"sum", Sum},
+      {"full", Full},
+      {"concat", Concat},
+      {"narrow", Narrow},
+      {"shortcutA", ShortcutA},
+      {"shortcutABackward", ShortcutABackward},
+      {"matmul", Matmul},
+      {"crossEntropy", CrossEntropy},
+      {"crossEntropyBackward", CrossEntropyBackward},
+      {"sgdStep", SgdStep},
+      {"randomUniform", RandomUniform},
+      {"randomNormal", RandomNormal},
+  };
+  for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+}
+
+}  // namespace cr::napi
