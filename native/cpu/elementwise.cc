@@ -162,7 +162,7 @@ Tensor broadcastTo(const Tensor& x, const Shape& shape) {
                  shapeString(shape));
   Tensor cx = contiguous(x);
   Tensor out = empty(shape);
-  Tensor zero = zeros({1});
+  Tensor zero = zeros({});
   broadcastLoop(cx, zero, out, [](float v, float) { return v; });
   return out;
 }
