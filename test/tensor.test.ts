@@ -20,13 +20,13 @@ describe('creation', () => {
 
   it('zeros, ones, full, arange', () => {
     rn.scope(() => {
-      expect(Array.from(rn.zeros([2, 2]).toArray())).toEqual([0, 0, 0, 0]);
-      expect(Array.from(rn.ones([3], { dtype: 'int32' }).toArray())).toEqual([1, 1, 1]);
-      expect(Array.from(rn.full([2], 2.5).toArray())).toEqual([2.5, 2.5]);
+      expect(Array.from(rn.zeros([2, 2]).toArray(), Number)).toEqual([0, 0, 0, 0]);
+      expect(Array.from(rn.ones([3], { dtype: 'int32' }).toArray(), Number)).toEqual([1, 1, 1]);
+      expect(Array.from(rn.full([2], 2.5).toArray(), Number)).toEqual([2.5, 2.5]);
       const a = rn.arange(5);
       expect(a.dtype).toBe('int64');
       expect(Array.from(a.toArray(), Number)).toEqual([0, 1, 2, 3, 4]);
-      expect(Array.from(rn.arange(0, 1, 0.25).toArray())).toEqual([0, 0.25, 0.5, 0.75]);
+      expect(Array.from(rn.arange(0, 1, 0.25).toArray(), Number)).toEqual([0, 0.25, 0.5, 0.75]);
     });
   });
 
@@ -37,7 +37,7 @@ describe('creation', () => {
       const u = rn.rand([10000]);
       rn.manualSeed(42);
       const b = rn.randn([10000]);
-      expect(Array.from(a.toArray())).toEqual(Array.from(b.toArray()));
+      expect(Array.from(a.toArray(), Number)).toEqual(Array.from(b.toArray(), Number));
       const av = a.toArray() as Float32Array;
       const mean = av.reduce((s, v) => s + v, 0) / av.length;
       const variance = av.reduce((s, v) => s + (v - mean) ** 2, 0) / av.length;
@@ -75,8 +75,8 @@ describe('dtypes', () => {
   it('integer casts and uint8 images to float', () => {
     rn.scope(() => {
       const img = rn.tensor(new Uint8Array([0, 128, 255]));
-      expect(Array.from(img.to({ dtype: 'float32' }).toArray())).toEqual([0, 128, 255]);
-      expect(Array.from(rn.tensor([1.7, -2.2]).to({ dtype: 'int32' }).toArray())).toEqual([1, -2]);
+      expect(Array.from(img.to({ dtype: 'float32' }).toArray(), Number)).toEqual([0, 128, 255]);
+      expect(Array.from(rn.tensor([1.7, -2.2]).to({ dtype: 'int32' }).toArray() as Int32Array)).toEqual([1, -2]);
       expect(rn.tensor([5], [1], { dtype: 'int32' }).to({ dtype: 'int64' }).toArray()).toEqual(new BigInt64Array([5n]));
     });
   });
@@ -89,7 +89,7 @@ describe('memory formats and data access', () => {
       const last = x.to({ memoryFormat: 'channelsLast' });
       expect(last.memoryFormat).toBe('channelsLast');
       expect(last.shape).toEqual([2, 3, 4, 5]);
-      expect(Array.from(last.toArray())).toEqual(Array.from(x.toArray()));
+      expect(Array.from(last.toArray(), Number)).toEqual(Array.from(x.toArray(), Number));
       expect(last.to({ memoryFormat: 'contiguous' }).memoryFormat).toBe('contiguous');
       const made = rn.zeros([1, 2, 2, 2], { memoryFormat: 'channelsLast' });
       expect(made.memoryFormat).toBe('channelsLast');
@@ -100,7 +100,7 @@ describe('memory formats and data access', () => {
   it('data() reads asynchronously and equals toArray()', async () => {
     const t = rn.randn([1000]);
     const viaPromise = await t.data();
-    expect(Array.from(viaPromise)).toEqual(Array.from(t.toArray()));
+    expect(Array.from(viaPromise, Number)).toEqual(Array.from(t.toArray(), Number));
     t.dispose();
   });
 

@@ -1,5 +1,6 @@
 #include "tensor.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -92,27 +93,51 @@ Tensor view(const Tensor& t, const Shape& shape) {
   return out;
 }
 
+namespace {
+
+// dst (cols, rows) = src (rows, cols)^T for one image, in 32x32 tiles so that both sides are
+// read and written a cache line at a time.
+template <typename Element>
+void transposePlane(const Element* src, Element* dst, int64_t rows, int64_t cols) {
+  constexpr int64_t kTile = 32;
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      int64_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
+    }
+}
+
+template <typename Element>
+void transposeImages(const void* src, void* dst, int64_t images, int64_t rows, int64_t cols) {
+  const Element* s = static_cast<const Element*>(src);
+  Element* d = static_cast<Element*>(dst);
+  int64_t plane = rows * cols;
+  parallelFor(0, images, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) transposePlane(s + i * plane, d + i * plane, rows, cols);
+  });
+}
+
+}  // namespace
+
 Tensor toFormat(const Tensor& t, MemoryFormat format) {
   Tensor out = empty(t.shape, t.dtype, format);
   if (t.format == format || t.dim() != 4) {
     std::memcpy(out.storage->data, t.storage->data, t.nbytes());
     return out;
   }
+  // Each image is a (C, H*W) matrix in NCHW and its transpose (H*W, C) in NHWC.
   int64_t n = t.shape[0], c = t.shape[1], hw = t.shape[2] * t.shape[3];
-  size_t es = dtypeSize(t.dtype);
-  const char* src = static_cast<const char*>(t.storage->data);
-  char* dst = static_cast<char*>(out.storage->data);
   bool toLast = format == MemoryFormat::ChannelsLast;
-  parallelFor(0, n * c, 16, [&](int64_t b, int64_t e) {
-    for (int64_t nc = b; nc < e; ++nc) {
-      int64_t ni = nc / c, ci = nc % c;
-      for (int64_t p = 0; p < hw; ++p) {
-        int64_t nchw = (nc * hw + p), nhwc = ((ni * hw + p) * c + ci);
-        if (toLast) std::memcpy(dst + nhwc * es, src + nchw * es, es);
-        else std::memcpy(dst + nchw * es, src + nhwc * es, es);
-      }
-    }
-  });
+  int64_t rows = toLast ? c : hw, cols = toLast ? hw : c;
+  const void* src = t.storage->data;
+  void* dst = out.storage->data;
+  switch (dtypeSize(t.dtype)) {
+    case 1: transposeImages<uint8_t>(src, dst, n, rows, cols); break;
+    case 2: transposeImages<uint16_t>(src, dst, n, rows, cols); break;
+    case 4: transposeImages<uint32_t>(src, dst, n, rows, cols); break;
+    default: transposeImages<uint64_t>(src, dst, n, rows, cols); break;
+  }
   return out;
 }
 

@@ -93,27 +93,31 @@ Blocking blockingFor(int64_t m, int64_t n, int64_t K) {
 // panel p is (kc, MR) row-major at out + p * MR * kc; rows past mc are zero.
 template <int MR>
 void packA(const Problem& g, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* out) {
-  for (int64_t ir = 0; ir < mc; ir += MR) {
-    const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-    float* panel = out + ir * kc;
-    if (g.transA) {  // A: (K, M); the panel's rows at one k are contiguous
-      const float* src = g.A + k0 * g.lda + i0 + ir;
-      for (int64_t k = 0; k < kc; ++k, src += g.lda, panel += MR) {
+  if (g.transA) {  // A: (K, M); read it a row at a time, spreading each row over the panels
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* row = g.A + (k0 + k) * g.lda + i0;
+      for (int64_t ir = 0; ir < mc; ir += MR) {
+        const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+        float* dst = out + ir * kc + k * MR;
         if (rows == MR) {
-          for (int r = 0; r < MR; ++r) panel[r] = src[r];
+          for (int r = 0; r < MR; ++r) dst[r] = row[ir + r];
         } else {
-          for (int r = 0; r < MR; ++r) panel[r] = r < rows ? src[r] : 0.0f;
+          for (int r = 0; r < MR; ++r) dst[r] = r < rows ? row[ir + r] : 0.0f;
         }
       }
-    } else {  // A: (M, K); one element from each of the panel's rows per k
-      const float* src = g.A + (i0 + ir) * g.lda + k0;
-      if (rows == MR) {
-        for (int64_t k = 0; k < kc; ++k, panel += MR)
-          for (int r = 0; r < MR; ++r) panel[r] = src[r * g.lda + k];
-      } else {
-        for (int64_t k = 0; k < kc; ++k, panel += MR)
-          for (int r = 0; r < MR; ++r) panel[r] = r < rows ? src[r * g.lda + k] : 0.0f;
-      }
+    }
+    return;
+  }
+  for (int64_t ir = 0; ir < mc; ir += MR) {  // A: (M, K); one element from each of the panel's rows per k
+    const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+    const float* src = g.A + (i0 + ir) * g.lda + k0;
+    float* panel = out + ir * kc;
+    if (rows == MR) {
+      for (int64_t k = 0; k < kc; ++k, panel += MR)
+        for (int r = 0; r < MR; ++r) panel[r] = src[r * g.lda + k];
+    } else {
+      for (int64_t k = 0; k < kc; ++k, panel += MR)
+        for (int r = 0; r < MR; ++r) panel[r] = r < rows ? src[r * g.lda + k] : 0.0f;
     }
   }
 }
@@ -122,27 +126,31 @@ void packA(const Problem& g, int64_t i0, int64_t mc, int64_t k0, int64_t kc, flo
 // panel p is (kc, NR) row-major at out + p * NR * kc; columns past nc are zero.
 template <int NR>
 void packB(const Problem& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* out) {
-  for (int64_t jr = 0; jr < nc; jr += NR) {
-    const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jr));
-    float* panel = out + jr * kc;
-    if (g.transB) {  // B: (N, K); gather one element from each of the panel's columns per k
-      const float* src = g.B + (j0 + jr) * g.ldb + k0;
-      if (cols == NR) {
-        for (int64_t k = 0; k < kc; ++k, panel += NR)
-          for (int c = 0; c < NR; ++c) panel[c] = src[c * g.ldb + k];
-      } else {
-        for (int64_t k = 0; k < kc; ++k, panel += NR)
-          for (int c = 0; c < NR; ++c) panel[c] = c < cols ? src[c * g.ldb + k] : 0.0f;
-      }
-    } else {  // B: (K, N); the panel's columns at one k are contiguous
-      const float* src = g.B + k0 * g.ldb + j0 + jr;
-      for (int64_t k = 0; k < kc; ++k, src += g.ldb, panel += NR) {
+  if (!g.transB) {  // B: (K, N); read it a row at a time, spreading each row over the panels
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* row = g.B + (k0 + k) * g.ldb + j0;
+      for (int64_t jr = 0; jr < nc; jr += NR) {
+        const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+        float* dst = out + jr * kc + k * NR;
         if (cols == NR) {
-          for (int c = 0; c < NR; ++c) panel[c] = src[c];
+          for (int c = 0; c < NR; ++c) dst[c] = row[jr + c];
         } else {
-          for (int c = 0; c < NR; ++c) panel[c] = c < cols ? src[c] : 0.0f;
+          for (int c = 0; c < NR; ++c) dst[c] = c < cols ? row[jr + c] : 0.0f;
         }
       }
+    }
+    return;
+  }
+  for (int64_t jr = 0; jr < nc; jr += NR) {  // B: (N, K); one element from each of the panel's columns per k
+    const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+    const float* src = g.B + (j0 + jr) * g.ldb + k0;
+    float* panel = out + jr * kc;
+    if (cols == NR) {
+      for (int64_t k = 0; k < kc; ++k, panel += NR)
+        for (int c = 0; c < NR; ++c) panel[c] = src[c * g.ldb + k];
+    } else {
+      for (int64_t k = 0; k < kc; ++k, panel += NR)
+        for (int c = 0; c < NR; ++c) panel[c] = c < cols ? src[c * g.ldb + k] : 0.0f;
     }
   }
 }

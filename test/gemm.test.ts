@@ -1,0 +1,95 @@
+// The built-in GEMM (AVX2/FMA and portable kernels) against OpenBLAS's sgemm and against a
+// float64 reference, through every transpose combination that matmul, linear and their
+// gradients use.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as rn from '../lib/index.js';
+import { relativeError } from './helpers/reference.js';
+
+const openblas = rn.backends().cpu.openblas;
+const initial = rn.backends().cpu.gemm;
+afterAll(() => rn.setGemmBackend(initial));
+
+function reference(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float64Array {
+  const c = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) {
+    const av = a[i * k + p]!;
+    for (let j = 0; j < n; j++) c[i * n + j]! += av * b[p * n + j]!;
+  }
+  return c;
+}
+
+const sizes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [17, 64, 9], [96, 130, 33], [257, 300, 129], [512, 512, 512]];
+
+describe('built-in GEMM', () => {
+  for (const [m, k, n] of sizes) {
+    it(`matmul (${m}x${k}) @ (${k}x${n}) matches a float64 reference`, () => {
+      rn.setGemmBackend('builtin');
+      rn.scope(() => {
+        const a = rn.randn([m, k]);
+        const b = rn.randn([k, n]);
+        const c = rn.matmul(a, b).toArray() as Float32Array;
+        expect(relativeError(c, reference(a.toArray() as Float32Array, b.toArray() as Float32Array, m, k, n))).toBeLessThan(1e-6);
+      });
+    });
+  }
+
+  it('gradients through linear use the transposed forms and agree with the reference', () => {
+    rn.setGemmBackend('builtin');
+    rn.scope(() => {
+      const x = rn.randn([37, 53], { requiresGrad: true });
+      const w = rn.randn([29, 53], { requiresGrad: true });
+      const g = rn.randn([37, 29]);
+      rn.linear(x, w).backward(g);
+      const xs = x.toArray() as Float32Array, ws = w.toArray() as Float32Array, gs = g.toArray() as Float32Array;
+      // dx = g (37x29) @ w (29x53); dw = g^T (29x37) @ x (37x53)
+      const gT = new Float32Array(29 * 37);
+      for (let i = 0; i < 37; i++) for (let j = 0; j < 29; j++) gT[j * 37 + i] = gs[i * 29 + j]!;
+      expect(relativeError(x.grad!.toArray() as Float32Array, reference(gs, ws, 37, 29, 53))).toBeLessThan(1e-6);
+      expect(relativeError(w.grad!.toArray() as Float32Array, reference(gT, xs, 29, 37, 53))).toBeLessThan(1e-6);
+    });
+  });
+});
+
+describe.skipIf(!openblas.available)('built-in GEMM vs OpenBLAS', () => {
+  it.each(sizes)('agree on m=%i k=%i n=%i', (m, k, n) => {
+    rn.scope(() => {
+      const a = rn.randn([m, k]);
+      const b = rn.randn([k, n]);
+      rn.setGemmBackend('openblas');
+      expect(rn.backends().cpu.gemm).toBe('openblas');
+      const viaOpenBlas = rn.matmul(a, b).toArray() as Float32Array;
+      rn.setGemmBackend('builtin');
+      const viaBuiltin = rn.matmul(a, b).toArray() as Float32Array;
+      expect(relativeError(viaBuiltin, viaOpenBlas)).toBeLessThan(1e-6);
+    });
+  });
+});
+
+describe('GEMM selection in a fresh process', () => {
+  const child = fileURLToPath(new URL('./helpers/gemm_child.ts', import.meta.url));
+  const run = (env: Record<string, string>) =>
+    JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', child], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 })) as {
+      backend: rn.Backends['cpu'];
+      results: number[][];
+    };
+
+  it('the portable kernel (CUDNN_RESNET_GEMM_ISA=portable) gives the AVX2 kernel\'s results', () => {
+    const portable = run({ CUDNN_RESNET_GEMM: 'builtin', CUDNN_RESNET_GEMM_ISA: 'portable' });
+    const native = run({ CUDNN_RESNET_GEMM: 'builtin' });
+    expect(portable.backend.gemm).toBe('builtin');
+    expect(portable.backend.gemmIsa).toBe('portable');
+    portable.results.forEach((r, i) => expect(relativeError(r, native.results[i]!)).toBeLessThan(1e-6));
+  });
+
+  it('CUDNN_RESNET_GEMM picks the initial backend', () => {
+    expect(run({ CUDNN_RESNET_GEMM: 'builtin' }).backend.gemm).toBe('builtin');
+    const chosen = run({ CUDNN_RESNET_GEMM: 'openblas' }).backend;
+    expect(chosen.gemm).toBe(openblas.available ? 'openblas' : 'builtin');
+  });
+
+  it.skipIf(openblas.available)('selecting OpenBLAS when it is missing is an error', () => {
+    expect(() => rn.setGemmBackend('openblas')).toThrow(TypeError);
+  });
+});
