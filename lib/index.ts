@@ -17,3 +17,5 @@ export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type MaxPool2dOptions, type Av
 export { matmul, linear } from './ops/linear.js';
 export { crossEntropy, type CrossEntropyOptions } from './ops/loss.js';
 export * as optim from './optim/index.js';
+export * as nn from './nn/index.js';
+export * as models from './models/index.js';

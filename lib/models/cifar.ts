@@ -1,0 +1,149 @@
+// The CIFAR-10 networks of the ResNet paper's section 4.2: depth 6n + 2, a 3x3 stem with 16
+// filters, three stages of n basic blocks with 16, 32 and 64 filters (stride 2 between stages),
+// global average pooling and a 10-way fc. Shortcut options when dimensions grow:
+//   A: identity, subsampled, with zero-padded extra channels (no parameters; the paper's choice)
+//   B: a 1x1 projection (conv + BN) only where dimensions change
+//   C: projections on every block
+// `plain: true` drops the shortcuts (the plain-20/32/44/56 baselines).
+import { relu } from '../ops/elementwise.js';
+import { flatten, shortcutA } from '../ops/shape.js';
+import type { Tensor } from '../tensor.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Sequential } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import { initialiseResNet } from './resnet.js';
+
+export type ShortcutOption = 'A' | 'B' | 'C';
+
+export interface CifarResNetOptions {
+  /** 6n + 2: 20, 32, 44, 56, 110, 1202 ... */
+  depth: number;
+  /** No shortcuts (default false). */
+  plain?: boolean;
+  /** Shortcut option (default 'A'). */
+  shortcut?: ShortcutOption;
+  numClasses?: number;
+  inChannels?: number;
+  zeroInitResidual?: boolean;
+}
+
+/** A basic block whose shortcut follows option A, B or C (or none, when plain). */
+export class CifarBlock extends Module {
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly conv2: Conv2d;
+  readonly bn2: BatchNorm2d;
+  readonly downsample: Sequential | null;
+  readonly #zeroPadTo: number | null;
+  readonly #stride: number;
+  readonly plain: boolean;
+
+  constructor(inPlanes: number, planes: number, stride: number, shortcut: ShortcutOption, plain: boolean) {
+    super();
+    this.conv1 = this.registerModule('conv1', new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false }));
+    this.bn1 = this.registerModule('bn1', new BatchNorm2d(planes));
+    this.conv2 = this.registerModule('conv2', new Conv2d(planes, planes, 3, { padding: 1, bias: false }));
+    this.bn2 = this.registerModule('bn2', new BatchNorm2d(planes));
+    const changes = stride !== 1 || inPlanes !== planes;
+    const project = !plain && (shortcut === 'C' || (shortcut === 'B' && changes));
+    this.downsample = project
+      ? this.registerModule('downsample', new Sequential(new Conv2d(inPlanes, planes, 1, { stride, bias: false }), new BatchNorm2d(planes)))
+      : null;
+    this.#zeroPadTo = !plain && shortcut === 'A' && changes ? planes : null;
+    this.#stride = stride;
+    this.plain = plain;
+  }
+  lastBatchNorm(): BatchNorm2d {
+    return this.bn2;
+  }
+  forward(x: Tensor): Tensor {
+    const h1 = this.conv1.forward(x);
+    const h2 = this.bn1.forward(h1);
+    h1.dispose();
+    const h3 = relu(h2);
+    h2.dispose();
+    const h4 = this.conv2.forward(h3);
+    h3.dispose();
+    if (this.plain) {
+      const h5 = this.bn2.forward(h4);
+      h4.dispose();
+      const out = relu(h5);
+      h5.dispose();
+      return out;
+    }
+    const identity = this.downsample
+      ? this.downsample.forward(x)
+      : this.#zeroPadTo !== null ? shortcutA(x, this.#zeroPadTo, this.#stride) : x;
+    const out = this.bn2.forwardAddRelu(h4, identity);
+    h4.dispose();
+    if (identity !== x) identity.dispose();
+    return out;
+  }
+}
+
+export class CifarResNet extends Module {
+  readonly depth: number;
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly layer1: Sequential;
+  readonly layer2: Sequential;
+  readonly layer3: Sequential;
+  readonly avgpool: AdaptiveAvgPool2d;
+  readonly fc: Linear;
+
+  constructor(options: CifarResNetOptions) {
+    super();
+    const known = ['depth', 'plain', 'shortcut', 'numClasses', 'inChannels', 'zeroInitResidual'];
+    for (const key of Object.keys(options ?? {})) {
+      if (!known.includes(key)) throw new TypeError(`cifarResNet: unknown option '${key}' (known: ${known.join(', ')})`);
+    }
+    const { depth, plain = false, shortcut = 'A', numClasses = 10, inChannels = 3 } = options ?? ({} as CifarResNetOptions);
+    if (!Number.isInteger(depth) || depth < 8 || (depth - 2) % 6 !== 0) {
+      throw new RangeError(`cifarResNet: depth must be 6n + 2 with n >= 1 (20, 32, 44, 56, 110, 1202 ...), got ${depth}`);
+    }
+    if (shortcut !== 'A' && shortcut !== 'B' && shortcut !== 'C') {
+      throw new TypeError(`cifarResNet: shortcut must be 'A', 'B' or 'C', got ${String(shortcut)}`);
+    }
+    if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`cifarResNet: numClasses must be a positive integer, got ${numClasses}`);
+    this.depth = depth;
+    const n = (depth - 2) / 6;
+    this.conv1 = this.registerModule('conv1', new Conv2d(inChannels, 16, 3, { padding: 1, bias: false }));
+    this.bn1 = this.registerModule('bn1', new BatchNorm2d(16));
+    let inPlanes = 16;
+    const stage = (planes: number, stride: number): Sequential => {
+      const blocks: Module[] = [];
+      for (let i = 0; i < n; i++) {
+        blocks.push(new CifarBlock(inPlanes, planes, i === 0 ? stride : 1, shortcut, plain));
+        inPlanes = planes;
+      }
+      return new Sequential(...blocks);
+    };
+    this.layer1 = this.registerModule('layer1', stage(16, 1));
+    this.layer2 = this.registerModule('layer2', stage(32, 2));
+    this.layer3 = this.registerModule('layer3', stage(64, 2));
+    this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
+    this.fc = this.registerModule('fc', new Linear(64, numClasses));
+    initialiseResNet(this, options.zeroInitResidual ?? false);
+  }
+
+  forward(x: Tensor): Tensor {
+    const convolved = this.conv1.forward(x);
+    const stem = this.bn1.forward(convolved);
+    convolved.dispose();
+    let out = relu(stem);
+    stem.dispose();
+    for (const layer of [this.layer1, this.layer2, this.layer3, this.avgpool]) {
+      const next = layer.forward(out);
+      out.dispose();
+      out = next;
+    }
+    const flat = flatten(out, 1);
+    out.dispose();
+    const logits = this.fc.forward(flat);
+    flat.dispose();
+    return logits;
+  }
+}
+
+export function cifarResNet(options: CifarResNetOptions): CifarResNet {
+  return new CifarResNet(options);
+}

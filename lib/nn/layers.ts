@@ -1,0 +1,227 @@
+// The layers ResNets are made of, with PyTorch's names, defaults and initialisation.
+import { full } from '../creation.js';
+import { native } from '../binding.js';
+import { conv2d, type Conv2dOptions } from '../ops/conv.js';
+import { relu } from '../ops/elementwise.js';
+import { linear } from '../ops/linear.js';
+import { batchNorm2d, bnAddRelu } from '../ops/norm.js';
+import { adaptiveAvgPool2d, maxPool2d, type MaxPool2dOptions } from '../ops/pool.js';
+import { flatten } from '../ops/shape.js';
+import { checkInt } from '../ops/validate.js';
+import { noGrad } from '../autograd.js';
+import { untracked } from '../memory.js';
+import { wrap, type Tensor } from '../tensor.js';
+import { kaimingUniform, uniform, fans } from './init.js';
+import { Module } from './module.js';
+
+type Pair = number | [number, number];
+
+export interface Conv2dModuleOptions extends Conv2dOptions {
+  /** Learn an additive bias (default true, as PyTorch). */
+  bias?: boolean;
+}
+
+/** 2-D convolution; weight (out, in / groups, kH, kW) initialised as PyTorch's Conv2d. */
+export class Conv2d extends Module {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly options: Conv2dOptions;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: Conv2dModuleOptions = {}) {
+    super();
+    checkInt('Conv2d', 'inChannels', inChannels, 1);
+    checkInt('Conv2d', 'outChannels', outChannels, 1);
+    const groups = options.groups ?? 1;
+    if (inChannels % groups !== 0 || outChannels % groups !== 0) {
+      throw new RangeError(`Conv2d: inChannels (${inChannels}) and outChannels (${outChannels}) must be divisible by groups (${groups})`);
+    }
+    const [kH, kW] = Array.isArray(kernelSize) ? kernelSize : [kernelSize, kernelSize];
+    checkInt('Conv2d', 'kernelSize', kH, 1);
+    checkInt('Conv2d', 'kernelSize', kW, 1);
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.kernelSize = [kH, kW];
+    const { bias = true, ...convOptions } = options;
+    this.options = convOptions;
+    const weight = this.registerParameter('weight', full([outChannels, inChannels / groups, kH, kW], 0))!;
+    kaimingUniform(weight, { a: Math.sqrt(5) });
+    const b = this.registerParameter('bias', bias ? full([outChannels], 0) : null);
+    if (b) {
+      const bound = 1 / Math.sqrt(fans(weight).fanIn);
+      uniform(b, -bound, bound);
+    }
+  }
+  get weight(): Tensor {
+    return this.tensorNamed('weight')!;
+  }
+  get bias(): Tensor | null {
+    return this.tensorNamed('bias');
+  }
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, this.options);
+  }
+}
+
+export interface BatchNorm2dOptions {
+  eps?: number;
+  momentum?: number;
+  /** Learn a per-channel scale and shift (default true). */
+  affine?: boolean;
+  /** Keep running statistics for evaluation (default true). */
+  trackRunningStats?: boolean;
+}
+
+/** Batch normalisation over channels, with running_mean / running_var / num_batches_tracked buffers. */
+export class BatchNorm2d extends Module {
+  readonly numFeatures: number;
+  readonly eps: number;
+  readonly momentum: number;
+
+  constructor(numFeatures: number, options: BatchNorm2dOptions = {}) {
+    super();
+    checkInt('BatchNorm2d', 'numFeatures', numFeatures, 1);
+    this.numFeatures = numFeatures;
+    this.eps = options.eps ?? 1e-5;
+    this.momentum = options.momentum ?? 0.1;
+    const affine = options.affine ?? true;
+    this.registerParameter('weight', affine ? full([numFeatures], 1) : null);
+    this.registerParameter('bias', affine ? full([numFeatures], 0) : null);
+    const track = options.trackRunningStats ?? true;
+    this.registerBuffer('running_mean', track ? full([numFeatures], 0) : null);
+    this.registerBuffer('running_var', track ? full([numFeatures], 1) : null);
+    this.registerBuffer('num_batches_tracked', track ? full([], 0, { dtype: 'int64' }) : null);
+  }
+  get weight(): Tensor | null {
+    return this.tensorNamed('weight');
+  }
+  get bias(): Tensor | null {
+    return this.tensorNamed('bias');
+  }
+  get runningMean(): Tensor | null {
+    return this.tensorNamed('running_mean');
+  }
+  get runningVar(): Tensor | null {
+    return this.tensorNamed('running_var');
+  }
+
+  #options() {
+    const useBatchStats = this.training || !this.runningMean;
+    if (useBatchStats && this.training) this.#countBatch();
+    return { training: useBatchStats, momentum: this.momentum, eps: this.eps };
+  }
+
+  #countBatch(): void {
+    const counter = this.tensorNamed('num_batches_tracked');
+    if (!counter) return;
+    const count = Number(counter.toArray()[0]) + 1;
+    noGrad(() => untracked(() => {
+      const next = wrap(native.full([], count, 'int64'));
+      native.copyInto(counter.handle, next.handle);
+      next.dispose();
+    }));
+  }
+
+  forward(x: Tensor): Tensor {
+    return batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, this.#options());
+  }
+
+  /** relu(this(x) + residual) as one fused op (the tail of a residual block). */
+  forwardAddRelu(x: Tensor, residual: Tensor): Tensor {
+    return bnAddRelu(x, residual, this.runningMean, this.runningVar, this.weight, this.bias, this.#options());
+  }
+}
+
+/** y = x W^T + b; weight (out, in) initialised as PyTorch's Linear. */
+export class Linear extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+
+  constructor(inFeatures: number, outFeatures: number, options: { bias?: boolean } = {}) {
+    super();
+    checkInt('Linear', 'inFeatures', inFeatures, 1);
+    checkInt('Linear', 'outFeatures', outFeatures, 1);
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    const weight = this.registerParameter('weight', full([outFeatures, inFeatures], 0))!;
+    kaimingUniform(weight, { a: Math.sqrt(5) });
+    const b = this.registerParameter('bias', options.bias ?? true ? full([outFeatures], 0) : null);
+    if (b) uniform(b, -1 / Math.sqrt(inFeatures), 1 / Math.sqrt(inFeatures));
+  }
+  get weight(): Tensor {
+    return this.tensorNamed('weight')!;
+  }
+  get bias(): Tensor | null {
+    return this.tensorNamed('bias');
+  }
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return relu(x);
+  }
+}
+
+export class Identity extends Module {
+  forward(x: Tensor): Tensor {
+    return x;
+  }
+}
+
+export class MaxPool2d extends Module {
+  constructor(readonly options: MaxPool2dOptions) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x, this.options);
+  }
+}
+
+export class AdaptiveAvgPool2d extends Module {
+  constructor(readonly outputSize: Pair) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return adaptiveAvgPool2d(x, this.outputSize);
+  }
+}
+
+export class Flatten extends Module {
+  constructor(readonly startDim = 1, readonly endDim = -1) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return flatten(x, this.startDim, this.endDim);
+  }
+}
+
+/**
+ * Children named 0, 1, 2 ... applied in order. Intermediate results are disposed as soon as the
+ * next layer has consumed them (autograd keeps what it needs).
+ */
+export class Sequential extends Module {
+  constructor(...layers: Module[]) {
+    super();
+    layers.forEach((layer, i) => this.registerModule(String(i), layer));
+  }
+  get length(): number {
+    return this.children().length;
+  }
+  at(i: number): Module {
+    const m = this.children()[i];
+    if (!m) throw new RangeError(`Sequential: no layer ${i} (length ${this.length})`);
+    return m;
+  }
+  forward(x: Tensor): Tensor {
+    let current = x;
+    for (const layer of this.children()) {
+      const next = layer.forward(current);
+      if (current !== x && next !== current) current.dispose();
+      current = next;
+    }
+    return current;
+  }
+}
