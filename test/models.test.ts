@@ -51,14 +51,14 @@ describe('ImageNet ResNets', () => {
     const w = model.stateDict()['layer3.0.conv2.weight']!.toArray() as Float32Array;
     const std = Math.sqrt(w.reduce((s, v) => s + v * v, 0) / w.length);
     expect(std).toBeCloseTo(Math.sqrt(2 / (256 * 9)), 3);
-    expect(Array.from(model.stateDict()['layer3.0.bn2.weight']!.toArray())).toEqual(new Array(256).fill(1));
+    expect(Array.from(model.stateDict()['layer3.0.bn2.weight']!.toArray(), Number)).toEqual(new Array(256).fill(1));
   });
 
   it('zeroInitResidual zeroes the last BN of every residual branch; v1 moves the stride to the first 1x1', () => {
     const model = build(rn.models.resnet50({ zeroInitResidual: true, stride: 'v1', numClasses: 3 }));
     const sd = model.stateDict();
-    expect(Array.from(sd['layer2.0.bn3.weight']!.toArray()).every((v) => v === 0)).toBe(true);
-    expect(Array.from(sd['layer2.0.bn2.weight']!.toArray()).every((v) => v === 1)).toBe(true);
+    expect(Array.from(sd['layer2.0.bn3.weight']!.toArray(), Number).every((v) => v === 0)).toBe(true);
+    expect(Array.from(sd['layer2.0.bn2.weight']!.toArray(), Number).every((v) => v === 1)).toBe(true);
     const block = model.layer2.at(0) as rn.models.Bottleneck;
     expect(block.conv1.options.stride).toBe(2);
     expect(block.conv2.options.stride).toBe(1);
@@ -125,7 +125,7 @@ describe('Module', () => {
     const weight = target.fc.weight;
     target.loadStateDict(source.stateDict());
     expect(target.fc.weight).toBe(weight);
-    expect(Array.from(weight.toArray())).toEqual(Array.from(source.fc.weight.toArray()));
+    expect(Array.from(weight.toArray(), Number)).toEqual(Array.from(source.fc.weight.toArray(), Number));
     const sd = { ...source.stateDict() };
     delete sd['fc.bias'];
     sd['extra.weight'] = source.fc.bias!;
@@ -148,10 +148,10 @@ describe('Module', () => {
       model.forward(x);
       model.forward(x);
       expect(Number(model.stateDict()['bn1.num_batches_tracked']!.item())).toBe(2);
-      const before = Array.from(model.bn1.runningMean!.toArray());
+      const before = Array.from(model.bn1.runningMean!.toArray(), Number);
       model.eval();
       model.forward(x);
-      expect(Array.from(model.bn1.runningMean!.toArray())).toEqual(before);
+      expect(Array.from(model.bn1.runningMean!.toArray(), Number)).toEqual(before);
       expect(Number(model.stateDict()['bn1.num_batches_tracked']!.item())).toBe(2);
     });
   });

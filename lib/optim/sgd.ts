@@ -16,6 +16,11 @@ export interface ParamGroup extends Partial<SGDOptions> {
 }
 type ResolvedGroup = Required<SGDOptions> & { params: Tensor[] };
 
+export interface SGDState {
+  paramGroups: (Required<SGDOptions> & { size: number })[];
+  buffers: Record<string, Tensor>;
+}
+
 const KEYS = ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov'] as const;
 
 function resolve(group: ParamGroup | Tensor[], defaults: SGDOptions, index: number): ResolvedGroup {
@@ -60,6 +65,58 @@ export class SGD {
         seen.add(p);
       }
     }
+  }
+
+  /**
+   * The optimizer's state as PyTorch lays it out: hyperparameters per group, and momentum
+   * buffers keyed by the parameter's position across groups ('<index>.momentum_buffer').
+   */
+  stateDict(): SGDState {
+    const buffers: Record<string, Tensor> = {};
+    let index = 0;
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        const buffer = this.momentumBuffers.get(p);
+        if (buffer) buffers[`${index}.momentum_buffer`] = buffer;
+        index++;
+      }
+    }
+    const paramGroups = this.paramGroups.map(({ params, ...hyper }) => ({ ...hyper, size: params.length }));
+    return { paramGroups, buffers };
+  }
+
+  /** Restores hyperparameters and copies momentum buffers (shapes must match the parameters). */
+  loadStateDict(state: SGDState): void {
+    if (!state || !Array.isArray(state.paramGroups) || state.paramGroups.length !== this.paramGroups.length) {
+      throw new RangeError(`SGD.loadStateDict: expected ${this.paramGroups.length} parameter groups`);
+    }
+    state.paramGroups.forEach((saved, i) => {
+      const g = this.paramGroups[i]!;
+      if (saved.size !== g.params.length) throw new RangeError(`SGD.loadStateDict: group ${i} has ${g.params.length} parameters, the state has ${saved.size}`);
+      for (const key of KEYS) (g as Record<string, unknown>)[key] = saved[key];
+    });
+    const params = this.paramGroups.flatMap((g) => g.params);
+    for (const [key, tensor] of Object.entries(state.buffers)) {
+      const match = /^(\d+)\.momentum_buffer$/.exec(key);
+      const p = match ? params[Number(match[1])] : undefined;
+      if (!p) throw new RangeError(`SGD.loadStateDict: unexpected state '${key}'`);
+      if (tensor.shape.length !== p.shape.length || tensor.shape.some((s, i) => s !== p.shape[i])) {
+        throw new RangeError(`SGD.loadStateDict: '${key}' has shape [${tensor.shape}], the parameter [${p.shape}]`);
+      }
+      let buffer = this.momentumBuffers.get(p);
+      if (!buffer) {
+        buffer = untracked(() => wrap(native.full([...p.shape], 0, 'float32')));
+        this.momentumBuffers.set(p, buffer);
+      }
+      native.copyInto(buffer.handle, tensor.handle);
+    }
+  }
+
+  /** Frees the momentum buffers and the gradients. */
+  dispose(): void {
+    this.zeroGrad();
+    for (const b of this.momentumBuffers.values()) b.dispose();
+    this.momentumBuffers.clear();
   }
 
   /** Drops every parameter's gradient (the next backward starts from zero). */
