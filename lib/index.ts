@@ -19,3 +19,4 @@ export { crossEntropy, type CrossEntropyOptions } from './ops/loss.js';
 export * as optim from './optim/index.js';
 export * as nn from './nn/index.js';
 export * as models from './models/index.js';
+export * as io from './io/index.js';

@@ -1,0 +1,2 @@
+// File formats: reading and writing tensors.
+export * from './safetensors.js';
