@@ -3,3 +3,4 @@ export {
   type ResNetOptions, type BlockType,
 } from './resnet.js';
 export { CifarResNet, CifarBlock, cifarResNet, type CifarResNetOptions, type ShortcutOption } from './cifar.js';
+export { createModel, isCifarModel, MODEL_NAMES, type ModelSpec } from './registry.js';

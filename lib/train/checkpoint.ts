@@ -1,0 +1,92 @@
+// Training checkpoints: the model's state dict and the optimizer's momentum buffers in one
+// safetensors file, and a small JSON of everything else (model spec, epoch, iteration,
+// optimizer hyperparameters, schedule state, loader seed). Both are written atomically
+// (temp file + rename); the JSON is written last and names the tensor file, so a crash
+// between the two leaves the previous checkpoint whole.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomicallySync } from '../io/atomic_write.js';
+import { loadSafetensorsSync, saveSafetensorsSync } from '../io/safetensors.js';
+import type { ModelSpec } from '../models/registry.js';
+import type { Module } from '../nn/module.js';
+import type { SGD, SGDState } from '../optim/sgd.js';
+import type { LRScheduler, SchedulerState } from '../optim/schedules.js';
+import type { Tensor } from '../tensor.js';
+
+export const CHECKPOINT_FORMAT = 'cudnn-resnet-checkpoint/1';
+const OPTIMIZER_PREFIX = 'optimizer.';
+
+export interface CheckpointState {
+  format: typeof CHECKPOINT_FORMAT;
+  model: ModelSpec;
+  /** The tensor file, relative to the JSON's folder. */
+  tensors: string;
+  /** Epochs completed, and batches done in the current one. */
+  epoch: number;
+  batchInEpoch: number;
+  iteration: number;
+  optimizer: Omit<SGDState, 'buffers'>;
+  scheduler: SchedulerState;
+  /** Everything the data pipeline needs to continue the same sequence. */
+  data: { spec: string; seed: number; batchSize: number };
+  /** Free-form settings of the run (for `eval` and the record). */
+  settings: Record<string, unknown>;
+}
+
+export function checkpointPaths(dir: string, name = 'checkpoint'): { json: string; tensors: string } {
+  return { json: join(dir, `${name}.json`), tensors: join(dir, `${name}.safetensors`) };
+}
+
+export function saveCheckpoint(dir: string, model: Module, optimizer: SGD, scheduler: LRScheduler,
+  state: Omit<CheckpointState, 'format' | 'tensors' | 'optimizer' | 'scheduler'>, name = 'checkpoint'): string {
+  const paths = checkpointPaths(dir, name);
+  const optimizerState = optimizer.stateDict();
+  const tensors: Record<string, Tensor> = { ...model.stateDict() };
+  for (const [key, t] of Object.entries(optimizerState.buffers)) tensors[OPTIMIZER_PREFIX + key] = t;
+  saveSafetensorsSync(paths.tensors, tensors, { format: CHECKPOINT_FORMAT, model: state.model.name });
+  const json: CheckpointState = {
+    ...state,
+    format: CHECKPOINT_FORMAT,
+    tensors: `${name}.safetensors`,
+    optimizer: { paramGroups: optimizerState.paramGroups },
+    scheduler: scheduler.stateDict(),
+  };
+  writeFileAtomicallySync(paths.json, (write) => write(new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n')));
+  return paths.json;
+}
+
+/** Reads a checkpoint's JSON; `path` is the JSON file or the folder holding checkpoint.json. */
+export function readCheckpointState(path: string): { state: CheckpointState; tensorsPath: string } {
+  const jsonPath = path.endsWith('.json') ? path : checkpointPaths(path).json;
+  if (!existsSync(jsonPath)) throw new Error(`checkpoint: ${jsonPath} does not exist`);
+  let state: CheckpointState;
+  try {
+    state = JSON.parse(readFileSync(jsonPath, 'utf8')) as CheckpointState;
+  } catch (err) {
+    throw new Error(`checkpoint: ${jsonPath} is not valid JSON (${(err as Error).message})`);
+  }
+  if (state?.format !== CHECKPOINT_FORMAT) {
+    throw new Error(`checkpoint: ${jsonPath} is not a ${CHECKPOINT_FORMAT} file (format: ${String(state?.format)})`);
+  }
+  return { state, tensorsPath: join(jsonPath, '..', state.tensors) };
+}
+
+/** Loads the model weights (and, when given, the optimizer and schedule state) of a checkpoint. */
+export function loadCheckpoint(path: string, model: Module, optimizer?: SGD, scheduler?: LRScheduler): CheckpointState {
+  const { state, tensorsPath } = readCheckpointState(path);
+  const { tensors } = loadSafetensorsSync(tensorsPath);
+  try {
+    const modelTensors = new Map<string, Tensor>();
+    const buffers: Record<string, Tensor> = {};
+    for (const [key, t] of tensors) {
+      if (key.startsWith(OPTIMIZER_PREFIX)) buffers[key.slice(OPTIMIZER_PREFIX.length)] = t;
+      else modelTensors.set(key, t);
+    }
+    model.loadStateDict(modelTensors);
+    optimizer?.loadStateDict({ paramGroups: state.optimizer.paramGroups, buffers });
+    scheduler?.loadStateDict(state.scheduler);
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+  return state;
+}

@@ -1,0 +1,42 @@
+// Classification metrics from logits: top-k error counts, and running averages.
+import type { Tensor } from '../tensor.js';
+
+/** Number of rows whose label is not among the k largest logits. logits: (N, K), labels: (N). */
+export function topKErrors(logits: Tensor, labels: Tensor, k: number): number {
+  const [n, classes] = logits.shape as [number, number];
+  if (k > classes) throw new RangeError(`topKErrors: k (${k}) exceeds the number of classes (${classes})`);
+  const values = logits.toArray() as Float32Array;
+  const targets = labels.toArray();
+  let errors = 0;
+  for (let i = 0; i < n; i++) {
+    const label = Number(targets[i]);
+    const target = values[i * classes + label]!;
+    let above = 0;
+    for (let j = 0; j < classes; j++) {
+      const v = values[i * classes + j]!;
+      if (v > target || (v === target && j < label)) above++;
+    }
+    if (above >= k) errors++;
+  }
+  return errors;
+}
+
+/** Sums and counts for averaging a quantity over batches of different sizes. */
+export class Average {
+  #sum = 0;
+  #count = 0;
+  add(value: number, weight = 1): void {
+    this.#sum += value * weight;
+    this.#count += weight;
+  }
+  get value(): number {
+    return this.#count === 0 ? NaN : this.#sum / this.#count;
+  }
+  get count(): number {
+    return this.#count;
+  }
+  reset(): void {
+    this.#sum = 0;
+    this.#count = 0;
+  }
+}

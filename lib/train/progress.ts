@@ -1,0 +1,47 @@
+// A progress bar for training epochs (cli-progress) on a terminal, and plain periodic lines
+// when the output is not a terminal (logs, CI).
+import { SingleBar, Presets } from 'cli-progress';
+
+export interface ProgressValues {
+  loss: number;
+  error: number;
+  imagesPerSecond: number;
+  lr: number;
+}
+
+export class EpochProgress {
+  readonly #bar: SingleBar | null;
+  #lastLine = 0;
+
+  constructor(readonly label: string, readonly total: number, readonly stream: NodeJS.WriteStream = process.stderr, enabled = true) {
+    this.#bar = enabled && stream.isTTY
+      ? new SingleBar({
+          format: `${label} {bar} {value}/{total} | loss {loss} | err {error}% | {ips} img/s | lr {lr} | eta {eta_formatted}`,
+          stream,
+          hideCursor: true,
+          clearOnComplete: false,
+        }, Presets.shades_classic)
+      : null;
+    this.#bar?.start(total, 0, { loss: '-', error: '-', ips: '-', lr: '-' });
+    this.enabled = enabled;
+  }
+  readonly enabled: boolean;
+
+  update(done: number, v: ProgressValues): void {
+    const payload = { loss: v.loss.toFixed(4), error: v.error.toFixed(2), ips: v.imagesPerSecond.toFixed(1), lr: v.lr.toPrecision(3) };
+    if (this.#bar) {
+      this.#bar.update(done, payload);
+      return;
+    }
+    if (!this.enabled) return;
+    const now = Date.now();
+    if (done === this.total || now - this.#lastLine > 5000) {
+      this.#lastLine = now;
+      this.stream.write(`${this.label} ${done}/${this.total} loss ${payload.loss} err ${payload.error}% ${payload.ips} img/s lr ${payload.lr}\n`);
+    }
+  }
+
+  stop(): void {
+    this.#bar?.stop();
+  }
+}
