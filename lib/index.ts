@@ -1,8 +1,5 @@
 // cudnn-resnet: the public surface.
-import './tensor_methods.js';
-
-export { Tensor, type DType, type MemoryFormat, type Device, type ToOptions } from './tensor.js';
-export type { BackwardOptions } from './tensor_methods.js';
+export { Tensor, type DType, type MemoryFormat, type Device, type ToOptions, type BackwardOptions } from './tensor.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, rand, randn, arange, type CreateOptions } from './creation.js';
 export { scope, keep, memory, type MemoryInfo } from './memory.js';
 export { noGrad, isGradEnabled } from './autograd.js';

@@ -1,8 +1,12 @@
 // Tensor: a handle on native storage with its shape, dtype, device and memory format, plus
 // what autograd needs (requiresGrad, grad, the node that produced it).
 import { native, type DeviceName, type DType, type MemoryFormat, type NativeTensor, type TransportArray } from './binding.js';
-import { releaseNode, retainNode, type GradNode } from './autograd.js';
-import { finalizer, setTensorCheck, track } from './memory.js';
+import { noGrad, releaseNode, retainNode, runBackward, type GradNode } from './autograd.js';
+import { finalizer, setTensorCheck, track, untracked } from './memory.js';
+import { cast, toMemoryFormat } from './ops/cast.js';
+import { rules } from './ops/grad.js';
+import { flatten, reshape } from './ops/shape.js';
+import { checkDType, checkOptions, checkTensor } from './ops/validate.js';
 
 export type { DType, MemoryFormat } from './binding.js';
 export type Device = DeviceName;
@@ -15,6 +19,18 @@ export interface ToOptions {
   device?: Device;
   memoryFormat?: MemoryFormat;
 }
+
+export interface BackwardOptions {
+  /** Keep the saved tensors so that backward() can run through this graph again. */
+  retainGraph?: boolean;
+}
+
+/** What runBackward needs besides the rules: gradient sums and aliases (new handles, same storage). */
+const backwardHooks = {
+  rules,
+  add: (a: Tensor, b: Tensor) => wrap(native.binary(0, a.handle, b.handle)),
+  alias: (t: Tensor) => wrap(t.handle.alias()),
+};
 
 export class Tensor {
   readonly shape: readonly number[];
@@ -108,6 +124,74 @@ export class Tensor {
   }
   [Symbol.dispose](): void {
     this.dispose();
+  }
+
+  /** Accumulates the gradient of this tensor into the .grad of every leaf that requires grad. */
+  backward(gradient?: Tensor, options?: BackwardOptions): void {
+    const o = checkOptions('backward', options, ['retainGraph']);
+    checkTensor('backward', 'the tensor', this);
+    if (!this.requiresGrad) {
+      throw new Error('backward: this tensor does not require grad (no input of the computation had requiresGrad: true, or it ran inside noGrad)');
+    }
+    if (gradient === undefined && this.numel !== 1) {
+      throw new RangeError(`backward: a gradient argument is needed for a non-scalar output (shape [${this.shape}])`);
+    }
+    if (gradient !== undefined) {
+      checkTensor('backward', 'gradient', gradient);
+      if (gradient.shape.length !== this.shape.length || gradient.shape.some((s, i) => s !== this.shape[i])) {
+        throw new RangeError(`backward: gradient shape [${gradient.shape}] differs from the output's [${this.shape}]`);
+      }
+    }
+    untracked(() => noGrad(() => {
+      const seed = gradient ?? wrap(native.full([...this.shape], 1, 'float32'));
+      try {
+        if (this._node) {
+          runBackward(this._node, seed, o.retainGraph === true, backwardHooks);
+        } else {
+          const previous = this.grad;
+          this.grad = previous ? backwardHooks.add(previous, seed) : backwardHooks.alias(seed);
+          previous?.dispose();
+        }
+      } finally {
+        if (seed !== gradient) seed.dispose();
+      }
+    }));
+  }
+
+  /** A copy on another device, dtype or memory format; the tensor itself when nothing changes. */
+  to(target: Device | ToOptions): Tensor {
+    const o: ToOptions = typeof target === 'string' ? { device: target } : (checkOptions('to', target, ['dtype', 'device', 'memoryFormat']) as ToOptions);
+    checkTensor('to', 'the tensor', this);
+    if (o.device !== undefined && o.device !== 'cpu') {
+      if (o.device !== 'cuda') throw new TypeError(`to: device must be 'cpu' or 'cuda', got ${String(o.device)}`);
+      const cuda = native.backends().cuda;
+      throw new Error(`to: CUDA tensors are not available (${cuda.reason ?? 'this build has no CUDA device tensors yet'})`);
+    }
+    let result: Tensor = this;
+    if (o.dtype !== undefined && o.dtype !== this.dtype) result = cast(this, checkDType('to', 'dtype', o.dtype, ALL_DTYPES));
+    if (o.memoryFormat !== undefined && o.memoryFormat !== result.memoryFormat) {
+      const format: MemoryFormat = o.memoryFormat;
+      if (format !== 'contiguous' && format !== 'channelsLast') throw new TypeError(`to: memoryFormat must be 'contiguous' or 'channelsLast', got ${String(format)}`);
+      if (format === 'channelsLast' && result.ndim !== 4) throw new RangeError(`to: channelsLast needs a 4-D tensor, got shape [${result.shape}]`);
+      const converted = toMemoryFormat(result, format);
+      if (result !== this) result.dispose();
+      result = converted;
+    }
+    return result;
+  }
+
+  reshape(shape: readonly number[]): Tensor {
+    return reshape(this, shape);
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return flatten(this, startDim, endDim);
+  }
+  /** Same storage, cut from the autograd graph. */
+  detach(): Tensor {
+    return wrap(this.handle.alias());
+  }
+  clone(): Tensor {
+    return toMemoryFormat(this, this.memoryFormat);
   }
 
   toString(): string {

@@ -76,6 +76,8 @@ export class PrefetchWorker {
 
   async terminate(): Promise<void> {
     this.#fail(new Error('DataLoader: the loader was closed'));
+    // An unref'd worker would let the process exit before termination completes.
+    this.#worker.ref();
     await this.#worker.terminate();
   }
 

@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+// The `cudnn-resnet` command: train, eval, info, experiment.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { backends, setNumThreads } from './backends.js';
+import { packageRoot } from './binding.js';
+import { DataLoader } from './data/loader.js';
+import { createModel, MODEL_NAMES } from './models/registry.js';
+import { readCheckpointState, loadCheckpoint } from './train/checkpoint.js';
+import { evaluate, train } from './train/trainer.js';
+import { openData } from './cli/data_spec.js';
+import { DEGRADATION_MODELS, formatTable, runComparison } from './cli/experiment.js';
+import { setUpRun, tearDown, type RunOptions } from './cli/setup.js';
+
+const say = (line: string) => process.stderr.write(line + '\n');
+const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+function integer(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    return n;
+  };
+}
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a non-negative number');
+  return n;
+}
+function integerList(value: string): number[] {
+  const list = value.split(',').map(Number);
+  if (list.some((n) => !Number.isInteger(n) || n < 0)) throw new InvalidArgumentError('expected comma-separated iterations, e.g. 32000,48000');
+  return list;
+}
+
+/** The options shared by `train` and `experiment`. */
+function addTrainingOptions(cmd: Command, defaults: { epochs: number; batchSize: number }): Command {
+  return cmd
+    .option('--data <source>', 'synthetic[:N] | cifar10:DIR | idx:DIR | folder:DIR', 'synthetic:4000')
+    .option('--epochs <n>', 'epochs to train', integer(1), defaults.epochs)
+    .option('--max-steps <n>', 'stop after this many iterations in all', integer(1))
+    .option('--batch-size <n>', 'images per batch', integer(1), defaults.batchSize)
+    .option('--lr <x>', 'base learning rate', positive, 0.1)
+    .option('--momentum <x>', 'SGD momentum', positive, 0.9)
+    .option('--weight-decay <x>', 'L2 weight decay', positive, 1e-4)
+    .option('--nesterov', 'Nesterov momentum', false)
+    .option('--bn-weight-decay', 'also decay BN weights and biases (default: they skip it)', false)
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(['multistep', 'cosine', 'constant']).default('multistep'))
+    .option('--milestones <list>', 'multistep: iterations where the rate is divided by 10 (default: 50% and 75% of the run)', integerList)
+    .option('--warmup <n>', 'linear warm-up iterations', integer(0), 0)
+    .addOption(new Option('--shortcut <option>', 'CIFAR nets: shortcut option').choices(['A', 'B', 'C']))
+    .addOption(new Option('--device <device>', 'where to train').choices(['cpu', 'cuda', 'auto']).default('auto'))
+    .option('--seed <n>', 'seed of initialisation, data order and augmentation', integer(0), 0)
+    .option('--augment', 'random 4-pixel-padded crop and horizontal flip (default: on, except for IDX digits)')
+    .option('--no-augment', 'no random crop and flip')
+    .option('--threads <n>', 'CPU threads', integer(1))
+    .option('--no-progress', 'no progress bar');
+}
+
+function runOptions(o: Record<string, unknown>, model: string): RunOptions {
+  if (o.threads !== undefined) setNumThreads(o.threads as number);
+  return {
+    model, data: o.data as string, epochs: o.epochs as number, maxSteps: o.maxSteps as number | undefined,
+    batchSize: o.batchSize as number, lr: o.lr as number, momentum: o.momentum as number, weightDecay: o.weightDecay as number,
+    nesterov: o.nesterov as boolean, bnWeightDecay: o.bnWeightDecay as boolean, schedule: o.schedule as RunOptions['schedule'],
+    milestones: o.milestones as number[] | undefined, warmup: o.warmup as number, shortcut: o.shortcut as RunOptions['shortcut'],
+    device: o.device as RunOptions['device'], seed: o.seed as number,
+    augment: o.augment as boolean | undefined,
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('cudnn-resnet')
+    .description('Train and evaluate residual networks (ResNet, plain, CIFAR ResNets) from the command line')
+    .version(version)
+    .showHelpAfterError();
+
+  addTrainingOptions(program.command('train').description('train a model; with no flags, CIFAR ResNet-20 on the built-in synthetic data'), { epochs: 3, batchSize: 64 })
+    .addOption(new Option('--model <name>', `one of ${MODEL_NAMES.join(', ')} (cifar-* take any depth 6n+2)`).default('cifar-resnet20'))
+    .option('--out <dir>', 'where the log, checkpoint and charts go (default runs/<model>)')
+    .option('--resume', 'continue the run whose checkpoint is in --out', false)
+    .option('--log-every <n>', 'iterations per line of the metrics log', integer(1), 10)
+    .action(async (o: Record<string, unknown>) => {
+      const run = await setUpRun(runOptions(o, o.model as string), say);
+      const outDir = (o.out as string | undefined) ?? join('runs', run.spec.name);
+      say(`${run.spec.name}: ${(run.model.numParameters() / 1e6).toFixed(2)}M parameters; ${run.data.train.length} training images` +
+        `${run.data.test ? `, ${run.data.test.length} test images` : ''}; ${run.totalSteps} iterations; output in ${outDir}`);
+      try {
+        const summary = await train({
+          model: run.model, spec: run.spec, trainLoader: run.trainLoader, testLoader: run.testLoader,
+          optimizer: run.optimizer, scheduler: run.scheduler, epochs: o.epochs as number, maxSteps: o.maxSteps as number | undefined,
+          outDir, resume: o.resume as boolean, dataSpec: o.data as string, logEvery: o.logEvery as number,
+          progress: o.progress as boolean, settings: { ...o },
+          onRecord: (r) => {
+            if (r.kind === 'test') say(`epoch ${r.epoch + 1}: test loss ${r.loss.toFixed(4)}, top-1 error ${r.top1Error.toFixed(2)}%${r.top5Error !== undefined ? `, top-5 ${r.top5Error.toFixed(2)}%` : ''}`);
+          },
+        });
+        console.log(JSON.stringify({
+          model: run.spec.name, iterations: summary.iterations, epochs: summary.epochs,
+          trainLoss: summary.lastTrain?.loss, trainTop1Error: summary.lastTrain?.top1Error,
+          testLoss: summary.lastTest?.loss, testTop1Error: summary.lastTest?.top1Error,
+          imagesPerSecond: Number(summary.imagesPerSecond.toFixed(2)), seconds: Number(summary.seconds.toFixed(1)), outDir,
+        }));
+      } finally {
+        await tearDown(run);
+      }
+    });
+
+  program.command('eval')
+    .description('evaluate a checkpoint on the test split of a data source (the training split when there is none)')
+    .requiredOption('--checkpoint <file>', 'checkpoint.json (or the folder holding it)')
+    .option('--data <source>', 'default: the data the checkpoint was trained on')
+    .option('--batch-size <n>', 'images per batch', integer(1), 200)
+    .action(async (o: { checkpoint: string; data?: string; batchSize: number }) => {
+      const { state } = readCheckpointState(o.checkpoint);
+      const data = await openData(o.data ?? state.data.spec, state.data.seed);
+      const model = createModel(state.model);
+      try {
+        loadCheckpoint(o.checkpoint, model);
+        const dataset = data.test ?? data.train;
+        const loader = new DataLoader(dataset, { batchSize: o.batchSize, mean: data.mean, std: data.std });
+        const result = await evaluate(model, loader, state.model.numClasses);
+        await loader.close();
+        console.log(JSON.stringify({ model: state.model.name, data: data.spec, split: data.test ? 'test' : 'train', ...result }));
+      } finally {
+        model.dispose();
+      }
+    });
+
+  program.command('info')
+    .description('version, backends, and why CUDA is or is not available')
+    .action(() => {
+      const b = backends();
+      console.log(`cudnn-resnet ${version} (node ${process.version})`);
+      console.log(`cpu: ${b.cpu.threads} threads, GEMM ${b.cpu.gemm} (built-in kernel: ${b.cpu.gemmIsa}; OpenBLAS: ${b.cpu.openblas.info})`);
+      const c = b.cuda;
+      console.log(`cuda: ${c.available ? 'available' : 'unavailable'}${c.reason ? ` — ${c.reason}` : ''}`);
+      console.log(`  compiled in: ${c.compiled ? `yes (CUDA runtime ${c.runtimeVersion})` : 'no'}; driver: ${c.driverVersion || 'none'}`);
+      for (const d of c.devices) console.log(`  ${d.name} (sm_${d.computeCapability.replace('.', '')}, ${(d.totalMemory / 2 ** 30).toFixed(1)} GiB)`);
+    });
+
+  const experiment = program.command('experiment').description('experiments of the ResNet paper');
+  addTrainingOptions(experiment.command('degradation')
+    .description('plain-20/56 vs ResNet-20/56 under one budget: training-error curves and a verdict (the paper\'s Figure 1/6)'), { epochs: 1000, batchSize: 64 })
+    .option('--budget <iterations>', 'iterations per model', integer(1), 300)
+    .option('--out <dir>', 'where the chart and logs go', join('runs', 'degradation'))
+    .action(async (o: Record<string, unknown>) => {
+      const base = { ...runOptions(o, ''), maxSteps: o.budget as number };
+      const { rows, chart, verdict } = await runComparison(DEGRADATION_MODELS, base, o.out as string, say, o.progress as boolean);
+      console.log(formatTable(rows));
+      for (const line of verdict) console.log(line);
+      console.log(`chart: ${chart}`);
+    });
+
+  return program;
+}
+
+const invokedDirectly = process.argv[1] !== undefined && /cli\.(ts|js)$/.test(process.argv[1]);
+if (invokedDirectly) {
+  buildProgram().parseAsync(process.argv).catch((err: unknown) => {
+    say(`cudnn-resnet: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  });
+}

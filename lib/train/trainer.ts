@@ -1,0 +1,202 @@
+// The training loop: epochs of SGD over a DataLoader with loss, top-1 (and top-5) error,
+// images per second, a progress bar, a JSONL metrics log, test-set evaluation, checkpoints
+// (written atomically) and the error chart, all in `outDir`. With `resume`, the run continues
+// from the checkpoint in outDir: same weights, optimizer and schedule state, same data order.
+import { join } from 'node:path';
+import { mkdirSync, existsSync } from 'node:fs';
+import { noGrad } from '../autograd.js';
+import type { Batch, DataLoader } from '../data/loader.js';
+import { scope } from '../memory.js';
+import type { ModelSpec } from '../models/registry.js';
+import type { Module } from '../nn/module.js';
+import { crossEntropy } from '../ops/loss.js';
+import type { LRScheduler } from '../optim/schedules.js';
+import type { SGD } from '../optim/sgd.js';
+import { checkpointPaths, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { Average, topKErrors } from './metrics.js';
+import { MetricsLog, type MetricsRecord, type TestRecord, type TrainRecord } from './metrics_log.js';
+import { writeErrorChart, type ErrorPoint } from './plot.js';
+import { EpochProgress } from './progress.js';
+
+export interface TrainOptions {
+  model: Module;
+  spec: ModelSpec;
+  trainLoader: DataLoader;
+  testLoader?: DataLoader;
+  optimizer: SGD;
+  scheduler: LRScheduler;
+  /** Epochs to run in all (a resumed run counts the ones already done). */
+  epochs: number;
+  /** Stop after this many iterations in all (default: no limit). */
+  maxSteps?: number;
+  /** Where the log, checkpoint and chart go; nothing is written without it. */
+  outDir?: string;
+  resume?: boolean;
+  /** How the data was named on the command line (kept in the checkpoint). */
+  dataSpec: string;
+  /** Iterations per train record in the log (default 10). */
+  logEvery?: number;
+  /** Show a progress bar / progress lines (default true). */
+  progress?: boolean;
+  /** Called with every record written to the log. */
+  onRecord?: (record: MetricsRecord) => void;
+  /** Settings stored in the checkpoint for the record. */
+  settings?: Record<string, unknown>;
+  /** Label of this run in charts (default the model name). */
+  runName?: string;
+}
+
+export interface EvaluationResult {
+  loss: number;
+  top1Error: number;
+  top5Error?: number;
+  images: number;
+}
+
+export interface TrainSummary {
+  iterations: number;
+  epochs: number;
+  lastTrain?: TrainRecord;
+  lastTest?: TestRecord;
+  imagesPerSecond: number;
+  seconds: number;
+}
+
+function release(batch: Batch): void {
+  batch.images.dispose();
+  batch.labels.dispose();
+}
+
+/** Loss and top-1 / top-5 error (in percent) of a model over a loader, in evaluation mode. */
+export async function evaluate(model: Module, loader: DataLoader, numClasses: number): Promise<EvaluationResult> {
+  const wasTraining = model.training;
+  model.eval();
+  const loss = new Average();
+  let top1 = 0, top5 = 0, images = 0;
+  try {
+    for await (const batch of loader) {
+      scope(() => noGrad(() => {
+        const logits = model.forward(batch.images);
+        const n = batch.labels.shape[0]!;
+        loss.add(crossEntropy(logits, batch.labels).item(), n);
+        top1 += topKErrors(logits, batch.labels, 1);
+        if (numClasses > 5) top5 += topKErrors(logits, batch.labels, 5);
+        images += n;
+      }));
+      release(batch);
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  return {
+    loss: loss.value,
+    top1Error: (100 * top1) / images,
+    ...(numClasses > 5 ? { top5Error: (100 * top5) / images } : {}),
+    images,
+  };
+}
+
+/** Error curves of one log, as chart points. */
+export function errorPoints(records: MetricsRecord[], run: string): ErrorPoint[] {
+  return records.map((r) => ({ run, split: r.kind, iteration: r.iteration, error: r.top1Error }));
+}
+
+export async function train(o: TrainOptions): Promise<TrainSummary> {
+  const logEvery = o.logEvery ?? 10;
+  const maxSteps = o.maxSteps ?? Infinity;
+  const numClasses = o.spec.numClasses;
+  const runName = o.runName ?? o.spec.name;
+  if (o.outDir) mkdirSync(o.outDir, { recursive: true });
+  const log = o.outDir ? new MetricsLog(join(o.outDir, 'metrics.jsonl')) : null;
+
+  let epoch = 0, batchInEpoch = 0, iteration = 0;
+  if (o.resume) {
+    if (!o.outDir) throw new TypeError('train: resume needs outDir (where the checkpoint is)');
+    if (!existsSync(checkpointPaths(o.outDir).json)) throw new Error(`train: nothing to resume: ${checkpointPaths(o.outDir).json} does not exist`);
+    const state = loadCheckpoint(o.outDir, o.model, o.optimizer, o.scheduler);
+    if (state.model.name !== o.spec.name) throw new Error(`train: the checkpoint holds ${state.model.name}, not ${o.spec.name}`);
+    ({ epoch, batchInEpoch, iteration } = state);
+  }
+  log?.open(o.resume ? iteration : undefined);
+  const emit = (record: MetricsRecord) => {
+    log?.append(record);
+    o.onRecord?.(record);
+  };
+
+  const started = performance.now();
+  let imagesSeen = 0;
+  let lastTrain: TrainRecord | undefined;
+  let lastTest: TestRecord | undefined;
+  const windowLoss = new Average(), windowTop1 = new Average(), windowTop5 = new Average();
+  let windowStart = performance.now(), windowImages = 0;
+
+  const checkpoint = () => {
+    if (!o.outDir) return;
+    saveCheckpoint(o.outDir, o.model, o.optimizer, o.scheduler, {
+      model: o.spec, epoch, batchInEpoch, iteration,
+      data: { spec: o.dataSpec, seed: o.trainLoader.seed, batchSize: o.trainLoader.batchSize },
+      settings: o.settings ?? {},
+    });
+  };
+
+  while (epoch < o.epochs && iteration < maxSteps) {
+    o.model.train();
+    o.trainLoader.setEpoch(epoch, batchInEpoch);
+    const progress = new EpochProgress(`epoch ${epoch + 1}/${o.epochs}`, o.trainLoader.length, process.stderr, o.progress ?? true);
+    try {
+      for await (const batch of o.trainLoader) {
+        const n = batch.labels.shape[0]!;
+        scope(() => {
+          o.optimizer.zeroGrad();
+          const logits = o.model.forward(batch.images);
+          const loss = crossEntropy(logits, batch.labels);
+          loss.backward();
+          o.optimizer.step();
+          windowLoss.add(loss.item(), n);
+          windowTop1.add((100 * topKErrors(logits, batch.labels, 1)) / n, n);
+          if (numClasses > 5) windowTop5.add((100 * topKErrors(logits, batch.labels, 5)) / n, n);
+        });
+        release(batch);
+        const lr = o.optimizer.paramGroups[0]!.lr;
+        o.scheduler.step();
+        iteration++;
+        batchInEpoch++;
+        imagesSeen += n;
+        windowImages += n;
+        const elapsed = (performance.now() - windowStart) / 1000;
+        progress.update(batchInEpoch, { loss: windowLoss.value, error: windowTop1.value, imagesPerSecond: windowImages / elapsed, lr });
+        if (iteration % logEvery === 0 || batchInEpoch === o.trainLoader.length || iteration >= maxSteps) {
+          lastTrain = {
+            kind: 'train', epoch, iteration, loss: windowLoss.value, top1Error: windowTop1.value,
+            ...(numClasses > 5 ? { top5Error: windowTop5.value } : {}),
+            lr, imagesPerSecond: windowImages / elapsed, time: new Date().toISOString(),
+          };
+          emit(lastTrain);
+          for (const a of [windowLoss, windowTop1, windowTop5]) a.reset();
+          windowStart = performance.now();
+          windowImages = 0;
+        }
+        if (iteration >= maxSteps) break;
+      }
+    } finally {
+      progress.stop();
+    }
+    if (batchInEpoch >= o.trainLoader.length) {
+      epoch++;
+      batchInEpoch = 0;
+    }
+    if (o.testLoader) {
+      const result = await evaluate(o.model, o.testLoader, numClasses);
+      lastTest = {
+        kind: 'test', epoch: batchInEpoch === 0 ? epoch - 1 : epoch, iteration, loss: result.loss, top1Error: result.top1Error,
+        ...(result.top5Error !== undefined ? { top5Error: result.top5Error } : {}), time: new Date().toISOString(),
+      };
+      emit(lastTest);
+    }
+    checkpoint();
+    if (o.outDir && log) await writeErrorChart(join(o.outDir, 'errors.svg'), errorPoints(log.read(), runName), `${runName}: top-1 error`);
+    windowStart = performance.now();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { iterations: iteration, epochs: epoch, lastTrain, lastTest, imagesPerSecond: imagesSeen / seconds, seconds };
+}
