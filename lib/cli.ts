@@ -1,5 +1,4 @@
-#!/usr/bin/env node
-// The `cudnn-resnet` command: train, eval, info, experiment.
+// The `cudnn-resnet` command: train, eval, info, experiment (started by bin.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -156,10 +155,12 @@ export function buildProgram(): Command {
   return program;
 }
 
-const invokedDirectly = process.argv[1] !== undefined && /cli\.(ts|js)$/.test(process.argv[1]);
-if (invokedDirectly) {
-  buildProgram().parseAsync(process.argv).catch((err: unknown) => {
+/** Runs the command line `argv` (as process.argv); errors are printed and set the exit code to 1. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
     say(`cudnn-resnet: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = 1;
-  });
+  }
 }

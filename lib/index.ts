@@ -18,3 +18,4 @@ export * as nn from './nn/index.js';
 export * as models from './models/index.js';
 export * as io from './io/index.js';
 export * as data from './data/index.js';
+export * as train from './train/index.js';

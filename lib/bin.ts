@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// Entry point of the `cudnn-resnet` executable.
+import { main } from './cli.js';
+
+await main(process.argv);
