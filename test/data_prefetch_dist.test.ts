@@ -1,12 +1,12 @@
 // The prefetch worker also starts from compiled JavaScript (as in dist/): prefetch.ts,
 // prefetch_worker.ts and assemble.ts are transpiled to .js in a temp folder and driven from a
 // plain node process without tsx.
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { afterAll, expect, it } from 'vitest';
 import { removeDir, tempDir } from './helpers/data_files.js';
+import { runNode } from './helpers/run_node.js';
 
 const dir = tempDir('dist-worker');
 afterAll(() => removeDir(dir));
@@ -27,7 +27,7 @@ console.log(JSON.stringify({ equal: got.every((v, i) => v === expected[i]), leng
 await worker.terminate();
 `;
 
-it('starts prefetch_worker.js next to a compiled prefetch.js and assembles the same batch', () => {
+it('starts prefetch_worker.js next to a compiled prefetch.js and assembles the same batch', async () => {
   for (const name of ['prefetch', 'prefetch_worker', 'assemble']) {
     const source = readFileSync(new URL(`../lib/data/${name}.ts`, import.meta.url), 'utf8');
     const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
@@ -35,7 +35,7 @@ it('starts prefetch_worker.js next to a compiled prefetch.js and assembles the s
   }
   writeFileSync(join(dir, 'package.json'), '{ "type": "module" }');
   writeFileSync(join(dir, 'driver.js'), DRIVER);
-  const run = spawnSync(process.execPath, [join(dir, 'driver.js')], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_OPTIONS: '' } });
+  const run = await runNode([join(dir, 'driver.js')], { tsx: false, timeoutMs: 60_000, env: { ...process.env, NODE_OPTIONS: '' } });
   expect(run.stderr).toBe('');
   expect(JSON.parse(run.stdout)).toEqual({ equal: true, length: 144, progress: 1 });
 });

@@ -1,11 +1,11 @@
 // The built-in GEMM (AVX2/FMA and portable kernels) against OpenBLAS's sgemm and against a
 // float64 reference, through every transpose combination that matmul, linear and their
 // gradients use.
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as rn from '../lib/index.js';
 import { relativeError } from './helpers/reference.js';
+import { runNode } from './helpers/run_node.js';
 
 const openblas = rn.backends().cpu.openblas;
 const initial = rn.backends().cpu.gemm;
@@ -69,23 +69,23 @@ describe.skipIf(!openblas.available)('built-in GEMM vs OpenBLAS', () => {
 
 describe('GEMM selection in a fresh process', () => {
   const child = fileURLToPath(new URL('./helpers/gemm_child.ts', import.meta.url));
-  const run = (env: Record<string, string>) =>
-    JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', child], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 })) as {
-      backend: rn.Backends['cpu'];
-      results: number[][];
-    };
+  const run = async (env: Record<string, string>) => {
+    const r = await runNode([child], { env: { ...process.env, ...env } });
+    if (r.status !== 0) throw new Error(`gemm_child failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as { backend: rn.Backends['cpu']; results: number[][] };
+  };
 
-  it('the portable kernel (CUDNN_RESNET_GEMM_ISA=portable) gives the AVX2 kernel\'s results', () => {
-    const portable = run({ CUDNN_RESNET_GEMM: 'builtin', CUDNN_RESNET_GEMM_ISA: 'portable' });
-    const native = run({ CUDNN_RESNET_GEMM: 'builtin' });
+  it('the portable kernel (CUDNN_RESNET_GEMM_ISA=portable) gives the AVX2 kernel\'s results', async () => {
+    const portable = await run({ CUDNN_RESNET_GEMM: 'builtin', CUDNN_RESNET_GEMM_ISA: 'portable' });
+    const native = await run({ CUDNN_RESNET_GEMM: 'builtin' });
     expect(portable.backend.gemm).toBe('builtin');
     expect(portable.backend.gemmIsa).toBe('portable');
     portable.results.forEach((r, i) => expect(relativeError(r, native.results[i]!)).toBeLessThan(1e-6));
   });
 
-  it('CUDNN_RESNET_GEMM picks the initial backend', () => {
-    expect(run({ CUDNN_RESNET_GEMM: 'builtin' }).backend.gemm).toBe('builtin');
-    const chosen = run({ CUDNN_RESNET_GEMM: 'openblas' }).backend;
+  it('CUDNN_RESNET_GEMM picks the initial backend', async () => {
+    expect((await run({ CUDNN_RESNET_GEMM: 'builtin' })).backend.gemm).toBe('builtin');
+    const chosen = (await run({ CUDNN_RESNET_GEMM: 'openblas' })).backend;
     expect(chosen.gemm).toBe(openblas.available ? 'openblas' : 'builtin');
   });
 
