@@ -5,11 +5,11 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { backends, setNumThreads } from './backends.js';
 import { packageRoot } from './binding.js';
 import { DataLoader } from './data/loader.js';
-import { createModel, MODEL_NAMES } from './models/registry.js';
+import { CIFAR_DEPTHS, createModel, MODEL_NAMES } from './models/registry.js';
 import { readCheckpointState, loadCheckpoint } from './train/checkpoint.js';
 import { evaluate, train } from './train/trainer.js';
 import { openData } from './cli/data_spec.js';
-import { DEGRADATION_MODELS, formatTable, runComparison } from './cli/experiment.js';
+import { DEGRADATION_MODELS, formatTable, parseModelList, runComparison } from './cli/experiment.js';
 import { setUpRun, tearDown, type RunOptions } from './cli/setup.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
@@ -71,12 +71,12 @@ function runOptions(o: Record<string, unknown>, model: string): RunOptions {
 
 export function buildProgram(): Command {
   const program = new Command('cudnn-resnet')
-    .description('Train and evaluate residual networks (ResNet, plain, CIFAR ResNets) from the command line')
+    .description('Train and evaluate residual networks (ResNet, plain, CIFAR ResNets, Highway, DenseNet, pre-activation ResNets) from the command line')
     .version(version)
     .showHelpAfterError();
 
   addTrainingOptions(program.command('train').description('train a model; with no flags, CIFAR ResNet-20 on the built-in synthetic data'), { epochs: 3, batchSize: 64 })
-    .addOption(new Option('--model <name>', `one of ${MODEL_NAMES.join(', ')} (cifar-* take any depth 6n+2)`).default('cifar-resnet20'))
+    .addOption(new Option('--model <name>', `one of ${MODEL_NAMES.join(', ')} (${CIFAR_DEPTHS})`).default('cifar-resnet20'))
     .option('--out <dir>', 'where the log, checkpoint and charts go (default runs/<model>)')
     .option('--resume', 'continue the run whose checkpoint is in --out', false)
     .option('--log-every <n>', 'iterations per line of the metrics log', integer(1), 10)
@@ -139,20 +139,40 @@ export function buildProgram(): Command {
       for (const d of c.devices) console.log(`  ${d.name} (sm_${d.computeCapability.replace('.', '')}, ${(d.totalMemory / 2 ** 30).toFixed(1)} GiB)`);
     });
 
-  const experiment = program.command('experiment').description('experiments of the ResNet paper');
-  addTrainingOptions(experiment.command('degradation')
-    .description('plain-20/56 vs ResNet-20/56 under one budget: training-error curves and a verdict (the paper\'s Figure 1/6)'), { epochs: 1000, batchSize: 64 })
-    .option('--budget <iterations>', 'iterations per model', integer(1), 300)
-    .option('--out <dir>', 'where the chart and logs go', join('runs', 'degradation'))
-    .action(async (o: Record<string, unknown>) => {
-      const base = { ...runOptions(o, ''), maxSteps: o.budget as number };
-      const { rows, chart, verdict } = await runComparison(DEGRADATION_MODELS, base, o.out as string, say, o.progress as boolean);
-      console.log(formatTable(rows));
-      for (const line of verdict) console.log(line);
-      console.log(`chart: ${chart}`);
-    });
+  const experiment = program.command('experiment').description('experiments of the ResNet paper, and comparisons of any nets');
+  addComparisonOptions(experiment.command('degradation')
+    .description('plain-20/56 vs ResNet-20/56 under one budget: training-error curves and a verdict (the paper\'s Figure 1/6)'), 'degradation')
+    .action((o: Record<string, unknown>) => compare(DEGRADATION_MODELS, o));
+  addComparisonOptions(experiment.command('compare')
+    .description('train several nets under one budget: one chart of their training and test error curves, a table (parameters, final errors, img/s)')
+    .requiredOption('--models <list>', 'comma-separated: plain-N, resnet-N, highway-N, densenet-N, preact-N (the cifar-* nets) or any --model name of `train`', modelList), 'compare')
+    .action((o: Record<string, unknown>) => compare(o.models as string[], o));
 
   return program;
+}
+
+/** The options of the comparison experiments: those of `train`, a budget per model, an output folder. */
+function addComparisonOptions(cmd: Command, name: string): Command {
+  return addTrainingOptions(cmd, { epochs: 1000, batchSize: 64 })
+    .option('--budget <iterations>', 'iterations per model', integer(1), 300)
+    .option('--out <dir>', 'where the chart and logs go', join('runs', name));
+}
+
+function modelList(value: string): string[] {
+  try {
+    return parseModelList(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** Trains `models` under the budget; prints the table, the verdict (degradation nets present) and the chart's path. */
+async function compare(models: string[], o: Record<string, unknown>): Promise<void> {
+  const base = { ...runOptions(o, ''), maxSteps: o.budget as number };
+  const { rows, chart, verdict } = await runComparison(models, base, o.out as string, say, o.progress as boolean);
+  console.log(formatTable(rows));
+  for (const line of verdict) console.log(line);
+  console.log(`chart: ${chart}`);
 }
 
 /** Runs the command line `argv` (as process.argv); errors are printed and set the exit code to 1. */

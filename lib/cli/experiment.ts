@@ -1,8 +1,11 @@
-// The degradation experiment of the ResNet paper (its Figures 1 and 6): plain-20 and plain-56
-// against ResNet-20 and ResNet-56, each trained under the same budget on the same data; one
-// chart of their training (dashed) and test (solid) error curves, a table and a short verdict.
+// Model comparisons: several nets, each trained under the same budget on the same data; one
+// chart of their training (dashed) and test (solid) error curves, a table and, when the four
+// nets of the ResNet paper's degradation experiment (its Figures 1 and 6: plain-20 and plain-56
+// against ResNet-20 and ResNet-56) are among them, a short verdict. `experiment degradation` is
+// the preset of those four; `experiment compare --models ...` takes any list.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createModel } from '../models/registry.js';
 import type { MetricsRecord } from '../train/metrics_log.js';
 import { writeErrorChart, type ErrorPoint } from '../train/plot.js';
 import { train } from '../train/trainer.js';
@@ -25,6 +28,23 @@ export interface ExperimentResult {
 
 export const DEGRADATION_MODELS = ['cifar-plain20', 'cifar-plain56', 'cifar-resnet20', 'cifar-resnet56'];
 
+const SHORT_NAME = /^(plain|resnet|highway|densenet|preact)-(\d+)$/;
+
+/** A model as `--models` spells it: short (resnet-56 -> cifar-resnet56, densenet-40 -> cifar-densenet40 ...) or a registry name. */
+export function modelName(name: string): string {
+  const short = SHORT_NAME.exec(name);
+  return short ? `cifar-${short[1]}${short[2]}` : name;
+}
+
+/** `--models`: comma-separated names, short or full, each at most once. */
+export function parseModelList(value: string): string[] {
+  const names = value.split(',').map((n) => n.trim()).filter((n) => n.length > 0).map(modelName);
+  if (names.length === 0) throw new Error('--models needs at least one model, e.g. --models resnet-20,highway-20,densenet-40');
+  const repeated = names.find((n, i) => names.indexOf(n) !== i);
+  if (repeated) throw new Error(`--models lists ${repeated} twice; name each model once`);
+  return names;
+}
+
 function tailMean(records: MetricsRecord[]): number {
   const train = records.filter((r) => r.kind === 'train');
   const tail = train.slice(Math.floor(train.length * 0.8));
@@ -33,6 +53,8 @@ function tailMean(records: MetricsRecord[]): number {
 
 export async function runComparison(models: string[], base: Omit<RunOptions, 'model'>, outDir: string,
   say: (line: string) => void, progress = true): Promise<ExperimentResult> {
+  // Build each model once first, so that a bad name or depth fails before any training.
+  for (const name of models) createModel({ name, numClasses: 10, inChannels: 3, ...(base.shortcut ? { shortcut: base.shortcut } : {}) }).dispose();
   mkdirSync(outDir, { recursive: true });
   const rows: ExperimentRow[] = [];
   const points: ErrorPoint[] = [];

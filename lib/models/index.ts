@@ -3,4 +3,10 @@ export {
   type ResNetOptions, type BlockType,
 } from './resnet.js';
 export { CifarResNet, CifarBlock, cifarResNet, type CifarResNetOptions, type ShortcutOption } from './cifar.js';
-export { createModel, isCifarModel, MODEL_NAMES, type ModelSpec } from './registry.js';
+export { HighwayNet, HighwayBlock, highway, type HighwayOptions } from './highway.js';
+export {
+  DenseNet, DenseBlock, DenseLayer, Transition, NamedSequential, densenet, densenet121,
+  type DenseNetOptions, type CifarDenseNetOptions,
+} from './densenet.js';
+export { PreActResNet, PreActBlock, preactResNet, preActBlockKind, type PreActResNetOptions, type PreActBlockKind } from './preact.js';
+export { createModel, isCifarModel, MODEL_NAMES, CIFAR_DEPTHS, type ModelSpec } from './registry.js';

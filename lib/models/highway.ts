@@ -1,0 +1,136 @@
+// Highway networks (Srivastava, Greff and Schmidhuber, 2015) in the CIFAR ResNet layout. Each
+// block mixes a transformed path and its carried input through a learned transform gate:
+//   y = T(x) · F(x) + (1 − T(x)) · x,    T(x) = sigmoid(conv3x3(x) + b_T)
+// where F is the CIFAR basic block's branch (conv-BN-ReLU-conv-BN, then ReLU). The gate bias
+// starts negative (default −2: T ≈ 0.12), so every block begins close to carrying its input.
+// Where dimensions change, x is carried through a 1x1 projection (conv + BN) and the gate mixes
+// against the projected x. Depth 6n + 2: a 3x3 stem with 16 filters, three stages of n blocks
+// with 16, 32 and 64 filters (stride 2 between stages), global average pooling, a fc layer.
+import { add, mul, relu, sigmoid, sub } from '../ops/elementwise.js';
+import { flatten } from '../ops/shape.js';
+import type { Tensor } from '../tensor.js';
+import { constant } from '../nn/init.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, ReLU, Sequential } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import { initialiseResNet } from './resnet.js';
+
+export interface HighwayOptions {
+  /** 6n + 2: 20, 32, 44, 56, 110 ... */
+  depth: number;
+  /** Initial bias of every transform gate (default −2; negative starts the blocks near the identity). */
+  gateBias?: number;
+  numClasses?: number;
+  inChannels?: number;
+}
+
+/** y = T · F(x) + (1 − T) · x', with x' = x or its projection where the shape changes. */
+export class HighwayBlock extends Module {
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly conv2: Conv2d;
+  readonly bn2: BatchNorm2d;
+  /** The transform gate's 3x3 convolution, with bias. */
+  readonly gate: Conv2d;
+  readonly downsample: Sequential | null;
+  /** F: conv1, bn1, ReLU, conv2, bn2, ReLU (the registered layers, run in order). */
+  readonly #transform: Sequential;
+
+  constructor(inPlanes: number, planes: number, stride: number, gateBias: number) {
+    super();
+    this.conv1 = this.registerModule('conv1', new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false }));
+    this.bn1 = this.registerModule('bn1', new BatchNorm2d(planes));
+    this.conv2 = this.registerModule('conv2', new Conv2d(planes, planes, 3, { padding: 1, bias: false }));
+    this.bn2 = this.registerModule('bn2', new BatchNorm2d(planes));
+    this.gate = this.registerModule('gate', new Conv2d(inPlanes, planes, 3, { stride, padding: 1 }));
+    constant(this.gate.bias!, gateBias);
+    this.downsample = stride !== 1 || inPlanes !== planes
+      ? this.registerModule('downsample', new Sequential(new Conv2d(inPlanes, planes, 1, { stride, bias: false }), new BatchNorm2d(planes)))
+      : null;
+    this.#transform = new Sequential(this.conv1, this.bn1, new ReLU(), this.conv2, this.bn2, new ReLU());
+  }
+
+  forward(x: Tensor): Tensor {
+    const transformed = this.#transform.forward(x);            // F(x): (N, planes, H / s, W / s)
+    const logits = this.gate.forward(x);
+    const gate = sigmoid(logits);                              // T(x), same shape, in (0, 1)
+    logits.dispose();
+    const carried = this.downsample ? this.downsample.forward(x) : x;
+    // T · F + (1 − T) · x' written as x' + T · (F − x'): one multiplication fewer.
+    const difference = sub(transformed, carried);
+    transformed.dispose();
+    const gated = mul(gate, difference);
+    gate.dispose();
+    difference.dispose();
+    const out = add(carried, gated);
+    gated.dispose();
+    if (carried !== x) carried.dispose();
+    return out;
+  }
+}
+
+export class HighwayNet extends Module {
+  readonly depth: number;
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly layer1: Sequential;
+  readonly layer2: Sequential;
+  readonly layer3: Sequential;
+  readonly avgpool: AdaptiveAvgPool2d;
+  readonly fc: Linear;
+
+  constructor(options: HighwayOptions) {
+    super();
+    const known = ['depth', 'gateBias', 'numClasses', 'inChannels'];
+    for (const key of Object.keys(options ?? {})) {
+      if (!known.includes(key)) throw new TypeError(`highway: unknown option '${key}' (known: ${known.join(', ')})`);
+    }
+    const { depth, gateBias = -2, numClasses = 10, inChannels = 3 } = options ?? ({} as HighwayOptions);
+    if (!Number.isInteger(depth) || depth < 8 || (depth - 2) % 6 !== 0) {
+      throw new RangeError(`highway: depth must be 6n + 2 with n >= 1 (20, 32, 44, 56, 110 ...), got ${depth}`);
+    }
+    if (!Number.isFinite(gateBias)) throw new RangeError(`highway: gateBias must be a finite number (negative starts the blocks near the identity), got ${gateBias}`);
+    if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`highway: numClasses must be a positive integer, got ${numClasses}`);
+    this.depth = depth;
+    const n = (depth - 2) / 6;
+    this.conv1 = this.registerModule('conv1', new Conv2d(inChannels, 16, 3, { padding: 1, bias: false }));
+    this.bn1 = this.registerModule('bn1', new BatchNorm2d(16));
+    let inPlanes = 16;
+    const stage = (planes: number, stride: number): Sequential => {
+      const blocks: Module[] = [];
+      for (let i = 0; i < n; i++) {
+        blocks.push(new HighwayBlock(inPlanes, planes, i === 0 ? stride : 1, gateBias));
+        inPlanes = planes;
+      }
+      return new Sequential(...blocks);
+    };
+    this.layer1 = this.registerModule('layer1', stage(16, 1));
+    this.layer2 = this.registerModule('layer2', stage(32, 2));
+    this.layer3 = this.registerModule('layer3', stage(64, 2));
+    this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
+    this.fc = this.registerModule('fc', new Linear(64, numClasses));
+    // Conv weights and BN as the ResNets; the gate biases keep their value.
+    initialiseResNet(this, false);
+  }
+
+  forward(x: Tensor): Tensor {
+    const convolved = this.conv1.forward(x);
+    const stem = this.bn1.forward(convolved);
+    convolved.dispose();
+    let out = relu(stem);                                      // (N, 16, H, W)
+    stem.dispose();
+    for (const layer of [this.layer1, this.layer2, this.layer3, this.avgpool]) {
+      const next = layer.forward(out);
+      out.dispose();
+      out = next;
+    }
+    const flat = flatten(out, 1);                              // (N, 64)
+    out.dispose();
+    const logits = this.fc.forward(flat);
+    flat.dispose();
+    return logits;
+  }
+}
+
+export function highway(options: HighwayOptions): HighwayNet {
+  return new HighwayNet(options);
+}
