@@ -13,7 +13,9 @@ export class EpochProgress {
   readonly #bar: SingleBar | null;
   #lastLine = 0;
 
-  constructor(readonly label: string, readonly total: number, readonly stream: NodeJS.WriteStream = process.stderr, enabled = true) {
+  /** enabled = false prints nothing; otherwise a bar on a terminal, a line every 5 s elsewhere. */
+  constructor(readonly label: string, readonly total: number, readonly stream: NodeJS.WriteStream = process.stderr,
+    readonly enabled = true) {
     this.#bar = enabled && stream.isTTY
       ? new SingleBar({
           format: `${label} {bar} {value}/{total} | loss {loss} | err {error}% | {ips} img/s | lr {lr} | eta {eta_formatted}`,
@@ -23,9 +25,7 @@ export class EpochProgress {
         }, Presets.shades_classic)
       : null;
     this.#bar?.start(total, 0, { loss: '-', error: '-', ips: '-', lr: '-' });
-    this.enabled = enabled;
   }
-  readonly enabled: boolean;
 
   update(done: number, v: ProgressValues): void {
     const payload = { loss: v.loss.toFixed(4), error: v.error.toFixed(2), ips: v.imagesPerSecond.toFixed(1), lr: v.lr.toPrecision(3) };
