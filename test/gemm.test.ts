@@ -83,7 +83,9 @@ describe('GEMM selection in a fresh process', () => {
     portable.results.forEach((r, i) => expect(relativeError(r, native.results[i]!)).toBeLessThan(1e-6));
   });
 
-  it('CUDNN_RESNET_GEMM picks the initial backend', async () => {
+  it('the built-in GEMM is the default; CUDNN_RESNET_GEMM picks the initial backend', async () => {
+    const { CUDNN_RESNET_GEMM: _unset, ...withoutChoice } = process.env;
+    expect((await runNode([child], { env: withoutChoice })).stdout).toMatch(/"gemm":"builtin"/);
     expect((await run({ CUDNN_RESNET_GEMM: 'builtin' })).backend.gemm).toBe('builtin');
     const chosen = (await run({ CUDNN_RESNET_GEMM: 'openblas' })).backend;
     expect(chosen.gemm).toBe(openblas.available ? 'openblas' : 'builtin');

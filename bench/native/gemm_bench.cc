@@ -1,6 +1,9 @@
 // Checks the built-in SGEMM (every instruction set this CPU runs) and the OpenBLAS backend
 // against a double-precision reference, then times built-in vs OpenBLAS side by side.
-// Exits 1 when any check fails. Build and run (optional argument: thread count):
+// The relative error of an element is |c - exact| / (|alpha| * sum_k |a_ik * b_kj| + |beta * c0|),
+// the scale that rounding errors of a dot product grow with. Exits 1 when any check fails.
+// The timed built-in kernel is the one sgemmBuiltin picks (CUDNN_RESNET_GEMM_ISA=portable
+// forces the portable one). Build and run (optional argument: thread count):
 //   g++ -std=c++17 -O3 -Wall -Wextra -pthread -Inative bench/native/gemm_bench.cc native/cpu/gemm.cc native/cpu/openblas.cc native/core/parallel.cc native/core/tensor.cc native/core/dtype.cc -ldl -o /tmp/gemm_bench && /tmp/gemm_bench
 #include <algorithm>
 #include <chrono>
@@ -12,6 +15,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/parallel.h"
@@ -79,10 +83,15 @@ Operands makeOperands(const Case& c, bool transA, bool transB, std::mt19937& rng
 // Runs one implementation with the given beta; returns the max relative error, or infinity when
 // a result is not finite or a padding column changed.
 double checkOne(const Implementation& impl, const Operands& o, float beta) {
+  // C: (M, ldc). Padding columns hold a sentinel; with beta == 0 the rest is NaN, which the
+  // kernel must not read.
   std::vector<float> C = o.C0;
   for (int64_t i = 0; i < o.M; ++i)
-    for (int64_t j = 0; j < o.ldc; ++j)
-      C[i * o.ldc + j] = j >= o.N ? kSentinel : beta == 0.0f ? std::numeric_limits<float>::quiet_NaN() : C[i * o.ldc + j];
+    for (int64_t j = 0; j < o.ldc; ++j) {
+      float& c = C[i * o.ldc + j];
+      if (j >= o.N) c = kSentinel;
+      else if (beta == 0.0f) c = std::numeric_limits<float>::quiet_NaN();
+    }
   impl.run(o.transA, o.transB, o.M, o.N, o.K, kAlpha, o.A.data(), o.lda, o.B.data(), o.ldb, beta, C.data(), o.ldc);
   double worst = 0;
   for (int64_t i = 0; i < o.M; ++i) {
@@ -100,40 +109,52 @@ double checkOne(const Implementation& impl, const Operands& o, float beta) {
   return worst;
 }
 
+// Odd sizes with padded leading dimensions; the larger ones cover several K blocks, more than
+// NC columns, and both ways of sharing C among threads (tiles; shared B in one or more rounds).
 bool runChecks(const std::vector<Implementation>& impls) {
-  const std::vector<Case> cases = {{1, 1, 1}, {7, 13, 5}, {65, 33, 130}, {300, 257, 129}, {150, 4100, 270}, {5, 7, 0}};
+  const std::vector<Case> cases = {{1, 1, 1},      {7, 13, 5},      {65, 33, 130},    {300, 257, 129}, {150, 4100, 270},
+                                   {700, 300, 520}, {600, 4100, 40}, {580, 520, 1000}, {5, 7, 0}};
   std::mt19937 rng(42);
   bool ok = true;
-  std::printf("%-24s %-16s %-6s %-5s %s\n", "implementation", "M x N x K", "trans", "beta", "max rel err");
+  std::printf("max relative error (tolerance %.0e)\n%-16s %-5s %-5s", kTolerance, "M x N x K", "op", "beta");
+  for (const Implementation& impl : impls) std::printf(" %18s", impl.name.c_str());
+  std::printf("\n");
   for (const Case& c : cases)
     for (int t = 0; t < 4; ++t) {
       const Operands o = makeOperands(c, t & 1, t & 2, rng);
-      for (float beta : {0.0f, 1.3f})
+      for (float beta : {0.0f, 1.3f}) {
+        const std::string shape = std::to_string(c.M) + "x" + std::to_string(c.N) + "x" + std::to_string(c.K);
+        std::printf("%-16s %c%c    %-5.1f", shape.c_str(), o.transA ? 'T' : 'N', o.transB ? 'T' : 'N', beta);
         for (const Implementation& impl : impls) {
           const double err = checkOne(impl, o, beta);
           const bool pass = err <= kTolerance;
           ok = ok && pass;
-          const std::string shape = std::to_string(c.M) + "x" + std::to_string(c.N) + "x" + std::to_string(c.K);
-          std::printf("%-24s %-16s %c%c     %-5.1f %.2e%s\n", impl.name.c_str(), shape.c_str(), o.transA ? 'T' : 'N',
-                      o.transB ? 'T' : 'N', beta, err, pass ? "" : "  FAIL");
+          std::printf(" %13.2e %4s", err, pass ? "" : "FAIL");
         }
+        std::printf("\n");
+      }
     }
   return ok;
 }
 
-// Two independent products run at once inside a parallel region, where the kernel goes serial.
-bool runNestedCheck() {
+// Two independent products run at once inside a parallel region (the built-in kernel goes
+// serial there; OpenBLAS gets two concurrent callers).
+bool runNestedCheck(const std::vector<Implementation>& impls) {
   std::mt19937 rng(7);
   const Operands o = makeOperands({97, 211, 300}, false, true, rng);
-  double errors[2] = {0, 0};
-  const Implementation builtin{"builtin", cr::sgemmBuiltin};
-  cr::parallelFor(0, 2, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) errors[i] = checkOne(builtin, o, 1.3f);
-  });
-  const double err = std::max(errors[0], errors[1]);
-  std::printf("%-24s %-16s %-6s %-5s %.2e%s\n", "builtin (nested)", "97x211x300", "NT", "1.3", err,
-              err <= kTolerance ? "" : "  FAIL");
-  return err <= kTolerance;
+  bool ok = true;
+  std::printf("%-16s %-5s %-5s", "97x211x300", "NT", "1.3");
+  for (const Implementation& impl : impls) {
+    double errors[2] = {0, 0};
+    cr::parallelFor(0, 2, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) errors[i] = checkOne(impl, o, 1.3f);
+    });
+    const double err = std::max(errors[0], errors[1]);
+    ok = ok && err <= kTolerance;
+    std::printf(" %13.2e %4s", err, err <= kTolerance ? "" : "FAIL");
+  }
+  std::printf("  two at once inside a parallel region\n");
+  return ok;
 }
 
 double secondsOf(const Implementation& impl, int64_t n, const float* A, const float* B, float* C) {
@@ -142,30 +163,36 @@ double secondsOf(const Implementation& impl, int64_t n, const float* A, const fl
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+// Median GFLOP/s of C (n, n) = A * B over 5 runs after a warm-up run.
+double medianGflops(const Implementation& impl, int64_t n, const float* A, const float* B, float* C) {
+  constexpr int kRepeats = 5;
+  secondsOf(impl, n, A, B, C);
+  std::vector<double> seconds;
+  for (int r = 0; r < kRepeats; ++r) seconds.push_back(secondsOf(impl, n, A, B, C));
+  std::sort(seconds.begin(), seconds.end());
+  return 2.0 * n * n * n / seconds[kRepeats / 2] * 1e-9;
 }
 
-// Square products, implementations interleaved so drift affects them alike; median of 5.
+// Each implementation runs its repeats back to back (its steady state), then rests:
+// OpenBLAS's idle workers spin for about 2^28 cycles after a call before they sleep, and
+// would otherwise take a core away from whatever is measured next.
 void runTimings(const std::vector<Implementation>& impls) {
-  constexpr int kRepeats = 5;
+  constexpr std::chrono::milliseconds kRest{300};
   std::mt19937 rng(1);
   std::printf("\n%-6s", "n");
-  for (const Implementation& impl : impls) std::printf(" %18s", (impl.name + " GFLOP/s").c_str());
+  for (const Implementation& impl : impls) std::printf(" %24s", (impl.name + " GFLOP/s").c_str());
   if (impls.size() == 2) std::printf(" %8s", "ratio");
   std::printf("\n");
   for (int64_t n : {512, 1024, 2048}) {
     const std::vector<float> A = randomMatrix(n, n, rng), B = randomMatrix(n, n, rng);
     std::vector<float> C(static_cast<size_t>(n * n));
-    std::vector<std::vector<double>> seconds(impls.size());
-    for (const Implementation& impl : impls) secondsOf(impl, n, A.data(), B.data(), C.data());
-    for (int r = 0; r < kRepeats; ++r)
-      for (size_t i = 0; i < impls.size(); ++i) seconds[i].push_back(secondsOf(impls[i], n, A.data(), B.data(), C.data()));
     std::vector<double> gflops;
-    for (const auto& s : seconds) gflops.push_back(2.0 * n * n * n / median(s) * 1e-9);
+    for (const Implementation& impl : impls) {
+      std::this_thread::sleep_for(kRest);
+      gflops.push_back(medianGflops(impl, n, A.data(), B.data(), C.data()));
+    }
     std::printf("%-6lld", static_cast<long long>(n));
-    for (double g : gflops) std::printf(" %18.1f", g);
+    for (double g : gflops) std::printf(" %24.1f", g);
     if (gflops.size() == 2) std::printf(" %8.3f", gflops[0] / gflops[1]);
     std::printf("\n");
   }
@@ -187,15 +214,14 @@ int main(int argc, char** argv) {
                          cr::sgemmBuiltinWithIsa(isa, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
                        }});
   }
-  const Implementation openBlas{"openblas", [](bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha,
-                                               const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
-                                               float* C, int64_t ldc) {
-                                  cr::setGemmBackend(cr::GemmBackend::OpenBlas);
-                                  cr::sgemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-                                }};
-  if (cr::openBlasAvailable()) checked.push_back(openBlas);
+  // sgemm() with the OpenBLAS backend; the built-in entries above call the kernel directly.
+  const Implementation openBlas{"openblas", cr::sgemm};
+  if (cr::openBlasAvailable()) {
+    cr::setGemmBackend(cr::GemmBackend::OpenBlas);
+    checked.push_back(openBlas);
+  }
   bool ok = runChecks(checked);
-  ok = runNestedCheck() && ok;
+  ok = runNestedCheck(checked) && ok;
   std::printf("\nchecks: %s\n", ok ? "all passed" : "FAILED");
 
   std::vector<Implementation> timed = {{std::string("builtin ") + cr::builtinGemmIsa(), cr::sgemmBuiltin}};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -42,6 +43,7 @@ class Pool {
       pending_ = chunks;
       helpers_ = active_ - 1;
       ++generation_;
+      published_.store(generation_, std::memory_order_release);
     }
     wake_.notify_all();
     work();
@@ -66,6 +68,12 @@ class Pool {
   void loop() {
     uint64_t seen = 0;
     for (;;) {
+      // Spin briefly before sleeping: ops come in quick succession, and a sleeping thread can
+      // take milliseconds to wake on a busy machine.
+      auto spinUntil = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+      while (published_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < spinUntil) {
+        std::this_thread::yield();
+      }
       {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [&] { return stop_ || (generation_ != seen && helpers_ > 0); });
@@ -92,6 +100,7 @@ class Pool {
   int helpers_ = 0;
   int busy_ = 0;
   uint64_t generation_ = 0;
+  std::atomic<uint64_t> published_{0};  // generation_, readable without the lock
   bool stop_ = false;
 };
 

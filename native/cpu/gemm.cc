@@ -59,10 +59,6 @@ struct Avx2FmaKernel {
   __attribute__((target("avx2,fma"))) static void run(int64_t kc, const float* panelA, const float* panelB,
                                                       float* C, int64_t ldc, int mr, int nr, float alpha,
                                                       float beta) {
-    for (int i = 0; i < MR; ++i) {  // a row of the tile may straddle two cache lines
-      _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + NR - 1), _MM_HINT_T0);
-    }
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -91,23 +87,24 @@ struct Avx2FmaKernel {
       c50 = _mm256_fmadd_ps(a, b0, c50);
       c51 = _mm256_fmadd_ps(a, b1, c51);
     }
-    const __m256 rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    // The tile, each row as two 8-float halves.
+    const __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     const __m256 va = _mm256_set1_ps(alpha);
     if (mr == MR && nr == NR) {
       const __m256 vb = _mm256_set1_ps(beta);
       for (int i = 0; i < MR; ++i) {
         float* row = C + i * ldc;
         for (int h = 0; h < 2; ++h) {
-          const __m256 scaled = beta == 0.0f ? _mm256_mul_ps(va, rows[i][h])
-                                             : _mm256_fmadd_ps(va, rows[i][h], _mm256_mul_ps(vb, _mm256_loadu_ps(row + 8 * h)));
-          _mm256_storeu_ps(row + 8 * h, scaled);
+          const __m256 product = _mm256_mul_ps(va, acc[i][h]);
+          _mm256_storeu_ps(row + 8 * h, beta == 0.0f ? product
+                                                     : _mm256_fmadd_ps(vb, _mm256_loadu_ps(row + 8 * h), product));
         }
       }
       return;
     }
     alignas(32) float tile[MR][NR];
     for (int i = 0; i < MR; ++i)
-      for (int h = 0; h < 2; ++h) _mm256_store_ps(&tile[i][8 * h], _mm256_mul_ps(va, rows[i][h]));
+      for (int h = 0; h < 2; ++h) _mm256_store_ps(&tile[i][8 * h], _mm256_mul_ps(va, acc[i][h]));
     mergeTile(tile, C, ldc, mr, nr, beta);
   }
 };

@@ -4,14 +4,18 @@
 //     pc over KC of K: pack B block (KC, NC) into NR-wide panels
 //       ic over MC rows of C: pack A block (MC, KC) into MR-tall panels
 //         jr over NR columns, ir over MR rows: micro-kernel on a C tile (MR, NR)
-// To use every core, C is split into one tile per thread; each tile runs the loop above
-// serially with its own packing buffers, so threads never wait on each other.
+// One thread runs these loops as they are. Several threads share each packed B block and take
+// (MC-row block, column chunk) tasks of C from a common queue (computeShared).
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
+#include <memory>
 #include <new>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "../core/parallel.h"
 
@@ -41,12 +45,14 @@ struct Problem {
   int64_t ldc;
 };
 
-// Below this many multiply-adds per thread, waking another thread costs more than it saves.
-constexpr double kMinMultiplyAddsPerThread = 1 << 20;
 constexpr size_t kBufferAlignment = 64;
 
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+// A float count rounded up to whole cache lines.
+inline size_t cacheLineFloats(int64_t floats) {
+  return static_cast<size_t>(roundUp(floats, kBufferAlignment / sizeof(float)));
+}
 
 // A 64-byte aligned float buffer that only grows; one per thread, reused across calls.
 class PackBuffer {
@@ -74,19 +80,21 @@ class PackBuffer {
   size_t capacity_ = 0;
 };
 
-// Block sizes for one tile: MC, KC, NC evened out so the last block is not a sliver.
+// Block sizes: MC, KC, NC evened out so that the last block is not a sliver.
 struct Blocking {
   int64_t mc, kc, nc;
 };
 
+// The block size, at most maxBlock and a multiple of `multiple` (maxBlock is one), that splits
+// `size` into the fewest blocks of nearly equal size.
+inline int64_t evenBlock(int64_t size, int64_t maxBlock, int64_t multiple) {
+  return std::min(maxBlock, roundUp(ceilDiv(size, ceilDiv(size, maxBlock)), multiple));
+}
+
 template <class Kernel>
 Blocking blockingFor(int64_t m, int64_t n, int64_t K) {
   static_assert(Kernel::MC % Kernel::MR == 0 && Kernel::NC % Kernel::NR == 0, "blocks must hold whole panels");
-  Blocking b;
-  b.mc = std::min(Kernel::MC, roundUp(ceilDiv(m, ceilDiv(m, Kernel::MC)), Kernel::MR));
-  b.kc = ceilDiv(K, ceilDiv(K, Kernel::KC));
-  b.nc = std::min(Kernel::NC, roundUp(ceilDiv(n, ceilDiv(n, Kernel::NC)), Kernel::NR));
-  return b;
+  return {evenBlock(m, Kernel::MC, Kernel::MR), evenBlock(K, Kernel::KC, 1), evenBlock(n, Kernel::NC, Kernel::NR)};
 }
 
 // Packs op(A) rows [i0, i0 + mc), columns [k0, k0 + kc) into MR-tall panels:
@@ -155,104 +163,243 @@ void packB(const Problem& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, flo
   }
 }
 
-// Computes the C tile rows [i0, i0 + m), columns [j0, j0 + n) over all of K.
-// packedA holds bl.mc * bl.kc floats, packedB bl.kc * bl.nc.
+// Prefetches a C tile (rows, cols) for writing; each row may straddle two cache lines.
+inline void prefetchCTile(const float* c, int64_t ldc, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    __builtin_prefetch(c + r * ldc, 1, 3);
+    __builtin_prefetch(c + r * ldc + cols - 1, 1, 3);
+  }
+}
+
+// C rows [i0, i0 + mc), columns [j0, j0 + nc) = alpha * packed A block (mc, kc) * packed
+// B block (kc, nc) + beta * C. Before each micro-kernel call the C tile of the next one is
+// prefetched, so that tile's cache misses overlap this tile's arithmetic.
 template <class Kernel>
-void computeTile(const Problem& g, int64_t i0, int64_t m, int64_t j0, int64_t n, const Blocking& bl,
-                 float* packedA, float* packedB) {
+void macroKernel(const Problem& g, int64_t i0, int64_t mc, int64_t j0, int64_t nc, int64_t kc, float beta,
+                 const float* packedA, const float* packedB) {
   constexpr int MR = Kernel::MR, NR = Kernel::NR;
-  for (int64_t jc = 0; jc < n; jc += bl.nc) {
-    const int64_t nc = std::min(bl.nc, n - jc);
+  float* cBlock = g.C + i0 * g.ldc + j0;
+  prefetchCTile(cBlock, g.ldc, std::min<int64_t>(MR, mc), std::min<int64_t>(NR, nc));
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+      const int64_t nextIr = ir + MR < mc ? ir + MR : 0;
+      const int64_t nextJr = ir + MR < mc ? jr : jr + NR;
+      if (nextJr < nc)
+        prefetchCTile(cBlock + nextIr * g.ldc + nextJr, g.ldc, std::min<int64_t>(MR, mc - nextIr),
+                      std::min<int64_t>(NR, nc - nextJr));
+      Kernel::run(kc, packedA + ir * kc, packedB + jr * kc, cBlock + ir * g.ldc + jr, g.ldc, mr, nr, g.alpha,
+                  beta);
+    }
+  }
+}
+
+// The loops of the header comment on one thread. packedA holds one A block, packedB one B block.
+template <class Kernel>
+void computeSerial(const Problem& g, float* packedA, float* packedB) {
+  const Blocking bl = blockingFor<Kernel>(g.M, g.N, g.K);
+  for (int64_t jc = 0; jc < g.N; jc += bl.nc) {
+    const int64_t nc = std::min(bl.nc, g.N - jc);
     for (int64_t pc = 0; pc < g.K; pc += bl.kc) {
       const int64_t kc = std::min(bl.kc, g.K - pc);
       const float beta = pc == 0 ? g.beta : 1.0f;  // later K blocks accumulate onto C
-      packB<NR>(g, pc, kc, j0 + jc, nc, packedB);
-      for (int64_t ic = 0; ic < m; ic += bl.mc) {
-        const int64_t mc = std::min(bl.mc, m - ic);
-        packA<MR>(g, i0 + ic, mc, pc, kc, packedA);
-        float* cBlock = g.C + (i0 + ic) * g.ldc + j0 + jc;
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-          const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            Kernel::run(kc, packedA + ir * kc, packedB + jr * kc, cBlock + ir * g.ldc + jr, g.ldc, mr, nr,
-                        g.alpha, beta);
-          }
-        }
+      packB<Kernel::NR>(g, pc, kc, jc, nc, packedB);
+      for (int64_t ic = 0; ic < g.M; ic += bl.mc) {
+        const int64_t mc = std::min(bl.mc, g.M - ic);
+        packA<Kernel::MR>(g, ic, mc, pc, kc, packedA);
+        macroKernel<Kernel>(g, ic, mc, jc, nc, kc, beta, packedA, packedB);
       }
     }
   }
 }
 
-// How C is split among threads: rows x cols tiles, one per thread.
-struct TileGrid {
-  int rows, cols;
+// Multi-threaded GEMM in one hand-off (see computeShared). Waking a pool thread can take
+// milliseconds on a virtual machine, so a call wakes the threads once and they then schedule
+// the work among themselves: a thread that wakes late, or runs on a busy core, takes fewer tasks.
+
+// Compute tasks per thread and round, for balance.
+constexpr int kComputeTasksPerThread = 4;
+// Pack tasks per thread and round, and the fewest NR panels in one.
+constexpr int kPackTasksPerThread = 2;
+constexpr int64_t kMinPanelsPerPackTask = 4;
+// Most floats of B packed per round: several (KC, NC) blocks when they are small, so a short K
+// takes fewer rounds; NC shrinks so that one block fits. Rounds rotate through three buffers.
+constexpr int64_t kMaxPackedBPerRound = int64_t{1} << 19;
+constexpr int kPackedBBuffers = 3;
+
+// Spins (yielding the core) until counter reaches target.
+inline void waitFor(const std::atomic<int64_t>& counter, int64_t target) {
+  while (counter.load(std::memory_order_acquire) < target) std::this_thread::yield();
+}
+
+// A round: the K blocks [kBegin, kEnd) of the NC-column block at jc.
+struct Round {
+  int64_t jc, nc, kBegin, kEnd;
+  int64_t packTasks;  // each packs a range of B's NR panels for all the round's K blocks
+  int64_t colChunks;  // compute task = (MC-row block, column chunk); tasks = row blocks x colChunks
 };
 
-// Each tile packs all of B's columns it covers once per K block, and its rows of A once per
-// (NC, KC) block; the grid minimises that repeated packing among the splits of the thread count.
-template <class Kernel>
-TileGrid chooseTileGrid(int64_t M, int64_t N, int64_t K) {
-  const double multiplyAdds = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  int threads = inParallelRegion() ? 1 : numThreads();
-  threads = static_cast<int>(std::min<double>(threads, std::max(1.0, multiplyAdds / kMinMultiplyAddsPerThread)));
-  const int64_t rowPanels = ceilDiv(M, Kernel::MR), colPanels = ceilDiv(N, Kernel::NR);
-  for (; threads > 1; --threads) {
-    TileGrid best{0, 0};
-    double bestCost = std::numeric_limits<double>::infinity();
-    for (int rows = threads; rows >= 1; --rows) {
-      const int cols = threads / rows;
-      if (rows * cols != threads || rows > rowPanels || cols > colPanels) continue;
-      const double aPackings = static_cast<double>(cols) * ceilDiv(ceilDiv(N, cols), Kernel::NC);
-      const double cost = aPackings * static_cast<double>(M) + static_cast<double>(rows) * static_cast<double>(N);
-      if (cost < bestCost) {
-        bestCost = cost;
-        best = {rows, cols};
-      }
-    }
-    if (best.rows > 0) return best;
+// A stage: a run of consecutive tasks, all packing or all computing one round.
+struct Stage {
+  bool pack;
+  int64_t round, firstTask, endTask;
+};
+
+// The blocks, rounds and task order of a multi-threaded product.
+struct SharedPlan {
+  Blocking bl;
+  int64_t rowBlocks, kBlocksPerRound;
+  size_t blockFloatsA, blockFloatsB;  // one packed (MC, KC) A block, one packed (KC, NC) B block
+  std::vector<Round> rounds;
+  std::vector<Stage> stages;  // in claim order; the last one ends at the total task count
+
+  int64_t computeTasks(int64_t round) const { return rowBlocks * rounds[round].colChunks; }
+  // Columns [begin, end) of NR-panel range `part` of `parts` of a round's block.
+  static std::pair<int64_t, int64_t> columns(const Round& rd, int64_t part, int64_t parts, int NR) {
+    const int64_t panels = ceilDiv(rd.nc, NR);
+    return {part * panels / parts * NR, std::min(rd.nc, (part + 1) * panels / parts * NR)};
   }
-  return {1, 1};
+};
+
+template <class Kernel>
+SharedPlan planShared(const Problem& g, int threads) {
+  constexpr int MR = Kernel::MR, NR = Kernel::NR;
+  SharedPlan plan;
+  Blocking& bl = plan.bl;
+  bl = blockingFor<Kernel>(g.M, g.N, g.K);
+  bl.nc = evenBlock(g.N, std::min(bl.nc, std::max<int64_t>(NR, kMaxPackedBPerRound / bl.kc / NR * NR)), NR);
+  // Row blocks in a multiple of the thread count, so that on idle cores every thread gets the same share.
+  bl.mc = std::min(bl.mc, roundUp(ceilDiv(g.M, roundUp(ceilDiv(g.M, bl.mc), threads)), MR));
+  plan.rowBlocks = ceilDiv(g.M, bl.mc);
+  plan.blockFloatsA = cacheLineFloats(bl.mc * bl.kc);
+  plan.blockFloatsB = cacheLineFloats(bl.kc * bl.nc);
+  const int64_t kBlocks = ceilDiv(g.K, bl.kc);
+  plan.kBlocksPerRound = std::max<int64_t>(
+      1, std::min<int64_t>(kBlocks, kMaxPackedBPerRound / static_cast<int64_t>(plan.blockFloatsB)));
+  for (int64_t jc = 0; jc < g.N; jc += bl.nc)
+    for (int64_t kBegin = 0; kBegin < kBlocks; kBegin += plan.kBlocksPerRound) {
+      const int64_t nc = std::min(bl.nc, g.N - jc), panels = ceilDiv(nc, NR);
+      const int64_t packTasks =
+          std::min<int64_t>(ceilDiv(panels, kMinPanelsPerPackTask), int64_t{kPackTasksPerThread} * threads);
+      const int64_t colChunks = std::min(panels, ceilDiv(int64_t{kComputeTasksPerThread} * threads, plan.rowBlocks));
+      plan.rounds.push_back({jc, nc, kBegin, std::min(kBlocks, kBegin + plan.kBlocksPerRound), packTasks, colChunks});
+    }
+  const int64_t roundCount = static_cast<int64_t>(plan.rounds.size());
+  int64_t tasks = 0;
+  auto addStage = [&](bool pack, int64_t r) {
+    const int64_t count = pack ? plan.rounds[r].packTasks : plan.computeTasks(r);
+    plan.stages.push_back({pack, r, tasks, tasks + count});
+    tasks += count;
+  };
+  for (int64_t r = 0; r <= roundCount; ++r) {
+    if (r < roundCount) addStage(true, r);
+    if (r >= 1) addStage(false, r - 1);
+  }
+  return plan;
 }
 
-// Start of tile t of `tiles` over `panels` panels of `panelSize`, clamped to `size`.
-inline int64_t tileStart(int64_t t, int64_t tiles, int64_t panels, int64_t panelSize, int64_t size) {
-  return std::min(size, t * panels / tiles * panelSize);
+// Tasks are claimed in one global order, from one atomic counter:
+//   pack 0, pack 1, compute 0, pack 2, compute 1, ..., pack R-1, compute R-2, compute R-1
+// so B is packed a round ahead. A task waits only for tasks earlier in that order (claimed
+// already, by threads that are running them), so some thread always makes progress:
+//   pack r       waits until compute r-3 is done (it reuses that round's B buffer);
+//   compute r    waits until pack r is done, and until compute r-1 of the same MC-row block is
+//                done when r-1 is an earlier K round of the same columns (both update that C).
+template <class Kernel>
+void computeShared(const Problem& g, int threads, PackBuffer& buffer) {
+  constexpr int MR = Kernel::MR, NR = Kernel::NR;
+  const SharedPlan plan = planShared<Kernel>(g, threads);
+  const Blocking& bl = plan.bl;
+  const int64_t roundCount = static_cast<int64_t>(plan.rounds.size());
+  const int64_t totalTasks = plan.stages.back().endTask;
+
+  // kPackedBBuffers rounds of packed B, then one A area per thread that holds a row block's A for
+  // all of a round's K blocks. K block kb of a round is at (kb - kBegin) * blockFloats{A,B}.
+  const size_t roundFloatsB = static_cast<size_t>(plan.kBlocksPerRound) * plan.blockFloatsB;
+  const size_t areaFloatsA = static_cast<size_t>(plan.kBlocksPerRound) * plan.blockFloatsA;
+  float* packedBs = buffer.reserve(kPackedBBuffers * roundFloatsB + static_cast<size_t>(threads) * areaFloatsA);
+  float* packedAs = packedBs + kPackedBBuffers * roundFloatsB;
+
+  std::atomic<int64_t> nextTask{0};
+  std::unique_ptr<std::atomic<int64_t>[]> packsDone(new std::atomic<int64_t>[roundCount]());
+  std::unique_ptr<std::atomic<int64_t>[]> computesDone(new std::atomic<int64_t>[roundCount]());
+  // Column chunks done per (round, row block).
+  std::unique_ptr<std::atomic<int64_t>[]> chunksDone(new std::atomic<int64_t>[roundCount * plan.rowBlocks]());
+
+  auto packTask = [&](const Round& rd, float* packedB, int64_t task) {
+    const auto [j, jEnd] = SharedPlan::columns(rd, task, rd.packTasks, NR);
+    for (int64_t kb = rd.kBegin; kb < rd.kEnd; ++kb) {
+      const int64_t pc = kb * bl.kc, kc = std::min(bl.kc, g.K - pc);
+      packB<NR>(g, pc, kc, rd.jc + j, jEnd - j, packedB + (kb - rd.kBegin) * plan.blockFloatsB + j * kc);
+    }
+  };
+  auto computeTask = [&](const Round& rd, const float* packedB, float* packedA, bool repackA, int64_t rowBlock,
+                         int64_t chunk) {
+    const int64_t ic = rowBlock * bl.mc, mc = std::min(bl.mc, g.M - ic);
+    const auto [j, jEnd] = SharedPlan::columns(rd, chunk, rd.colChunks, NR);
+    for (int64_t kb = rd.kBegin; kb < rd.kEnd; ++kb) {
+      const int64_t pc = kb * bl.kc, kc = std::min(bl.kc, g.K - pc);
+      float* blockA = packedA + (kb - rd.kBegin) * plan.blockFloatsA;
+      if (repackA) packA<MR>(g, ic, mc, pc, kc, blockA);
+      const float beta = pc == 0 ? g.beta : 1.0f;  // later K blocks accumulate onto C
+      macroKernel<Kernel>(g, ic, mc, rd.jc + j, jEnd - j, kc, beta, blockA,
+                          packedB + (kb - rd.kBegin) * plan.blockFloatsB + j * kc);
+    }
+  };
+  auto participate = [&](int64_t participant) {
+    float* packedA = packedAs + static_cast<size_t>(participant) * areaFloatsA;
+    int64_t packedARound = -1, packedARowBlock = -1;  // what packedA holds
+    size_t stage = 0;
+    for (;;) {
+      const int64_t task = nextTask.fetch_add(1, std::memory_order_relaxed);
+      if (task >= totalTasks) return;
+      while (task >= plan.stages[stage].endTask) ++stage;
+      const Stage& st = plan.stages[stage];
+      const Round& rd = plan.rounds[st.round];
+      const int64_t index = task - st.firstTask;
+      float* packedB = packedBs + static_cast<size_t>(st.round % kPackedBBuffers) * roundFloatsB;
+      if (st.pack) {
+        const int64_t reused = st.round - kPackedBBuffers;
+        if (reused >= 0) waitFor(computesDone[reused], plan.computeTasks(reused));
+        packTask(rd, packedB, index);
+        packsDone[st.round].fetch_add(1, std::memory_order_release);
+        continue;
+      }
+      const int64_t rowBlock = index / rd.colChunks, chunk = index % rd.colChunks;
+      waitFor(packsDone[st.round], rd.packTasks);
+      if (st.round > 0 && plan.rounds[st.round - 1].jc == rd.jc)
+        waitFor(chunksDone[(st.round - 1) * plan.rowBlocks + rowBlock], rd.colChunks);
+      const bool repackA = packedARound != st.round || packedARowBlock != rowBlock;
+      computeTask(rd, packedB, packedA, repackA, rowBlock, chunk);
+      packedARound = st.round;
+      packedARowBlock = rowBlock;
+      chunksDone[st.round * plan.rowBlocks + rowBlock].fetch_add(1, std::memory_order_release);
+      computesDone[st.round].fetch_add(1, std::memory_order_release);
+    }
+  };
+  // A call gets disjoint participant ranges, so the A area of its first one is its own.
+  parallelFor(0, threads, 1, [&](int64_t participant, int64_t) { participate(participant); });
 }
+
+// Below this many multiply-adds per thread, waking another thread costs more than it saves.
+constexpr double kMinMultiplyAddsPerThread = 1 << 21;
 
 template <class Kernel>
 void sgemmBlocked(const Problem& g) {
-  const TileGrid grid = chooseTileGrid<Kernel>(g.M, g.N, g.K);
-  const int64_t rowPanels = ceilDiv(g.M, Kernel::MR), colPanels = ceilDiv(g.N, Kernel::NR);
-  const int64_t tiles = int64_t{grid.rows} * grid.cols;
-  // Per-tile buffers hold any tile's blocks (mc <= min(MC, tile rows), nc likewise; kc depends
-  // on K only); they are carved from this thread's buffer, which the workers write into.
-  const int64_t kc = blockingFor<Kernel>(Kernel::MR, Kernel::NR, g.K).kc;
-  const int64_t maxMc = std::min(Kernel::MC, ceilDiv(rowPanels, grid.rows) * Kernel::MR);
-  const int64_t maxNc = std::min(Kernel::NC, ceilDiv(colPanels, grid.cols) * Kernel::NR);
-  const int64_t perAlign = kBufferAlignment / sizeof(float);
-  const size_t aFloats = static_cast<size_t>(roundUp(maxMc * kc, perAlign));
-  const size_t bFloats = static_cast<size_t>(roundUp(kc * maxNc, perAlign));
+  const double multiplyAdds = static_cast<double>(g.M) * static_cast<double>(g.N) * static_cast<double>(g.K);
+  int threads = inParallelRegion() ? 1 : numThreads();
+  threads = static_cast<int>(std::min<double>(threads, std::max(1.0, multiplyAdds / kMinMultiplyAddsPerThread)));
+  // This thread's packing buffers; with several threads the others write into them too.
   thread_local PackBuffer buffer;
-  float* packing = buffer.reserve(static_cast<size_t>(tiles) * (aFloats + bFloats));
-  auto runTiles = [&](int64_t tileBegin, int64_t tileEnd) {
-    for (int64_t t = tileBegin; t < tileEnd; ++t) {
-      const int64_t tr = t / grid.cols, tc = t % grid.cols;
-      const int64_t i0 = tileStart(tr, grid.rows, rowPanels, Kernel::MR, g.M);
-      const int64_t i1 = tileStart(tr + 1, grid.rows, rowPanels, Kernel::MR, g.M);
-      const int64_t j0 = tileStart(tc, grid.cols, colPanels, Kernel::NR, g.N);
-      const int64_t j1 = tileStart(tc + 1, grid.cols, colPanels, Kernel::NR, g.N);
-      if (i1 <= i0 || j1 <= j0) continue;
-      float* packedA = packing + static_cast<size_t>(t) * (aFloats + bFloats);
-      computeTile<Kernel>(g, i0, i1 - i0, j0, j1 - j0, blockingFor<Kernel>(i1 - i0, j1 - j0, g.K), packedA,
-                          packedA + aFloats);
-    }
-  };
-  if (tiles == 1) {
-    runTiles(0, 1);
-  } else {
-    parallelFor(0, tiles, 1, runTiles);
+  if (threads > 1) {
+    computeShared<Kernel>(g, threads, buffer);
+    return;
   }
+  const Blocking bl = blockingFor<Kernel>(g.M, g.N, g.K);
+  const size_t floatsA = cacheLineFloats(bl.mc * bl.kc);
+  float* packedA = buffer.reserve(floatsA + cacheLineFloats(bl.kc * bl.nc));
+  computeSerial<Kernel>(g, packedA, packedA + floatsA);
 }
 
 }  // namespace gemm
