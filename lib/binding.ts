@@ -54,6 +54,7 @@ export interface NativeMemory {
   liveStorages: number;
   liveBytes: number;
   peakBytes: number;
+  cachedBytes: number;
 }
 
 export interface NativeBinding {
@@ -102,6 +103,7 @@ export interface NativeBinding {
           weightDecay: number, nesterov: boolean, firstStep: boolean): void;
 
   memory(): NativeMemory;
+  emptyCache(): void;
   backends(): { cpu: CpuBackendInfo; cuda: CudaBackendInfo };
   setNumThreads(n: number): number;
   setGemmBackend(name: 'builtin' | 'openblas'): void;

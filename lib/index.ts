@@ -1,7 +1,7 @@
 // cudnn-resnet: the public surface.
 export { Tensor, type DType, type MemoryFormat, type Device, type ToOptions, type BackwardOptions } from './tensor.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, rand, randn, arange, type CreateOptions } from './creation.js';
-export { scope, keep, memory, type MemoryInfo } from './memory.js';
+export { scope, keep, memory, emptyCache, type MemoryInfo } from './memory.js';
 export { noGrad, isGradEnabled } from './autograd.js';
 export { manualSeed } from './random.js';
 export { backends, setNumThreads, setGemmBackend, type Backends } from './backends.js';

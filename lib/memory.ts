@@ -95,8 +95,15 @@ export interface MemoryInfo {
   liveBytes: number;
   /** Highest liveBytes seen since the process started. */
   peakBytes: number;
+  /** Freed CPU blocks the allocator keeps for reuse (not counted in liveBytes). */
+  cachedBytes: number;
 }
 
 export function memory(): MemoryInfo {
   return native.memory();
+}
+
+/** Returns the CPU allocator's cached blocks to the operating system. */
+export function emptyCache(): void {
+  native.emptyCache();
 }

@@ -59,6 +59,22 @@ describe('memory', () => {
     expect(rn.memory().liveTensors).toBe(before);
   });
 
+  it('large blocks freed and allocated again are reused: the process does not grow (resident memory flat)', () => {
+    const x = rn.randn([32, 16, 32, 32]);  // 2 MiB
+    const step = () => rn.scope(() => {
+      rn.relu(rn.add(rn.relu(x), x));
+    });
+    for (let i = 0; i < 20; i++) step();
+    const settled = process.memoryUsage().rss;
+    for (let i = 0; i < 300; i++) step();
+    const grown = process.memoryUsage().rss - settled;
+    expect(grown, `resident memory grew by ${(grown / 2 ** 20).toFixed(1)} MiB over 300 steps`).toBeLessThan(48 * 2 ** 20);
+    expect(rn.memory().cachedBytes).toBeGreaterThan(0);
+    rn.emptyCache();
+    expect(rn.memory().cachedBytes).toBe(0);
+    x.dispose();
+  });
+
   it('10,000 forward/backward/step iterations of a small net leave the counters flat', async () => {
     rn.manualSeed(7);
     const w1 = rn.randn([4, 1, 3, 3], { requiresGrad: true });

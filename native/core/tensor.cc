@@ -13,25 +13,11 @@ namespace {
 
 std::atomic<int64_t> gLiveStorages{0}, gLiveBytes{0}, gPeakBytes{0}, gLiveTensors{0};
 
-struct CpuAllocator final : Allocator {
-  void* allocate(size_t bytes) override {
-    size_t rounded = ((bytes + 63) / 64) * 64;
-    void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-    CR_CHECK(p != nullptr, "out of host memory allocating ", bytes, " bytes");
-    return p;
-  }
-  void release(void* ptr, size_t) override { std::free(ptr); }
-};
-
 }  // namespace
 
-Allocator& cpuAllocator() {
-  static CpuAllocator a;
-  return a;
-}
-
 MemoryStats memoryStats() {
-  return {gLiveStorages.load(), gLiveBytes.load(), gPeakBytes.load(), gLiveTensors.load()};
+  return {gLiveStorages.load(), gLiveBytes.load(), gPeakBytes.load(), gLiveTensors.load(),
+          static_cast<int64_t>(cpuCachedBytes())};
 }
 void countTensor(int delta) { gLiveTensors += delta; }
 

@@ -20,13 +20,17 @@ struct Allocator {
   virtual void* allocate(size_t bytes) = 0;
   virtual void release(void* ptr, size_t bytes) = 0;
 };
+// The caching CPU allocator (cpu_allocator.cc): bytes it holds for reuse, and releasing them.
 Allocator& cpuAllocator();
+size_t cpuCachedBytes();
+void cpuEmptyCache();
 
 struct MemoryStats {
   int64_t liveStorages;
   int64_t liveBytes;
   int64_t peakBytes;
   int64_t liveTensors;
+  int64_t cachedBytes;  // freed CPU blocks kept for reuse (not in liveBytes)
 };
 MemoryStats memoryStats();
 void countTensor(int delta);

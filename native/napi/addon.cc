@@ -20,7 +20,13 @@ Napi::Value Memory(const Napi::CallbackInfo& info) {
   out.Set("liveStorages", static_cast<double>(s.liveStorages));
   out.Set("liveBytes", static_cast<double>(s.liveBytes));
   out.Set("peakBytes", static_cast<double>(s.peakBytes));
+  out.Set("cachedBytes", static_cast<double>(s.cachedBytes));
   return out;
+}
+
+Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
+  cpuEmptyCache();
+  return info.Env().Undefined();
 }
 
 Napi::Value Backends(const Napi::CallbackInfo& info) {
@@ -82,6 +88,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitTensorFunctions(env, exports);
   InitOps(env, exports);
   exports.Set("memory", Napi::Function::New(env, Memory, "memory"));
+  exports.Set("emptyCache", Napi::Function::New(env, EmptyCache, "emptyCache"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("setGemmBackend", Napi::Function::New(env, SetGemmBackend, "setGemmBackend"));
