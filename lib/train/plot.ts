@@ -21,7 +21,7 @@ export async function errorChartSvg(points: ErrorPoint[], title: string): Promis
     height: 360,
     background: 'white',
     data: { values: points },
-    mark: { type: 'line', strokeWidth: 1.5 },
+    mark: { type: 'line', strokeWidth: 1.5, point: { size: 18 } },
     encoding: {
       x: { field: 'iteration', type: 'quantitative', title: 'iteration' },
       y: { field: 'error', type: 'quantitative', title: 'top-1 error (%)', scale: { zero: true } },
