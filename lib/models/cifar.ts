@@ -8,7 +8,7 @@
 import { relu } from '../ops/elementwise.js';
 import { flatten, shortcutA } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Sequential } from '../nn/layers.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Sequential, applyInOrder } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { initialiseResNet } from './resnet.js';
 
@@ -56,28 +56,39 @@ export class CifarBlock extends Module {
     return this.bn2;
   }
   forward(x: Tensor): Tensor {
-    const h1 = this.conv1.forward(x);
-    const h2 = this.bn1.forward(h1);
-    h1.dispose();
-    const h3 = relu(h2);
-    h2.dispose();
-    const h4 = this.conv2.forward(h3);
-    h3.dispose();
+    const branch = applyInOrder(x, [this.conv1, this.bn1, relu, this.conv2]);
     if (this.plain) {
-      const h5 = this.bn2.forward(h4);
-      h4.dispose();
-      const out = relu(h5);
-      h5.dispose();
+      const out = applyInOrder(branch, [this.bn2, relu]);
+      branch.dispose();
       return out;
     }
     const identity = this.downsample
       ? this.downsample.forward(x)
       : this.#zeroPadTo !== null ? shortcutA(x, this.#zeroPadTo, this.#stride) : x;
-    const out = this.bn2.forwardAddRelu(h4, identity);
-    h4.dispose();
+    const out = this.bn2.forwardAddRelu(branch, identity);
+    branch.dispose();
     if (identity !== x) identity.dispose();
     return out;
   }
+}
+
+/**
+ * The three stages of the CIFAR layout (16, 32 and 64 planes; stride 2 into the second and
+ * third), n blocks each, built by `makeBlock`; returns them and the channels they end with.
+ */
+export function cifarStages(n: number, makeBlock: (inPlanes: number, planes: number, stride: number) => Module,
+  expansion = 1): { stages: [Sequential, Sequential, Sequential]; outPlanes: number } {
+  let inPlanes = 16;
+  const stage = (planes: number, stride: number): Sequential => {
+    const blocks: Module[] = [];
+    for (let i = 0; i < n; i++) {
+      blocks.push(makeBlock(inPlanes, planes, i === 0 ? stride : 1));
+      inPlanes = planes * expansion;
+    }
+    return new Sequential(...blocks);
+  };
+  const stages: [Sequential, Sequential, Sequential] = [stage(16, 1), stage(32, 2), stage(64, 2)];
+  return { stages, outPlanes: inPlanes };
 }
 
 export class CifarResNet extends Module {
@@ -108,39 +119,18 @@ export class CifarResNet extends Module {
     const n = (depth - 2) / 6;
     this.conv1 = this.registerModule('conv1', new Conv2d(inChannels, 16, 3, { padding: 1, bias: false }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(16));
-    let inPlanes = 16;
-    const stage = (planes: number, stride: number): Sequential => {
-      const blocks: Module[] = [];
-      for (let i = 0; i < n; i++) {
-        blocks.push(new CifarBlock(inPlanes, planes, i === 0 ? stride : 1, shortcut, plain));
-        inPlanes = planes;
-      }
-      return new Sequential(...blocks);
-    };
-    this.layer1 = this.registerModule('layer1', stage(16, 1));
-    this.layer2 = this.registerModule('layer2', stage(32, 2));
-    this.layer3 = this.registerModule('layer3', stage(64, 2));
+    const { stages: [first, second, third] } = cifarStages(n, (inPlanes, planes, stride) => new CifarBlock(inPlanes, planes, stride, shortcut, plain));
+    this.layer1 = this.registerModule('layer1', first);
+    this.layer2 = this.registerModule('layer2', second);
+    this.layer3 = this.registerModule('layer3', third);
     this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
     this.fc = this.registerModule('fc', new Linear(64, numClasses));
     initialiseResNet(this, options.zeroInitResidual ?? false);
   }
 
   forward(x: Tensor): Tensor {
-    const convolved = this.conv1.forward(x);
-    const stem = this.bn1.forward(convolved);
-    convolved.dispose();
-    let out = relu(stem);
-    stem.dispose();
-    for (const layer of [this.layer1, this.layer2, this.layer3, this.avgpool]) {
-      const next = layer.forward(out);
-      out.dispose();
-      out = next;
-    }
-    const flat = flatten(out, 1);
-    out.dispose();
-    const logits = this.fc.forward(flat);
-    flat.dispose();
-    return logits;
+    return applyInOrder(x, [this.conv1, this.bn1, relu, this.layer1, this.layer2, this.layer3, this.avgpool,
+      (t) => flatten(t, 1), this.fc]);
   }
 }
 

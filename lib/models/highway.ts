@@ -10,8 +10,9 @@ import { add, mul, relu, sigmoid, sub } from '../ops/elementwise.js';
 import { flatten } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
 import { constant } from '../nn/init.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, ReLU, Sequential } from '../nn/layers.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Sequential, applyInOrder, type Layer } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
+import { cifarStages } from './cifar.js';
 import { initialiseResNet } from './resnet.js';
 
 export interface HighwayOptions {
@@ -33,7 +34,7 @@ export class HighwayBlock extends Module {
   readonly gate: Conv2d;
   readonly downsample: Sequential | null;
   /** F: conv1, bn1, ReLU, conv2, bn2, ReLU (the registered layers, run in order). */
-  readonly #transform: Sequential;
+  readonly #transform: Layer[];
 
   constructor(inPlanes: number, planes: number, stride: number, gateBias: number) {
     super();
@@ -46,11 +47,11 @@ export class HighwayBlock extends Module {
     this.downsample = stride !== 1 || inPlanes !== planes
       ? this.registerModule('downsample', new Sequential(new Conv2d(inPlanes, planes, 1, { stride, bias: false }), new BatchNorm2d(planes)))
       : null;
-    this.#transform = new Sequential(this.conv1, this.bn1, new ReLU(), this.conv2, this.bn2, new ReLU());
+    this.#transform = [this.conv1, this.bn1, relu, this.conv2, this.bn2, relu];
   }
 
   forward(x: Tensor): Tensor {
-    const transformed = this.#transform.forward(x);            // F(x): (N, planes, H / s, W / s)
+    const transformed = applyInOrder(x, this.#transform);            // F(x): (N, planes, H / s, W / s)
     const logits = this.gate.forward(x);
     const gate = sigmoid(logits);                              // T(x), same shape, in (0, 1)
     logits.dispose();
@@ -94,18 +95,10 @@ export class HighwayNet extends Module {
     const n = (depth - 2) / 6;
     this.conv1 = this.registerModule('conv1', new Conv2d(inChannels, 16, 3, { padding: 1, bias: false }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(16));
-    let inPlanes = 16;
-    const stage = (planes: number, stride: number): Sequential => {
-      const blocks: Module[] = [];
-      for (let i = 0; i < n; i++) {
-        blocks.push(new HighwayBlock(inPlanes, planes, i === 0 ? stride : 1, gateBias));
-        inPlanes = planes;
-      }
-      return new Sequential(...blocks);
-    };
-    this.layer1 = this.registerModule('layer1', stage(16, 1));
-    this.layer2 = this.registerModule('layer2', stage(32, 2));
-    this.layer3 = this.registerModule('layer3', stage(64, 2));
+    const { stages: [first, second, third] } = cifarStages(n, (inPlanes, planes, stride) => new HighwayBlock(inPlanes, planes, stride, gateBias));
+    this.layer1 = this.registerModule('layer1', first);
+    this.layer2 = this.registerModule('layer2', second);
+    this.layer3 = this.registerModule('layer3', third);
     this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
     this.fc = this.registerModule('fc', new Linear(64, numClasses));
     // Conv weights and BN as the ResNets; the gate biases keep their value.
@@ -113,21 +106,8 @@ export class HighwayNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const convolved = this.conv1.forward(x);
-    const stem = this.bn1.forward(convolved);
-    convolved.dispose();
-    let out = relu(stem);                                      // (N, 16, H, W)
-    stem.dispose();
-    for (const layer of [this.layer1, this.layer2, this.layer3, this.avgpool]) {
-      const next = layer.forward(out);
-      out.dispose();
-      out = next;
-    }
-    const flat = flatten(out, 1);                              // (N, 64)
-    out.dispose();
-    const logits = this.fc.forward(flat);
-    flat.dispose();
-    return logits;
+    return applyInOrder(x, [this.conv1, this.bn1, relu, this.layer1, this.layer2, this.layer3, this.avgpool,
+      (t) => flatten(t, 1), this.fc]);
   }
 }
 

@@ -9,11 +9,12 @@
 //   bottleneck blocks (1x1, 3x3, 1x1 x4 convs; stride on the 3x3), depth 9n + 2: 164, 1001 ...
 // A depth that is both 6n + 2 and 9n + 2 (20, 38, 56, 110, 164 ...) gets basic blocks up to 110
 // layers and bottleneck blocks beyond (so 110 is basic, 164 bottleneck, as in the paper).
-import { add } from '../ops/elementwise.js';
+import { add, relu } from '../ops/elementwise.js';
 import { flatten } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, ReLU, Sequential } from '../nn/layers.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Sequential, applyInOrder, type Layer } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
+import { cifarStages } from './cifar.js';
 import { initialiseResNet } from './resnet.js';
 
 export type PreActBlockKind = 'basic' | 'bottleneck';
@@ -47,9 +48,9 @@ export class PreActBlock extends Module {
   readonly conv3: Conv2d | null;
   readonly downsample: Conv2d | null;
   /** relu(bn1(x)), shared by the branch and a projecting shortcut. */
-  readonly #preActivation: Sequential;
+  readonly #preActivation: Layer[];
   /** The branch after its pre-activation: conv1, then (BN-ReLU-conv) once or twice. */
-  readonly #rest: Sequential;
+  readonly #rest: Layer[];
 
   constructor(kind: PreActBlockKind, inPlanes: number, planes: number, stride: number) {
     super();
@@ -67,14 +68,13 @@ export class PreActBlock extends Module {
     this.downsample = stride !== 1 || inPlanes !== outPlanes
       ? this.registerModule('downsample', new Conv2d(inPlanes, outPlanes, 1, { stride, bias: false }))
       : null;
-    this.#preActivation = new Sequential(this.bn1, new ReLU());
-    this.#rest = new Sequential(this.conv1, this.bn2, new ReLU(), this.conv2,
-      ...(this.bn3 && this.conv3 ? [this.bn3, new ReLU(), this.conv3] : []));
+    this.#preActivation = [this.bn1, relu];
+    this.#rest = [this.conv1, this.bn2, relu, this.conv2, ...(this.bn3 && this.conv3 ? [this.bn3, relu, this.conv3] : [])];
   }
 
   forward(x: Tensor): Tensor {
-    const activated = this.#preActivation.forward(x);         // (N, inPlanes, H, W)
-    const residual = this.#rest.forward(activated);           // (N, outPlanes, H / s, W / s)
+    const activated = applyInOrder(x, this.#preActivation);         // (N, inPlanes, H, W)
+    const residual = applyInOrder(activated, this.#rest);           // (N, outPlanes, H / s, W / s)
     const shortcut = this.downsample ? this.downsample.forward(activated) : x;
     activated.dispose();
     const out = add(residual, shortcut);
@@ -95,7 +95,6 @@ export class PreActResNet extends Module {
   readonly bn: BatchNorm2d;
   readonly avgpool: AdaptiveAvgPool2d;
   readonly fc: Linear;
-  readonly #head: Sequential;
 
   constructor(options: PreActResNetOptions) {
     super();
@@ -111,37 +110,19 @@ export class PreActResNet extends Module {
     const n = kind === 'basic' ? (depth - 2) / 6 : (depth - 2) / 9;
     const expansion = kind === 'basic' ? 1 : 4;
     this.conv1 = this.registerModule('conv1', new Conv2d(inChannels, 16, 3, { padding: 1, bias: false }));
-    let inPlanes = 16;
-    const stage = (planes: number, stride: number): Sequential => {
-      const blocks: Module[] = [];
-      for (let i = 0; i < n; i++) {
-        blocks.push(new PreActBlock(kind, inPlanes, planes, i === 0 ? stride : 1));
-        inPlanes = planes * expansion;
-      }
-      return new Sequential(...blocks);
-    };
-    this.layer1 = this.registerModule('layer1', stage(16, 1));
-    this.layer2 = this.registerModule('layer2', stage(32, 2));
-    this.layer3 = this.registerModule('layer3', stage(64, 2));
-    this.bn = this.registerModule('bn', new BatchNorm2d(inPlanes));
+    const { stages: [first, second, third], outPlanes } = cifarStages(n, (inPlanes, planes, stride) => new PreActBlock(kind, inPlanes, planes, stride), expansion);
+    this.layer1 = this.registerModule('layer1', first);
+    this.layer2 = this.registerModule('layer2', second);
+    this.layer3 = this.registerModule('layer3', third);
+    this.bn = this.registerModule('bn', new BatchNorm2d(outPlanes));
     this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
-    this.fc = this.registerModule('fc', new Linear(inPlanes, numClasses));
-    this.#head = new Sequential(this.bn, new ReLU(), this.avgpool);
+    this.fc = this.registerModule('fc', new Linear(outPlanes, numClasses));
     initialiseResNet(this, false);
   }
 
   forward(x: Tensor): Tensor {
-    let out = this.conv1.forward(x);                          // (N, 16, H, W)
-    for (const layer of [this.layer1, this.layer2, this.layer3, this.#head]) {
-      const next = layer.forward(out);
-      out.dispose();
-      out = next;
-    }
-    const flat = flatten(out, 1);                             // (N, 64 · expansion)
-    out.dispose();
-    const logits = this.fc.forward(flat);
-    flat.dispose();
-    return logits;
+    return applyInOrder(x, [this.conv1, this.layer1, this.layer2, this.layer3, this.bn, relu, this.avgpool,
+      (t) => flatten(t, 1), this.fc]);
   }
 }
 

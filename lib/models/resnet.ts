@@ -5,15 +5,8 @@ import { relu } from '../ops/elementwise.js';
 import { flatten } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
 import { kaimingNormal, ones, zeros } from '../nn/init.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Sequential } from '../nn/layers.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Sequential, applyInOrder } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-
-/** Runs a layer then disposes its input when the input was an intermediate (not x). */
-function step(input: Tensor, keep: Tensor, layer: (t: Tensor) => Tensor): Tensor {
-  const out = layer(input);
-  if (input !== keep) input.dispose();
-  return out;
-}
 
 export interface BlockConfig {
   inPlanes: number;
@@ -27,6 +20,23 @@ export interface BlockConfig {
   strideOn: 'v1' | 'v1.5';
   /** No shortcut at all (plain nets). */
   plain: boolean;
+}
+
+/**
+ * The end of a block: relu(lastBn(branch) + shortcut) with the fused op, the shortcut being x or
+ * downsample(x); plain blocks have no shortcut. Consumes `branch`.
+ */
+function residualTail(x: Tensor, branch: Tensor, lastBn: BatchNorm2d, downsample: Sequential | null, plain: boolean): Tensor {
+  if (plain) {
+    const out = applyInOrder(branch, [lastBn, relu]);
+    branch.dispose();
+    return out;
+  }
+  const identity = downsample ? downsample.forward(x) : x;
+  const out = lastBn.forwardAddRelu(branch, identity);
+  branch.dispose();
+  if (identity !== x) identity.dispose();
+  return out;
 }
 
 /** Two 3x3 convolutions; relu(bn2(conv2(relu(bn1(conv1 x)))) + shortcut). */
@@ -55,19 +65,7 @@ export class BasicBlock extends Module {
     return this.bn2;
   }
   forward(x: Tensor): Tensor {
-    let out = this.conv1.forward(x);
-    out = step(out, x, (t) => this.bn1.forward(t));
-    out = step(out, x, relu);
-    out = step(out, x, (t) => this.conv2.forward(t));
-    if (this.plain) {
-      out = step(out, x, (t) => this.bn2.forward(t));
-      return step(out, x, relu);
-    }
-    const identity = this.downsample ? this.downsample.forward(x) : x;
-    const result = this.bn2.forwardAddRelu(out, identity);
-    out.dispose();
-    if (identity !== x) identity.dispose();
-    return result;
+    return residualTail(x, applyInOrder(x, [this.conv1, this.bn1, relu, this.conv2]), this.bn2, this.downsample, this.plain);
   }
 }
 
@@ -100,22 +98,8 @@ export class Bottleneck extends Module {
     return this.bn3;
   }
   forward(x: Tensor): Tensor {
-    let out = this.conv1.forward(x);
-    out = step(out, x, (t) => this.bn1.forward(t));
-    out = step(out, x, relu);
-    out = step(out, x, (t) => this.conv2.forward(t));
-    out = step(out, x, (t) => this.bn2.forward(t));
-    out = step(out, x, relu);
-    out = step(out, x, (t) => this.conv3.forward(t));
-    if (this.plain) {
-      out = step(out, x, (t) => this.bn3.forward(t));
-      return step(out, x, relu);
-    }
-    const identity = this.downsample ? this.downsample.forward(x) : x;
-    const result = this.bn3.forwardAddRelu(out, identity);
-    out.dispose();
-    if (identity !== x) identity.dispose();
-    return result;
+    const branch = applyInOrder(x, [this.conv1, this.bn1, relu, this.conv2, this.bn2, relu, this.conv3]);
+    return residualTail(x, branch, this.bn3, this.downsample, this.plain);
   }
 }
 
@@ -199,14 +183,8 @@ export class ResNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let out = this.conv1.forward(x);
-    out = step(out, x, (t) => this.bn1.forward(t));
-    out = step(out, x, relu);
-    out = step(out, x, (t) => this.maxpool.forward(t));
-    for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) out = step(out, x, (t) => layer.forward(t));
-    out = step(out, x, (t) => this.avgpool.forward(t));
-    out = step(out, x, (t) => flatten(t, 1));
-    return step(out, x, (t) => this.fc.forward(t));
+    return applyInOrder(x, [this.conv1, this.bn1, relu, this.maxpool, this.layer1, this.layer2, this.layer3, this.layer4,
+      this.avgpool, (t) => flatten(t, 1), this.fc]);
   }
 }
 

@@ -1,6 +1,7 @@
 export { Module, type StateDict, type LoadStateDictOptions, type LoadStateDictResult, type ModuleTarget } from './module.js';
 export {
-  Conv2d, BatchNorm2d, Linear, ReLU, Identity, MaxPool2d, AdaptiveAvgPool2d, Flatten, Sequential,
+  Conv2d, BatchNorm2d, Linear, ReLU, Identity, MaxPool2d, AdaptiveAvgPool2d, Flatten, Sequential, applyInOrder,
+  type Layer,
   type Conv2dModuleOptions, type BatchNorm2dOptions,
 } from './layers.js';
 export * as init from './init.js';

@@ -216,12 +216,22 @@ export class Sequential extends Module {
     return m;
   }
   forward(x: Tensor): Tensor {
-    let current = x;
-    for (const layer of this.children()) {
-      const next = layer.forward(current);
-      if (current !== x && next !== current) current.dispose();
-      current = next;
-    }
-    return current;
+    return applyInOrder(x, this.children());
   }
+}
+
+export type Layer = Module | ((x: Tensor) => Tensor);
+
+/**
+ * Feeds x through the layers in order, disposing each intermediate result as soon as the next
+ * layer has consumed it (autograd keeps what it needs); x itself is left alone.
+ */
+export function applyInOrder(x: Tensor, layers: Layer[]): Tensor {
+  let current = x;
+  for (const layer of layers) {
+    const next = layer instanceof Module ? layer.forward(current) : layer(current);
+    if (current !== x && next !== current) current.dispose();
+    current = next;
+  }
+  return current;
 }
