@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""PyTorch CPU peer of the benchmark harness (bench/run.ts).
+
+Spawned once per suite with Debian's /usr/bin/python3 (python3-torch 1.13 + torchvision). It talks
+JSON lines: one request per line on stdin, exactly one reply per line on stdout. The first line it
+writes, unasked, says whether torch loaded:
+
+  -> (nothing)                                  <- {"ready": true, "torch": "1.13.0", "threads": 2, ...}
+  -> {"cmd": "setup", "id": 3, "spec": {...}}   <- {"ok": true}           builds workload 3
+  -> {"cmd": "run", "id": 3}                    <- {"ok": true, "ms": 12.3}   times one repetition
+  -> {"cmd": "release", "id": 3}                <- {"ok": true}
+  -> {"cmd": "export_onnx", "model": "resnet18", "path": "..."}  <- {"ok": true}
+  -> {"cmd": "quit"}                            (exits)
+
+A failure is {"ok": false, "error": "..."}. The timing is taken here around the work alone, so the
+pipe's latency is not in it. Anything else torch or Python prints goes to stderr (file
+descriptor 1 is pointed at stderr; the protocol has its own copy of the original stdout).
+"""
+import json
+import os
+import sys
+import time
+import traceback
+
+_proto = os.fdopen(os.dup(1), "w", buffering=1)
+os.dup2(2, 1)
+sys.stdout = sys.stderr
+
+
+def reply(obj):
+    _proto.write(json.dumps(obj) + "\n")
+    _proto.flush()
+
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import torchvision
+except Exception as exc:  # reported to the harness, which marks the peer missing
+    reply({"ready": False, "error": f"cannot import torch/torchvision in {sys.executable}: {exc}"})
+    sys.exit(0)
+
+THREADS = int(os.environ.get("BENCH_THREADS") or os.cpu_count() or 1)
+torch.set_num_threads(THREADS)
+torch.manual_seed(0)
+
+
+# --- CIFAR ResNet of the ResNet paper, section 4.2 (same as lib/models/cifar.ts, option A) ---------
+
+class CifarBlock(nn.Module):
+    def __init__(self, in_planes, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.stride = stride
+        # Option A: subsample x[:, :, ::s, ::s] and add zero channels, half before, half after.
+        self.pad = planes - in_planes if (stride != 1 or in_planes != planes) else None
+
+    def shortcut(self, x):
+        if self.pad is None:
+            return x
+        x = x[:, :, :: self.stride, :: self.stride]
+        before = self.pad // 2
+        return F.pad(x, (0, 0, 0, 0, before, self.pad - before))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class CifarResNet(nn.Module):
+    def __init__(self, depth, num_classes=10):
+        super().__init__()
+        assert (depth - 2) % 6 == 0
+        n = (depth - 2) // 6
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.in_planes = 16
+        self.layer1 = self._stage(16, n, 1)
+        self.layer2 = self._stage(32, n, 2)
+        self.layer3 = self._stage(64, n, 2)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(64, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def _stage(self, planes, n, stride):
+        blocks = []
+        for i in range(n):
+            blocks.append(CifarBlock(self.in_planes, planes, stride if i == 0 else 1))
+            self.in_planes = planes
+        return nn.Sequential(*blocks)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def make_model(name, num_classes=1000):
+    if name == "resnet18":
+        return torchvision.models.resnet18(num_classes=num_classes)
+    if name == "resnet50":
+        return torchvision.models.resnet50(num_classes=num_classes)
+    if name.startswith("cifar-resnet"):
+        return CifarResNet(int(name[len("cifar-resnet"):]), num_classes)
+    raise ValueError(f"unknown model {name}")
+
+
+# --- workloads: each setup returns a function that runs one repetition -----------------------------
+
+def setup(spec):
+    kind = spec["kind"]
+    if kind == "conv":
+        n, c, h, w, k, r = spec["n"], spec["c"], spec["h"], spec["w"], spec["k"], spec["r"]
+        stride, pad = spec["stride"], spec["pad"]
+        bwd = spec["pass"] == "bwd"
+        x = torch.randn(n, c, h, w, requires_grad=bwd)
+        wt = (torch.randn(k, c, r, r) * 0.05).requires_grad_(bwd)
+        if not bwd:
+            def fwd():
+                with torch.no_grad():
+                    F.conv2d(x, wt, None, stride, pad)
+            return fwd
+        y = F.conv2d(x, wt, None, stride, pad)
+        g = torch.randn_like(y)
+
+        def backward():  # input and weight gradients, the forward excluded
+            torch.autograd.grad(y, (x, wt), g, retain_graph=True)
+        return backward
+    if kind == "bn":
+        n, c, h, w = spec["n"], spec["c"], spec["h"], spec["w"]
+        x = torch.randn(n, c, h, w, requires_grad=True)
+        weight = torch.ones(c, requires_grad=True)
+        bias = torch.zeros(c, requires_grad=True)
+        rm, rv = torch.zeros(c), torch.ones(c)
+        g = torch.randn(n, c, h, w)
+
+        def bn_train():
+            y = F.batch_norm(x, rm, rv, weight, bias, training=True, momentum=0.1, eps=1e-5)
+            torch.autograd.grad(y, (x, weight, bias), g)
+        return bn_train
+    if kind == "gemm":
+        a = torch.randn(spec["m"], spec["k"])
+        b = torch.randn(spec["k"], spec["n"])
+
+        def gemm():
+            torch.mm(a, b)
+        return gemm
+    if kind == "infer":
+        model = make_model(spec["model"]).eval()
+        x = torch.randn(spec["batch"], 3, spec["size"], spec["size"])
+
+        def infer():
+            with torch.no_grad():
+                model(x)
+        return infer
+    if kind == "train":
+        model = make_model(spec["model"], spec["numClasses"]).train()
+        opt = torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=spec["momentum"],
+                              weight_decay=spec["weightDecay"])
+        x = torch.randn(spec["batch"], 3, spec["size"], spec["size"])
+        labels = torch.randint(0, spec["numClasses"], (spec["batch"],))
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x), labels)
+            loss.backward()
+            opt.step()
+        return step
+    raise ValueError(f"unknown workload kind {kind}")
+
+
+def export_onnx(model_name, path):
+    model = make_model(model_name).eval()
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with torch.no_grad():
+        torch.onnx.export(model, torch.randn(1, 3, 224, 224), tmp, opset_version=13, do_constant_folding=True,
+                          input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    os.replace(tmp, path)
+
+
+def main():
+    blas = "unknown"
+    try:
+        cfg = torch.__config__.show()
+        blas = next((p.split("=", 1)[1] for p in cfg.replace(",", "\n").split() if p.startswith("BLAS_INFO=")), blas)
+    except Exception:
+        pass
+    reply({"ready": True, "torch": torch.__version__, "torchvision": torchvision.__version__,
+           "threads": torch.get_num_threads(), "python": sys.version.split()[0], "blasInfo": blas,
+           "mkldnn": bool(torch.backends.mkldnn.is_available())})
+    workloads = {}
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            msg = json.loads(line)
+            cmd = msg.get("cmd")
+            if cmd == "quit":
+                break
+            if cmd == "setup":
+                workloads[msg["id"]] = setup(msg["spec"])
+                reply({"ok": True})
+            elif cmd == "run":
+                fn = workloads[msg["id"]]
+                t0 = time.perf_counter()
+                fn()
+                ms = (time.perf_counter() - t0) * 1000.0
+                reply({"ok": True, "ms": ms})
+            elif cmd == "release":
+                workloads.pop(msg["id"], None)
+                reply({"ok": True})
+            elif cmd == "export_onnx":
+                export_onnx(msg["model"], msg["path"])
+                reply({"ok": True})
+            else:
+                reply({"ok": False, "error": f"unknown command {cmd!r}"})
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            reply({"ok": False, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]})
+
+
+if __name__ == "__main__":
+    main()
