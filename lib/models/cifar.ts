@@ -91,7 +91,12 @@ export function cifarStages(n: number, makeBlock: (inPlanes: number, planes: num
   return { stages, outPlanes: inPlanes };
 }
 
-export class CifarResNet extends Module {
+/**
+ * The CIFAR network shared by the CIFAR ResNets and the Highway nets: a 3x3 stem with 16 filters,
+ * the three stages of `makeBlock` blocks (depth 6n + 2), global average pooling and a linear
+ * classifier. `name` prefixes its configuration errors.
+ */
+export abstract class CifarNet extends Module {
   readonly depth: number;
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
@@ -101,36 +106,43 @@ export class CifarResNet extends Module {
   readonly avgpool: AdaptiveAvgPool2d;
   readonly fc: Linear;
 
-  constructor(options: CifarResNetOptions) {
+  protected constructor(name: string, depth: number, numClasses: number, inChannels: number,
+    makeBlock: (inPlanes: number, planes: number, stride: number) => Module) {
     super();
-    const known = ['depth', 'plain', 'shortcut', 'numClasses', 'inChannels', 'zeroInitResidual'];
-    for (const key of Object.keys(options ?? {})) {
-      if (!known.includes(key)) throw new TypeError(`cifarResNet: unknown option '${key}' (known: ${known.join(', ')})`);
-    }
-    const { depth, plain = false, shortcut = 'A', numClasses = 10, inChannels = 3 } = options ?? ({} as CifarResNetOptions);
     if (!Number.isInteger(depth) || depth < 8 || (depth - 2) % 6 !== 0) {
-      throw new RangeError(`cifarResNet: depth must be 6n + 2 with n >= 1 (20, 32, 44, 56, 110, 1202 ...), got ${depth}`);
+      throw new RangeError(`${name}: depth must be 6n + 2 with n >= 1 (20, 32, 44, 56, 110, 1202 ...), got ${depth}`);
     }
-    if (shortcut !== 'A' && shortcut !== 'B' && shortcut !== 'C') {
-      throw new TypeError(`cifarResNet: shortcut must be 'A', 'B' or 'C', got ${String(shortcut)}`);
-    }
-    if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`cifarResNet: numClasses must be a positive integer, got ${numClasses}`);
+    if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`${name}: numClasses must be a positive integer, got ${numClasses}`);
     this.depth = depth;
-    const n = (depth - 2) / 6;
     this.conv1 = this.registerModule('conv1', new Conv2d(inChannels, 16, 3, { padding: 1, bias: false }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(16));
-    const { stages: [first, second, third] } = cifarStages(n, (inPlanes, planes, stride) => new CifarBlock(inPlanes, planes, stride, shortcut, plain));
+    const { stages: [first, second, third] } = cifarStages((depth - 2) / 6, makeBlock);
     this.layer1 = this.registerModule('layer1', first);
     this.layer2 = this.registerModule('layer2', second);
     this.layer3 = this.registerModule('layer3', third);
     this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
     this.fc = this.registerModule('fc', new Linear(64, numClasses));
-    initialiseResNet(this, options.zeroInitResidual ?? false);
   }
 
   forward(x: Tensor): Tensor {
     return applyInOrder(x, [this.conv1, this.bn1, relu, this.layer1, this.layer2, this.layer3, this.avgpool,
       (t) => flatten(t, 1), this.fc]);
+  }
+}
+
+export class CifarResNet extends CifarNet {
+  constructor(options: CifarResNetOptions) {
+    const known = ['depth', 'plain', 'shortcut', 'numClasses', 'inChannels', 'zeroInitResidual'];
+    for (const key of Object.keys(options ?? {})) {
+      if (!known.includes(key)) throw new TypeError(`cifarResNet: unknown option '${key}' (known: ${known.join(', ')})`);
+    }
+    const { depth, plain = false, shortcut = 'A', numClasses = 10, inChannels = 3 } = options ?? ({} as CifarResNetOptions);
+    if (shortcut !== 'A' && shortcut !== 'B' && shortcut !== 'C') {
+      throw new TypeError(`cifarResNet: shortcut must be 'A', 'B' or 'C', got ${String(shortcut)}`);
+    }
+    super('cifarResNet', depth, numClasses, inChannels,
+      (inPlanes, planes, stride) => new CifarBlock(inPlanes, planes, stride, shortcut, plain));
+    initialiseResNet(this, options.zeroInitResidual ?? false);
   }
 }
 

@@ -7,12 +7,11 @@
 // against the projected x. Depth 6n + 2: a 3x3 stem with 16 filters, three stages of n blocks
 // with 16, 32 and 64 filters (stride 2 between stages), global average pooling, a fc layer.
 import { add, mul, relu, sigmoid, sub } from '../ops/elementwise.js';
-import { flatten } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
 import { constant } from '../nn/init.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Sequential, applyInOrder, type Layer } from '../nn/layers.js';
+import { BatchNorm2d, Conv2d, Sequential, applyInOrder, type Layer } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { cifarStages } from './cifar.js';
+import { CifarNet } from './cifar.js';
 import { initialiseResNet } from './resnet.js';
 
 export interface HighwayOptions {
@@ -69,45 +68,17 @@ export class HighwayBlock extends Module {
   }
 }
 
-export class HighwayNet extends Module {
-  readonly depth: number;
-  readonly conv1: Conv2d;
-  readonly bn1: BatchNorm2d;
-  readonly layer1: Sequential;
-  readonly layer2: Sequential;
-  readonly layer3: Sequential;
-  readonly avgpool: AdaptiveAvgPool2d;
-  readonly fc: Linear;
-
+export class HighwayNet extends CifarNet {
   constructor(options: HighwayOptions) {
-    super();
     const known = ['depth', 'gateBias', 'numClasses', 'inChannels'];
     for (const key of Object.keys(options ?? {})) {
       if (!known.includes(key)) throw new TypeError(`highway: unknown option '${key}' (known: ${known.join(', ')})`);
     }
     const { depth, gateBias = -2, numClasses = 10, inChannels = 3 } = options ?? ({} as HighwayOptions);
-    if (!Number.isInteger(depth) || depth < 8 || (depth - 2) % 6 !== 0) {
-      throw new RangeError(`highway: depth must be 6n + 2 with n >= 1 (20, 32, 44, 56, 110 ...), got ${depth}`);
-    }
     if (!Number.isFinite(gateBias)) throw new RangeError(`highway: gateBias must be a finite number (negative starts the blocks near the identity), got ${gateBias}`);
-    if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`highway: numClasses must be a positive integer, got ${numClasses}`);
-    this.depth = depth;
-    const n = (depth - 2) / 6;
-    this.conv1 = this.registerModule('conv1', new Conv2d(inChannels, 16, 3, { padding: 1, bias: false }));
-    this.bn1 = this.registerModule('bn1', new BatchNorm2d(16));
-    const { stages: [first, second, third] } = cifarStages(n, (inPlanes, planes, stride) => new HighwayBlock(inPlanes, planes, stride, gateBias));
-    this.layer1 = this.registerModule('layer1', first);
-    this.layer2 = this.registerModule('layer2', second);
-    this.layer3 = this.registerModule('layer3', third);
-    this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
-    this.fc = this.registerModule('fc', new Linear(64, numClasses));
+    super('highway', depth, numClasses, inChannels, (inPlanes, planes, stride) => new HighwayBlock(inPlanes, planes, stride, gateBias));
     // Conv weights and BN as the ResNets; the gate biases keep their value.
     initialiseResNet(this, false);
-  }
-
-  forward(x: Tensor): Tensor {
-    return applyInOrder(x, [this.conv1, this.bn1, relu, this.layer1, this.layer2, this.layer3, this.avgpool,
-      (t) => flatten(t, 1), this.fc]);
   }
 }
 

@@ -2,7 +2,7 @@ export {
   ResNet, BasicBlock, Bottleneck, resnet18, resnet34, resnet50, resnet101, resnet152, plain18, plain34,
   type ResNetOptions, type BlockType,
 } from './resnet.js';
-export { CifarResNet, CifarBlock, cifarResNet, type CifarResNetOptions, type ShortcutOption } from './cifar.js';
+export { CifarNet, CifarResNet, CifarBlock, cifarResNet, type CifarResNetOptions, type ShortcutOption } from './cifar.js';
 export { HighwayNet, HighwayBlock, highway, type HighwayOptions } from './highway.js';
 export {
   DenseNet, DenseBlock, DenseLayer, Transition, NamedSequential, densenet, densenet121,
