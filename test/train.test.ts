@@ -29,6 +29,17 @@ async function runTraining(outDir: string, options: { maxSteps?: number; resume?
 
 const trainLosses = (dir: string) => new rn.train.MetricsLog(join(dir, 'metrics.jsonl')).read().filter((r) => r.kind === 'train').map((r) => [r.iteration, r.loss]);
 
+describe('metrics', () => {
+  it('topKErrors counts each k from one pass; ties go to the lower class index', () => {
+    rn.scope(() => {
+      const logits = rn.tensor([[3, 1, 2], [0, 5, 1], [4, 4, 0]]);
+      const labels = rn.tensor([2, 1, 1], [3], { dtype: 'int64' });
+      expect(rn.train.topKErrors(logits, labels, [1, 2, 3])).toEqual([2, 0, 0]);
+      expect(() => rn.train.topKErrors(logits, labels, [4])).toThrow(/exceeds the number of classes/);
+    });
+  });
+});
+
 describe('training', () => {
   it('a CIFAR ResNet-20 overfits 32 synthetic images: the loss falls below a tenth of its start within 60 steps', () => {
     rn.manualSeed(0);

@@ -1,22 +1,27 @@
 // Classification metrics from logits: top-k error counts, and running averages.
 import type { Tensor } from '../tensor.js';
 
-/** Number of rows whose label is not among the k largest logits. logits: (N, K), labels: (N). */
-export function topKErrors(logits: Tensor, labels: Tensor, k: number): number {
+/**
+ * For each k in ks, the number of rows whose label is not among the k largest logits, from one
+ * read of the logits. logits: (N, K), labels: (N).
+ */
+export function topKErrors(logits: Tensor, labels: Tensor, ks: readonly number[]): number[] {
   const [n, classes] = logits.shape as [number, number];
-  if (k > classes) throw new RangeError(`topKErrors: k (${k}) exceeds the number of classes (${classes})`);
+  for (const k of ks) if (k > classes) throw new RangeError(`topKErrors: k (${k}) exceeds the number of classes (${classes})`);
   const values = logits.toArray() as Float32Array;
   const targets = labels.toArray();
-  let errors = 0;
+  const errors = ks.map(() => 0);
   for (let i = 0; i < n; i++) {
     const label = Number(targets[i]);
     const target = values[i * classes + label]!;
-    let above = 0;
+    let above = 0;  // classes ranked before the label (ties broken by index)
     for (let j = 0; j < classes; j++) {
       const v = values[i * classes + j]!;
       if (v > target || (v === target && j < label)) above++;
     }
-    if (above >= k) errors++;
+    ks.forEach((k, slot) => {
+      if (above >= k) errors[slot]!++;
+    });
   }
   return errors;
 }

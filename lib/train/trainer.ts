@@ -62,6 +62,11 @@ export interface TrainSummary {
   seconds: number;
 }
 
+/** Top-1 always; top-5 where there are more than five classes. */
+function errorRanks(numClasses: number): number[] {
+  return numClasses > 5 ? [1, 5] : [1];
+}
+
 function release(batch: Batch): void {
   batch.images.dispose();
   batch.labels.dispose();
@@ -70,6 +75,7 @@ function release(batch: Batch): void {
 /** Loss and top-1 / top-5 error (in percent) of a model over a loader, in evaluation mode. */
 export async function evaluate(model: Module, loader: DataLoader, numClasses: number): Promise<EvaluationResult> {
   const wasTraining = model.training;
+  const ks = errorRanks(numClasses);
   model.eval();
   const loss = new Average();
   let top1 = 0, top5 = 0, images = 0;
@@ -79,8 +85,9 @@ export async function evaluate(model: Module, loader: DataLoader, numClasses: nu
         const logits = model.forward(batch.images);
         const n = batch.labels.shape[0]!;
         loss.add(crossEntropy(logits, batch.labels).item(), n);
-        top1 += topKErrors(logits, batch.labels, 1);
-        if (numClasses > 5) top5 += topKErrors(logits, batch.labels, 5);
+        const [errors1 = 0, errors5 = 0] = topKErrors(logits, batch.labels, ks);
+        top1 += errors1;
+        top5 += errors5;
         images += n;
       }));
       release(batch);
@@ -105,6 +112,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const logEvery = o.logEvery ?? 10;
   const maxSteps = o.maxSteps ?? Infinity;
   const numClasses = o.spec.numClasses;
+  const ks = errorRanks(numClasses);
   const runName = o.runName ?? o.spec.name;
   if (o.outDir) mkdirSync(o.outDir, { recursive: true });
   const log = o.outDir ? new MetricsLog(join(o.outDir, 'metrics.jsonl')) : null;
@@ -153,8 +161,9 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
           loss.backward();
           o.optimizer.step();
           windowLoss.add(loss.item(), n);
-          windowTop1.add((100 * topKErrors(logits, batch.labels, 1)) / n, n);
-          if (numClasses > 5) windowTop5.add((100 * topKErrors(logits, batch.labels, 5)) / n, n);
+          const [errors1 = 0, errors5 = 0] = topKErrors(logits, batch.labels, ks);
+          windowTop1.add((100 * errors1) / n, n);
+          if (numClasses > 5) windowTop5.add((100 * errors5) / n, n);
         });
         release(batch);
         const lr = o.optimizer.paramGroups[0]!.lr;
