@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as rn from '../lib/index.js';
 import { gradcheck } from './helpers/gradcheck.js';
+import { overfitLosses } from './helpers/overfit.js';
 
 const built: rn.nn.Module[] = [];
 const build = <M extends rn.nn.Module>(m: M): M => {
@@ -24,25 +25,8 @@ const bn = (c: number) => 2 * c;
 const conv = (cIn: number, cOut: number, k: number) => cIn * cOut * k * k;
 
 /** Trains `model` on one batch of 16 synthetic images; the losses of each step. */
-function overfit(model: rn.nn.Module, steps: number, lr: number): number[] {
-  const loader = new rn.data.DataLoader(rn.data.synthetic({ size: 16, seed: 3 }), { batchSize: 16, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] });
-  const [batch] = [...loader];
-  const opt = new rn.optim.SGD(model.parameters(), { lr, momentum: 0.9 });
-  const losses: number[] = [];
-  for (let i = 0; i < steps && !(losses.length > 0 && losses[losses.length - 1]! < losses[0]! / 3); i++) {
-    losses.push(rn.scope(() => {
-      opt.zeroGrad();
-      const loss = rn.crossEntropy(model.forward(batch!.images), batch!.labels);
-      loss.backward();
-      opt.step();
-      return loss.item();
-    }));
-  }
-  opt.dispose();
-  batch!.images.dispose();
-  batch!.labels.dispose();
-  return losses;
-}
+const overfit = (model: rn.nn.Module, steps: number, lr: number): number[] =>
+  overfitLosses(model, { images: 16, seed: 3, lr, maxSteps: steps, stopBelowFraction: 3 });
 
 describe('Highway networks', () => {
   // A block from cIn to p channels: F's two convs and BNs, the gate conv with bias, a projection where the shape changes.

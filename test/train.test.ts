@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as rn from '../lib/index.js';
 import { setUpRun, tearDown, type RunOptions } from '../lib/cli/setup.js';
+import { overfitLosses } from './helpers/overfit.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'cudnn-resnet-train-'));
 
@@ -43,26 +44,11 @@ describe('metrics', () => {
 describe('training', () => {
   it('a CIFAR ResNet-20 overfits 32 synthetic images: the loss falls below a tenth of its start within 60 steps', () => {
     rn.manualSeed(0);
-    const loader = new rn.data.DataLoader(rn.data.synthetic({ size: 32, seed: 1 }), { batchSize: 32, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] });
-    const [batch] = [...loader];
     const model = rn.models.cifarResNet({ depth: 20 });
-    const opt = new rn.optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
-    const losses: number[] = [];
-    for (let i = 0; i < 60 && !(losses.length > 0 && losses[losses.length - 1]! < losses[0]! / 10); i++) {
-      losses.push(rn.scope(() => {
-        opt.zeroGrad();
-        const loss = rn.crossEntropy(model.forward(batch!.images), batch!.labels);
-        loss.backward();
-        opt.step();
-        return loss.item();
-      }));
-    }
+    const losses = overfitLosses(model, { images: 32, seed: 1, lr: 0.05, maxSteps: 60, stopBelowFraction: 10 });
     expect(losses[0]).toBeGreaterThan(1.5);
     expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! / 10);
-    opt.dispose();
     model.dispose();
-    batch!.images.dispose();
-    batch!.labels.dispose();
   });
 
   it('writes the log, checkpoint and chart; a run resumed mid-epoch gives the uninterrupted run\'s losses exactly', async () => {
