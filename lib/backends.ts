@@ -1,6 +1,6 @@
 // What this machine offers: the CPU backend's settings and, for CUDA, availability or the
 // exact reason it is unavailable.
-import { native, type CpuBackendInfo, type CudaDeviceInfo } from './binding.js';
+import { native, type CpuBackendInfo, type CudaDeviceInfo, type LibraryInfo } from './binding.js';
 
 export interface Backends {
   cpu: CpuBackendInfo;
@@ -13,14 +13,20 @@ export interface Backends {
     devices: CudaDeviceInfo[];
     runtimeVersion: number;
     driverVersion: number;
-    /** cuDNN's version once the library is loaded; null until the CUDA backend loads it. */
-    cudnnVersion: number | null;
+    /** cuDNN's version ("9.10.2"), null when it is not loaded. */
+    cudnnVersion: string | null;
+    /** cuBLAS's version, null when it is not loaded. */
+    cublasVersion: string | null;
+    /** Where cuDNN / cuBLAS were loaded from, or why they were not (absent without the CUDA part). */
+    cudnn?: LibraryInfo;
+    cublas?: LibraryInfo;
   };
 }
 
 export function backends(): Backends {
   const info = native.backends();
-  return { cpu: info.cpu, cuda: { ...info.cuda, cudnnVersion: null } };
+  const cuda = info.cuda;
+  return { cpu: info.cpu, cuda: { ...cuda, cudnnVersion: cuda.cudnn?.version ?? null, cublasVersion: cuda.cublas?.version ?? null } };
 }
 
 /** Threads used by CPU kernels (1 .. cores); returns the number in force. */

@@ -41,6 +41,13 @@ export interface CudaDeviceInfo {
   computeCapability: string;
   totalMemory: number;
 }
+/** A run-time loaded library (cuDNN, cuBLAS): where it came from, or why it could not be loaded. */
+export interface LibraryInfo {
+  loaded: boolean;
+  path?: string;
+  version?: string;
+  reason?: string;
+}
 export interface CudaBackendInfo {
   compiled: boolean;
   available: boolean;
@@ -48,6 +55,17 @@ export interface CudaBackendInfo {
   runtimeVersion: number;
   driverVersion: number;
   devices: CudaDeviceInfo[];
+  /** Present when the addon has its CUDA part. */
+  cudnn?: LibraryInfo;
+  cublas?: LibraryInfo;
+}
+export interface CudaMemory {
+  allocatedBytes: number;
+  reservedBytes: number;
+  peakAllocatedBytes: number;
+  allocations: number;
+  cacheHits: number;
+  deviceMallocs: number;
 }
 export interface NativeMemory {
   liveTensors: number;
@@ -58,7 +76,7 @@ export interface NativeMemory {
 }
 
 export interface NativeBinding {
-  fromArray(data: TransportArray, shape: number[], dtype: DType, format: MemoryFormat): T;
+  fromArray(data: TransportArray, shape: number[], dtype: DType, format: MemoryFormat, device?: DeviceName): T;
   toArray(t: T): TransportArray;
   readAsync(t: T): Promise<TransportArray>;
   cast(t: T, dtype: DType): T;
@@ -66,9 +84,10 @@ export interface NativeBinding {
   clone(t: T): T;
   view(t: T, shape: number[]): T;
   copyInto(dst: T, src: T): void;
-  full(shape: number[], value: number, dtype: DType): T;
-  randomUniform(shape: number[], seed: bigint, low: number, high: number): T;
-  randomNormal(shape: number[], seed: bigint, mean: number, std: number): T;
+  toDevice(t: T, device: DeviceName): T;
+  full(shape: number[], value: number, dtype: DType, device?: DeviceName): T;
+  randomUniform(shape: number[], seed: bigint, low: number, high: number, device?: DeviceName): T;
+  randomNormal(shape: number[], seed: bigint, mean: number, std: number, device?: DeviceName): T;
 
   conv2d(x: T, w: T, b: Maybe, p: ConvParams): T;
   conv2dBackward(dy: T, x: T, w: T, p: ConvParams, needs: [boolean, boolean, boolean]): [Maybe, Maybe, Maybe];
@@ -105,6 +124,10 @@ export interface NativeBinding {
   memory(): NativeMemory;
   emptyCache(): void;
   backends(): { cpu: CpuBackendInfo; cuda: CudaBackendInfo };
+  cudaMemory(): CudaMemory;
+  cudaControl(action: 'emptyCache' | 'resetPeak' | 'synchronize'): void;
+  cudaControl(action: 'allowTf32', allow: boolean): void;
+  cudaControl(action: 'tf32'): boolean;
   setNumThreads(n: number): number;
   setGemmBackend(name: 'builtin' | 'openblas'): void;
 }

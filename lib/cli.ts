@@ -137,6 +137,9 @@ export function buildProgram(): Command {
       console.log(`cuda: ${c.available ? 'available' : 'unavailable'}${c.reason ? ` — ${c.reason}` : ''}`);
       console.log(`  compiled in: ${c.compiled ? `yes (CUDA runtime ${c.runtimeVersion})` : 'no'}; driver: ${c.driverVersion || 'none'}`);
       for (const d of c.devices) console.log(`  ${d.name} (sm_${d.computeCapability.replace('.', '')}, ${(d.totalMemory / 2 ** 30).toFixed(1)} GiB)`);
+      for (const [name, lib] of [['cuDNN', c.cudnn], ['cuBLAS', c.cublas]] as const) {
+        if (lib) console.log(`  ${name}: ${lib.loaded ? `${lib.version} from ${lib.path}` : `not loaded — ${lib.reason}`}`);
+      }
     });
 
   const experiment = program.command('experiment').description('experiments of the ResNet paper, and comparisons of any nets');

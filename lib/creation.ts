@@ -1,7 +1,7 @@
 // Creation functions: tensor, zeros, ones, full, rand, randn, arange, and the *Like forms.
 import { native, type NativeTensor, type TransportArray } from './binding.js';
 import { ALL_DTYPES, FLOAT_DTYPES, Tensor, wrap, type Device, type DType, type MemoryFormat } from './tensor.js';
-import { checkDType, checkInt, checkNumber, checkOptions } from './ops/validate.js';
+import { checkDevice, checkDType, checkInt, checkNumber, checkOptions } from './ops/validate.js';
 import { nextSeed } from './random.js';
 
 export interface CreateOptions {
@@ -17,12 +17,7 @@ const OPTION_KEYS = ['dtype', 'device', 'requiresGrad', 'memoryFormat'];
 function parseOptions(op: string, options: CreateOptions | undefined, defaultDType: DType) {
   const o = checkOptions(op, options, OPTION_KEYS);
   const dtype = checkDType(op, 'dtype', o.dtype ?? defaultDType, ALL_DTYPES);
-  const device = o.device ?? 'cpu';
-  if (device !== 'cpu' && device !== 'cuda') throw new TypeError(`${op}: device must be 'cpu' or 'cuda', got ${String(device)}`);
-  if (device === 'cuda') {
-    const cuda = native.backends().cuda;
-    throw new Error(`${op}: CUDA tensors are not available in this build (${cuda.reason ?? 'the CUDA backend has no device tensors yet'})`);
-  }
+  const device = checkDevice(op, o.device ?? 'cpu');
   const requiresGrad = o.requiresGrad ?? false;
   if (typeof requiresGrad !== 'boolean') throw new TypeError(`${op}: requiresGrad must be a boolean`);
   if (requiresGrad && !FLOAT_DTYPES.includes(dtype)) throw new TypeError(`${op}: only floating-point tensors can require gradients, dtype is ${dtype}`);
@@ -30,7 +25,7 @@ function parseOptions(op: string, options: CreateOptions | undefined, defaultDTy
   if (memoryFormat !== 'contiguous' && memoryFormat !== 'channelsLast') {
     throw new TypeError(`${op}: memoryFormat must be 'contiguous' or 'channelsLast', got ${String(memoryFormat)}`);
   }
-  return { dtype, requiresGrad, memoryFormat: memoryFormat as MemoryFormat };
+  return { dtype, device, requiresGrad, memoryFormat: memoryFormat as MemoryFormat };
 }
 
 export function checkShapeArg(op: string, shape: unknown): number[] {
@@ -121,7 +116,7 @@ export function tensor(
   const count = finalShape.reduce((a, b) => a * b, 1);
   if (count !== flat.length) throw new RangeError(`${op}: ${flat.length} values cannot fill shape [${finalShape}] (${count} elements)`);
   if (o.dtype !== 'int64' && flat instanceof BigInt64Array) throw new TypeError(`${op}: a BigInt64Array holds int64 values, not ${o.dtype}`);
-  const handle = native.fromArray(transportFor(o.dtype, flat), finalShape, o.dtype, o.memoryFormat);
+  const handle = native.fromArray(transportFor(o.dtype, flat), finalShape, o.dtype, o.memoryFormat, o.device);
   return finish(wrap(handle), o.requiresGrad);
 }
 
@@ -130,7 +125,7 @@ export function full(shape: readonly number[], value: number, options?: CreateOp
   const s = checkShapeArg('full', shape);
   checkNumber('full', 'value', value);
   const o = parseOptions('full', options, 'float32');
-  let handle = native.full(s, value, o.dtype);
+  let handle = native.full(s, value, o.dtype, o.device);
   if (o.memoryFormat !== 'contiguous') handle = replaced(handle, native.toFormat(handle, o.memoryFormat));
   return finish(wrap(handle), o.requiresGrad);
 }
@@ -142,10 +137,10 @@ export function ones(shape: readonly number[], options?: CreateOptions): Tensor 
   return full(shape, 1, options);
 }
 export function zerosLike(t: Tensor, options?: CreateOptions): Tensor {
-  return full(t.shape, 0, { dtype: t.dtype, memoryFormat: t.memoryFormat, ...options });
+  return full(t.shape, 0, { dtype: t.dtype, device: t.device, memoryFormat: t.memoryFormat, ...options });
 }
 export function onesLike(t: Tensor, options?: CreateOptions): Tensor {
-  return full(t.shape, 1, { dtype: t.dtype, memoryFormat: t.memoryFormat, ...options });
+  return full(t.shape, 1, { dtype: t.dtype, device: t.device, memoryFormat: t.memoryFormat, ...options });
 }
 
 /** Disposes a handle that a conversion replaced, returning the replacement. */
@@ -155,11 +150,11 @@ function replaced(previous: NativeTensor, next: NativeTensor): NativeTensor {
 }
 
 function random(op: string, shape: readonly number[], options: CreateOptions | undefined,
-  make: (s: number[], seed: bigint) => NativeTensor): Tensor {
+  make: (s: number[], seed: bigint, device: Device) => NativeTensor): Tensor {
   const s = checkShapeArg(op, shape);
   const o = parseOptions(op, options, 'float32');
   if (!FLOAT_DTYPES.includes(o.dtype)) throw new TypeError(`${op}: dtype must be a floating-point type, got ${o.dtype}`);
-  let handle = make(s, nextSeed());
+  let handle = make(s, nextSeed(), o.device);
   if (o.dtype !== 'float32') handle = replaced(handle, native.cast(handle, o.dtype));
   if (o.memoryFormat !== 'contiguous') handle = replaced(handle, native.toFormat(handle, o.memoryFormat));
   return finish(wrap(handle), o.requiresGrad);
@@ -167,12 +162,12 @@ function random(op: string, shape: readonly number[], options: CreateOptions | u
 
 /** Uniform samples in [0, 1) from the seedable generator (rn.manualSeed). */
 export function rand(shape: readonly number[], options?: CreateOptions): Tensor {
-  return random('rand', shape, options, (s, seed) => native.randomUniform(s, seed, 0, 1));
+  return random('rand', shape, options, (s, seed, device) => native.randomUniform(s, seed, 0, 1, device));
 }
 
 /** Standard normal samples from the seedable generator (rn.manualSeed). */
 export function randn(shape: readonly number[], options?: CreateOptions): Tensor {
-  return random('randn', shape, options, (s, seed) => native.randomNormal(s, seed, 0, 1));
+  return random('randn', shape, options, (s, seed, device) => native.randomNormal(s, seed, 0, 1, device));
 }
 
 /**

@@ -5,6 +5,7 @@ export { scope, keep, memory, emptyCache, type MemoryInfo } from './memory.js';
 export { noGrad, isGradEnabled } from './autograd.js';
 export { manualSeed } from './random.js';
 export { backends, setNumThreads, setGemmBackend, type Backends } from './backends.js';
+export * as cuda from './cuda.js';
 export { add, sub, mul, div, scale, affine, relu, sigmoid } from './ops/elementwise.js';
 export { sum, mean } from './ops/reduce.js';
 export { reshape, flatten, concat, narrow, shortcutA } from './ops/shape.js';

@@ -3,10 +3,10 @@
 import { native, type DeviceName, type DType, type MemoryFormat, type NativeTensor, type TransportArray } from './binding.js';
 import { noGrad, releaseNode, retainNode, runBackward, type GradNode } from './autograd.js';
 import { finalizer, setTensorCheck, track, untracked } from './memory.js';
-import { cast, toMemoryFormat } from './ops/cast.js';
+import { cast, toDevice, toMemoryFormat } from './ops/cast.js';
 import { rules } from './ops/grad.js';
 import { flatten, reshape } from './ops/shape.js';
-import { checkDType, checkOptions, checkTensor } from './ops/validate.js';
+import { checkDevice, checkDType, checkOptions, checkTensor } from './ops/validate.js';
 
 export type { DType, MemoryFormat } from './binding.js';
 export type Device = DeviceName;
@@ -143,7 +143,7 @@ export class Tensor {
       }
     }
     untracked(() => noGrad(() => {
-      const seed = gradient ?? wrap(native.full([...this.shape], 1, 'float32'));
+      const seed = gradient ?? wrap(native.full([...this.shape], 1, 'float32', this.device));
       try {
         if (this._node) {
           runBackward(this._node, seed, o.retainGraph === true, backwardHooks);
@@ -162,13 +162,14 @@ export class Tensor {
   to(target: Device | ToOptions): Tensor {
     const o: ToOptions = typeof target === 'string' ? { device: target } : (checkOptions('to', target, ['dtype', 'device', 'memoryFormat']) as ToOptions);
     checkTensor('to', 'the tensor', this);
-    if (o.device !== undefined && o.device !== 'cpu') {
-      if (o.device !== 'cuda') throw new TypeError(`to: device must be 'cpu' or 'cuda', got ${String(o.device)}`);
-      const cuda = native.backends().cuda;
-      throw new Error(`to: CUDA tensors are not available (${cuda.reason ?? 'this build has no CUDA device tensors yet'})`);
-    }
+    if (o.device !== undefined) checkDevice('to', o.device);
     let result: Tensor = this;
-    if (o.dtype !== undefined && o.dtype !== this.dtype) result = cast(this, checkDType('to', 'dtype', o.dtype, ALL_DTYPES));
+    if (o.device !== undefined && o.device !== this.device) result = toDevice(this, o.device);
+    if (o.dtype !== undefined && o.dtype !== result.dtype) {
+      const converted = cast(result, checkDType('to', 'dtype', o.dtype, ALL_DTYPES));
+      if (result !== this) result.dispose();
+      result = converted;
+    }
     if (o.memoryFormat !== undefined && o.memoryFormat !== result.memoryFormat) {
       const format: MemoryFormat = o.memoryFormat;
       if (format !== 'contiguous' && format !== 'channelsLast') throw new TypeError(`to: memoryFormat must be 'contiguous' or 'channelsLast', got ${String(format)}`);

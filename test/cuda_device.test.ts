@@ -24,4 +24,17 @@ describe('CUDA device detection', () => {
       expect(d.totalMemory).toBeGreaterThan(2 ** 30);
     }
   });
+
+  it.skipIf(!cuda.compiled)('reports cuDNN and cuBLAS: where they were loaded from, or why not', () => {
+    for (const lib of [cuda.cudnn!, cuda.cublas!]) {
+      if (lib.loaded) {
+        expect(lib.path).toMatch(/lib(cudnn|cublas)/);
+        expect(lib.version).toMatch(/^\d+\.\d+\.\d+$/);
+      } else {
+        expect(lib.reason).toMatch(/lib(cudnn|cublas)\.so/);
+      }
+    }
+    const b = rn.backends().cuda;
+    expect(b.cudnnVersion).toBe(cuda.cudnn!.loaded ? cuda.cudnn!.version : null);
+  });
 });

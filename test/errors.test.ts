@@ -56,8 +56,8 @@ describe('argument validation', () => {
     rn.scope(() => {
       const x = rn.ones([2]);
       if (!rn.backends().cuda.available) {
-        expect(() => x.to('cuda')).toThrow(/CUDA tensors are not available/);
-        expect(() => rn.zeros([2], { device: 'cuda' })).toThrow(/not available/);
+        expect(() => x.to('cuda')).toThrow(/^to: CUDA is unavailable here: /);
+        expect(() => rn.zeros([2], { device: 'cuda' })).toThrow(/^full: CUDA is unavailable here: /);
       }
       expect(() => x.to('tpu' as never)).toThrow(TypeError);
     });

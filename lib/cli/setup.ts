@@ -40,17 +40,18 @@ export interface Run {
   optimizer: SGD;
   scheduler: LRScheduler;
   totalSteps: number;
-  device: 'cpu';
+  device: 'cpu' | 'cuda';
 }
 
-/** The device to use: 'cuda' must be available, 'auto' takes CUDA when it can run the ops. */
-export function resolveDevice(requested: 'cpu' | 'cuda' | 'auto', say: (line: string) => void): 'cpu' {
+/** The device to use: 'cuda' must be available, 'auto' takes CUDA when it is. */
+export function resolveDevice(requested: 'cpu' | 'cuda' | 'auto', say: (line: string) => void): 'cpu' | 'cuda' {
   const cuda = backends().cuda;
-  if (requested === 'cuda') {
-    throw new Error(`--device cuda: CUDA cannot be used here (${cuda.reason ?? 'device tensors are not part of this build yet'})`);
+  if (requested === 'cuda' && !cuda.available) throw new Error(`--device cuda: CUDA cannot be used here (${cuda.reason})`);
+  if (requested === 'auto') {
+    say(cuda.available ? `device: cuda (${cuda.devices[0]?.name ?? 'GPU'})` : `device: cpu (${cuda.reason})`);
+    return cuda.available ? 'cuda' : 'cpu';
   }
-  if (requested === 'auto') say(`device: cpu (${cuda.available ? 'CUDA device tensors are not part of this build yet' : cuda.reason})`);
-  return 'cpu';
+  return requested;
 }
 
 export function makeSchedule(o: RunOptions, totalSteps: number): Schedule {
@@ -70,6 +71,7 @@ export async function setUpRun(o: RunOptions, say: (line: string) => void): Prom
     say(`note: ${o.model} downsamples 32x; ${data.train.imageShape[1]}x${data.train.imageShape[2]} images leave it a 1x1 map (the cifar-* nets suit small images)`);
   }
   const model = createModel(spec);
+  if (device === 'cuda') model.to('cuda');
   const augment = o.augment ?? data.augmentByDefault;
   const trainLoader = new DataLoader(data.train, {
     batchSize: o.batchSize, shuffle: true, seed: o.seed, augment, mean: data.mean, std: data.std, dropLast: data.train.length > o.batchSize,

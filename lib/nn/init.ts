@@ -39,14 +39,14 @@ function affineOf(source: Tensor, scale: number, shift: number): Tensor {
 }
 
 export function normal(t: Tensor, mean = 0, std = 1): Tensor {
-  return fill(t, () => affineOf(randn([...t.shape], { memoryFormat: t.memoryFormat }), std, mean));
+  return fill(t, () => affineOf(randn([...t.shape], { memoryFormat: t.memoryFormat, device: t.device }), std, mean));
 }
 export function uniform(t: Tensor, low = 0, high = 1): Tensor {
-  return fill(t, () => affineOf(rand([...t.shape], { memoryFormat: t.memoryFormat }), high - low, low));
+  return fill(t, () => affineOf(rand([...t.shape], { memoryFormat: t.memoryFormat, device: t.device }), high - low, low));
 }
 export function constant(t: Tensor, value: number): Tensor {
   return fill(t, () => {
-    const filled = native.full([...t.shape], value, t.dtype);
+    const filled = native.full([...t.shape], value, t.dtype, t.device);
     if (t.memoryFormat === 'contiguous') return wrapHandle(filled);
     const formatted = native.toFormat(filled, t.memoryFormat);
     filled.dispose();

@@ -116,7 +116,7 @@ export class BatchNorm2d extends Module {
     if (!counter) return;
     const count = Number(counter.toArray()[0]) + 1;
     noGrad(() => untracked(() => {
-      const next = wrap(native.full([], count, 'int64'));
+      const next = wrap(native.full([], count, 'int64', counter.device));
       native.copyInto(counter.handle, next.handle);
       next.dispose();
     }));

@@ -3,7 +3,8 @@
 // fc.bias ...) follow PyTorch's and a torchvision state dict maps key for key.
 import { native } from '../binding.js';
 import { keep, untracked } from '../memory.js';
-import { cast, toMemoryFormat } from '../ops/cast.js';
+import { cast, toDevice, toMemoryFormat } from '../ops/cast.js';
+import { checkDevice } from '../ops/validate.js';
 import { Tensor, type Device, type DType, type MemoryFormat } from '../tensor.js';
 import { noGrad } from '../autograd.js';
 
@@ -176,18 +177,17 @@ export abstract class Module {
    */
   to(target: ModuleTarget): this {
     const o = typeof target === 'string' ? { device: target } : target;
-    if (o.device !== undefined && o.device !== 'cpu') {
-      if (o.device !== 'cuda') throw new TypeError(`to: device must be 'cpu' or 'cuda', got ${String(o.device)}`);
-      const reason = native.backends().cuda.reason ?? 'this build has no CUDA device tensors yet';
-      throw new Error(`to: cannot move the model to CUDA (${reason})`);
-    }
+    if (o.device !== undefined) checkDevice('to', o.device);
     noGrad(() => untracked(() => {
       for (const m of this.modules()) {
         for (const [name, t] of [...m.#parameters, ...m.#buffers]) {
           if (!t) continue;
           let next = t;
+          if (o.device && o.device !== t.device) next = toDevice(next, o.device);
           if (o.dtype && o.dtype !== t.dtype && (t.dtype === 'float32' || t.dtype === 'float16' || t.dtype === 'bfloat16')) {
-            next = cast(next, o.dtype);
+            const converted = cast(next, o.dtype);
+            if (next !== t) next.dispose();
+            next = converted;
           }
           if (o.memoryFormat && next.ndim === 4 && next.memoryFormat !== o.memoryFormat) {
             const formatted = toMemoryFormat(next, o.memoryFormat);

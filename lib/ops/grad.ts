@@ -83,7 +83,7 @@ export const rules: Record<string, BackwardRule> = {
     const dim = attr<number>(node, 'dim'), start = attr<number>(node, 'start');
     const inputShape = attr<number[]>(node, 'inputShape');
     const parts: NativeTensor[] = [];
-    const zerosOf = (size: number) => native.full(inputShape.map((s, i) => (i === dim ? size : s)), 0, 'float32');
+    const zerosOf = (size: number) => native.full(inputShape.map((s, i) => (i === dim ? size : s)), 0, 'float32', g.device);
     if (start > 0) parts.push(zerosOf(start));
     parts.push(g.handle);
     const after = inputShape[dim]! - start - g.shape[dim]!;
@@ -137,4 +137,5 @@ export const rules: Record<string, BackwardRule> = {
   ],
   cast: (node, g) => [wrap(native.cast(g.handle, attr(node, 'from')))],
   toMemoryFormat: (node, g) => [wrap(native.toFormat(g.handle, attr(node, 'from')))],
+  toDevice: (node, g) => [wrap(native.toDevice(g.handle, attr(node, 'from')))],
 };

@@ -1,5 +1,6 @@
 // Argument checks shared by the ops. Each throws a TypeError or RangeError whose message says
 // which op, which argument, what was expected and what came, before anything reaches C++.
+import { native, type DeviceName } from '../binding.js';
 import { Tensor, type DType } from '../tensor.js';
 
 export function checkTensor(op: string, name: string, t: unknown): Tensor {
@@ -34,6 +35,16 @@ export function checkShape(op: string, name: string, t: Tensor, shape: readonly 
   if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
     throw new RangeError(`${op}: ${name} must have shape [${shape}], got [${t.shape}]`);
   }
+}
+
+/** 'cpu' or 'cuda'; for 'cuda', CUDA must be usable here (else an Error with the reason). */
+export function checkDevice(op: string, device: unknown): DeviceName {
+  if (device !== 'cpu' && device !== 'cuda') throw new TypeError(`${op}: device must be 'cpu' or 'cuda', got ${String(device)}`);
+  if (device === 'cuda') {
+    const cuda = native.backends().cuda;
+    if (!cuda.available) throw new Error(`${op}: CUDA is unavailable here: ${cuda.reason ?? 'unknown reason'}`);
+  }
+  return device;
 }
 
 export function checkSameDevice(op: string, tensors: (Tensor | undefined | null)[]): void {

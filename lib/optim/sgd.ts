@@ -105,7 +105,7 @@ export class SGD {
       }
       let buffer = this.momentumBuffers.get(p);
       if (!buffer) {
-        buffer = untracked(() => wrap(native.full([...p.shape], 0, 'float32')));
+        buffer = untracked(() => wrap(native.full([...p.shape], 0, 'float32', p.device)));
         this.momentumBuffers.set(p, buffer);
       }
       native.copyInto(buffer.handle, tensor.handle);
@@ -137,7 +137,7 @@ export class SGD {
         let buffer = this.momentumBuffers.get(p) ?? null;
         const firstStep = buffer === null;
         if (g.momentum !== 0 && buffer === null) {
-          buffer = untracked(() => wrap(native.full([...p.shape], 0, 'float32')));
+          buffer = untracked(() => wrap(native.full([...p.shape], 0, 'float32', p.device)));
           this.momentumBuffers.set(p, buffer);
         }
         const grad = p.grad.memoryFormat === p.memoryFormat ? p.grad.handle : native.toFormat(p.grad.handle, p.memoryFormat);

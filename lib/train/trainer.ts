@@ -9,6 +9,7 @@ import type { Batch, DataLoader } from '../data/loader.js';
 import { scope } from '../memory.js';
 import type { ModelSpec } from '../models/registry.js';
 import type { Module } from '../nn/module.js';
+import type { Device, Tensor } from '../tensor.js';
 import { crossEntropy } from '../ops/loss.js';
 import type { LRScheduler } from '../optim/schedules.js';
 import type { SGD } from '../optim/sgd.js';
@@ -67,6 +68,16 @@ function errorRanks(numClasses: number): number[] {
   return numClasses > 5 ? [1, 5] : [1];
 }
 
+/** The device the model's parameters live on (batches are moved there). */
+function deviceOf(model: Module): Device {
+  return model.parameters()[0]?.device ?? 'cpu';
+}
+/** The batch on `device`; tensors made here belong to the caller's scope. */
+function onDevice(batch: Batch, device: Device): { images: Tensor; labels: Tensor } {
+  if (batch.images.device === device) return batch;
+  return { images: batch.images.to(device), labels: batch.labels.to(device) };
+}
+
 function release(batch: Batch): void {
   batch.images.dispose();
   batch.labels.dispose();
@@ -79,12 +90,14 @@ export async function evaluate(model: Module, loader: DataLoader, numClasses: nu
   model.eval();
   const loss = new Average();
   let top1 = 0, top5 = 0, images = 0;
+  const device = deviceOf(model);
   try {
     for await (const batch of loader) {
       scope(() => noGrad(() => {
-        const logits = model.forward(batch.images);
+        const b = onDevice(batch, device);
+        const logits = model.forward(b.images);
         const n = batch.labels.shape[0]!;
-        loss.add(crossEntropy(logits, batch.labels).item(), n);
+        loss.add(crossEntropy(logits, b.labels).item(), n);
         const [errors1 = 0, errors5 = 0] = topKErrors(logits, batch.labels, ks);
         top1 += errors1;
         top5 += errors5;
@@ -131,6 +144,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     o.onRecord?.(record);
   };
 
+  const device = deviceOf(o.model);
   const started = performance.now();
   let imagesSeen = 0;
   let lastTrain: TrainRecord | undefined;
@@ -156,8 +170,9 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         const n = batch.labels.shape[0]!;
         scope(() => {
           o.optimizer.zeroGrad();
-          const logits = o.model.forward(batch.images);
-          const loss = crossEntropy(logits, batch.labels);
+          const b = onDevice(batch, device);
+          const logits = o.model.forward(b.images);
+          const loss = crossEntropy(logits, b.labels);
           loss.backward();
           o.optimizer.step();
           windowLoss.add(loss.item(), n);

@@ -12,6 +12,14 @@ namespace cr {
 namespace {
 
 std::atomic<int64_t> gLiveStorages{0}, gLiveBytes{0}, gPeakBytes{0}, gLiveTensors{0};
+Allocator* gDeviceAllocators[2] = {nullptr, nullptr};
+
+Allocator& allocatorFor(Device d) {
+  if (d == Device::CPU) return cpuAllocator();
+  Allocator* a = gDeviceAllocators[static_cast<int>(d)];
+  CR_CHECK(a != nullptr, "CUDA storage requested, but this build of the addon has no CUDA part");
+  return *a;
+}
 
 }  // namespace
 
@@ -21,9 +29,12 @@ MemoryStats memoryStats() {
 }
 void countTensor(int delta) { gLiveTensors += delta; }
 
+void registerDeviceAllocator(Device device, Allocator* allocator) {
+  gDeviceAllocators[static_cast<int>(device)] = allocator;
+}
+
 Storage::Storage(size_t n, Device d) : bytes(n), device(d) {
-  CR_CHECK(d == Device::CPU, "only CPU storage is created by the core allocator");
-  data = cpuAllocator().allocate(n);
+  data = allocatorFor(d).allocate(n);
   ++gLiveStorages;
   int64_t live = gLiveBytes += static_cast<int64_t>(n);
   int64_t peak = gPeakBytes.load();
@@ -31,7 +42,7 @@ Storage::Storage(size_t n, Device d) : bytes(n), device(d) {
 }
 
 Storage::~Storage() {
-  cpuAllocator().release(data, bytes);
+  allocatorFor(device).release(data, bytes);
   --gLiveStorages;
   gLiveBytes -= static_cast<int64_t>(bytes);
 }
@@ -53,6 +64,10 @@ std::string shapeString(const Shape& shape) {
 }
 
 Tensor empty(const Shape& shape, DType dtype, MemoryFormat format) {
+  return emptyOn(Device::CPU, shape, dtype, format);
+}
+
+Tensor emptyOn(Device device, const Shape& shape, DType dtype, MemoryFormat format) {
   for (int64_t s : shape) CR_CHECK_RANGE(s >= 0, "negative dimension in shape ", shapeString(shape));
   CR_CHECK_TYPE(format == MemoryFormat::Contiguous || shape.size() == 4,
                 "channelsLast needs a 4-D tensor, got shape ", shapeString(shape));
@@ -60,7 +75,8 @@ Tensor empty(const Shape& shape, DType dtype, MemoryFormat format) {
   t.dtype = dtype;
   t.shape = shape;
   t.format = format;
-  t.storage = std::make_shared<Storage>(static_cast<size_t>(numelOf(shape)) * dtypeSize(dtype), Device::CPU);
+  t.device = device;
+  t.storage = std::make_shared<Storage>(static_cast<size_t>(numelOf(shape)) * dtypeSize(dtype), device);
   return t;
 }
 
@@ -107,6 +123,7 @@ void transposeImages(const void* src, void* dst, int64_t images, int64_t rows, i
 }  // namespace
 
 Tensor toFormat(const Tensor& t, MemoryFormat format) {
+  expectCPU("toFormat", "the tensor", t);
   Tensor out = empty(t.shape, t.dtype, format);
   if (t.format == format || t.dim() != 4) {
     std::memcpy(out.storage->data, t.storage->data, t.nbytes());
@@ -139,6 +156,7 @@ float loadAsFloat(const void* p, int64_t i) { return static_cast<float>(static_c
 }  // namespace
 
 Tensor cast(const Tensor& t, DType dtype) {
+  expectCPU("cast", "the tensor", t);
   Tensor out = empty(t.shape, dtype, t.format);
   int64_t n = t.numel();
   const void* src = t.storage->data;

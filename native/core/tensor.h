@@ -24,8 +24,11 @@ struct Allocator {
 Allocator& cpuAllocator();
 size_t cpuCachedBytes();
 void cpuEmptyCache();
+// The allocator of device memory; registered by the CUDA part when the addon has one.
+// Storage on a device without an allocator is an error that says so.
+void registerDeviceAllocator(Device device, Allocator* allocator);
 
-struct MemoryStats {
+struct MemoryStats {  // storages of every device
   int64_t liveStorages;
   int64_t liveBytes;
   int64_t peakBytes;
@@ -64,6 +67,8 @@ int64_t numelOf(const Shape& shape);
 std::string shapeString(const Shape& shape);
 // New uninitialised CPU tensor.
 Tensor empty(const Shape& shape, DType dtype = DType::Float32, MemoryFormat format = MemoryFormat::Contiguous);
+// New uninitialised tensor on `device`.
+Tensor emptyOn(Device device, const Shape& shape, DType dtype, MemoryFormat format);
 Tensor zeros(const Shape& shape, DType dtype = DType::Float32, MemoryFormat format = MemoryFormat::Contiguous);
 // Same storage, new shape (element count must match; the tensor must be contiguous).
 Tensor view(const Tensor& t, const Shape& shape);

@@ -5,6 +5,7 @@
 #include "../core/parallel.h"
 #include "../core/tensor.h"
 #include "../cpu/gemm.h"
+#include "../cuda/control.h"
 #include "../cuda/device_info.h"
 #include "convert.h"
 #include "ops.h"
@@ -29,6 +30,18 @@ Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Object libraryReport(Napi::Env env, const cuda::LibraryReport& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loaded", r.loaded);
+  if (r.loaded) {
+    o.Set("path", r.path);
+    o.Set("version", r.version);
+  } else {
+    o.Set("reason", r.reason);
+  }
+  return o;
+}
+
 Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object cpu = Napi::Object::New(env);
@@ -40,11 +53,20 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   openblas.Set("info", openBlasInfo());
   cpu.Set("openblas", openblas);
 
+  // CUDA is available when a device answers and cuDNN and cuBLAS are loaded; the reason is the
+  // first of these that fails.
   CudaInfo ci = cudaInfo();
+  cuda::LibraryReport dnn = ci.compiled ? cuda::cudnnReport() : cuda::LibraryReport{};
+  cuda::LibraryReport blas = ci.compiled ? cuda::cublasReport() : cuda::LibraryReport{};
+  std::string reason = !ci.available ? ci.reason : !dnn.loaded ? dnn.reason : !blas.loaded ? blas.reason : "";
   Napi::Object cuda = Napi::Object::New(env);
   cuda.Set("compiled", ci.compiled);
-  cuda.Set("available", ci.available);
-  if (!ci.available) cuda.Set("reason", ci.reason);
+  cuda.Set("available", reason.empty());
+  if (!reason.empty()) cuda.Set("reason", reason);
+  if (ci.compiled) {
+    cuda.Set("cudnn", libraryReport(env, dnn));
+    cuda.Set("cublas", libraryReport(env, blas));
+  }
   cuda.Set("runtimeVersion", ci.runtimeVersion);
   cuda.Set("driverVersion", ci.driverVersion);
   Napi::Array devices = Napi::Array::New(env, ci.devices.size());
@@ -61,6 +83,31 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   out.Set("cpu", cpu);
   out.Set("cuda", cuda);
   return out;
+}
+
+Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
+  cuda::MemoryReport m = cuda::memoryReport();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("allocatedBytes", static_cast<double>(m.allocatedBytes));
+  out.Set("reservedBytes", static_cast<double>(m.reservedBytes));
+  out.Set("peakAllocatedBytes", static_cast<double>(m.peakAllocatedBytes));
+  out.Set("allocations", static_cast<double>(m.allocations));
+  out.Set("cacheHits", static_cast<double>(m.cacheHits));
+  out.Set("deviceMallocs", static_cast<double>(m.deviceMallocs));
+  return out;
+}
+
+Napi::Value CudaControl(const Napi::CallbackInfo& info) {
+  return guarded(info, "cuda", [&]() -> Napi::Value {
+    std::string what = toString(info[0], "action");
+    if (what == "emptyCache") cuda::emptyDeviceCache();
+    else if (what == "resetPeak") cuda::resetPeakMemory();
+    else if (what == "synchronize") cuda::synchronizeDevice();
+    else if (what == "allowTf32") cuda::setTf32(toBool(info[1], "allow"));
+    else if (what == "tf32") return Napi::Boolean::New(info.Env(), cuda::tf32Allowed());
+    else CR_CHECK_TYPE(false, "cuda: unknown action '", what, "'");
+    return info.Env().Undefined();
+  });
 }
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
@@ -90,6 +137,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memory", Napi::Function::New(env, Memory, "memory"));
   exports.Set("emptyCache", Napi::Function::New(env, EmptyCache, "emptyCache"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  exports.Set("cudaMemory", Napi::Function::New(env, CudaMemory, "cudaMemory"));
+  exports.Set("cudaControl", Napi::Function::New(env, CudaControl, "cudaControl"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("setGemmBackend", Napi::Function::New(env, SetGemmBackend, "setGemmBackend"));
   return exports;

@@ -28,6 +28,14 @@ std::string toString(const Napi::Value& v, const char* what) {
   return v.As<Napi::String>().Utf8Value();
 }
 
+Device deviceArg(const Napi::Value& v) {
+  if (v.IsUndefined() || v.IsNull()) return Device::CPU;
+  std::string name = toString(v, "device");
+  if (name != "cpu" && name != "cuda")
+    throw Napi::TypeError::New(v.Env(), "device must be 'cpu' or 'cuda', got '" + name + "'");
+  return name == "cuda" ? Device::CUDA : Device::CPU;
+}
+
 std::vector<int64_t> toInt64s(const Napi::Value& v, const char* what) {
   if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an array of integers");
   Napi::Array arr = v.As<Napi::Array>();

@@ -19,6 +19,8 @@ int64_t toInt64(const Napi::Value& v, const char* what);
 double toDouble(const Napi::Value& v, const char* what);
 bool toBool(const Napi::Value& v, const char* what);
 std::string toString(const Napi::Value& v, const char* what);
+// 'cpu' | 'cuda'; undefined / null mean the CPU.
+Device deviceArg(const Napi::Value& v);
 
 // Throws the JS error that matches a native failure of `op`.
 [[noreturn]] void rethrow(Napi::Env env, const char* op);

@@ -1,5 +1,6 @@
-// One binding function per native op: unwrap the arguments, call the primitive, wrap the
-// results. No logic lives here beyond argument conversion.
+// One binding function per native op: unwrap the arguments, call the primitive of the device
+// the tensors live on, wrap the results. No logic lives here beyond argument conversion and
+// that choice.
 #include "ops.h"
 
 #include "../cpu/batchnorm.h"
@@ -12,6 +13,7 @@
 #include "../cpu/sgd.h"
 #include "../cpu/shape_ops.h"
 #include "convert.h"
+#include "dispatch.h"
 #include "tensor_wrap.h"
 
 namespace cr::napi {
@@ -26,6 +28,18 @@ Tensor* mutArg(const Info& info, size_t i, const char* what) {
   return TensorWrap::GetMutable(info[i], what);
 }
 
+// The device of an op's tensors (nullptr entries are absent optional arguments); TypeError when
+// they are not all on one device.
+Device deviceOf(const char* op, std::initializer_list<const Tensor*> tensors) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : tensors) {
+    if (t == nullptr) continue;
+    if (first == nullptr) first = t;
+    CR_CHECK_TYPE(t->device == first->device, op, ": all tensors must be on one device, got ",
+                  first->device == Device::CUDA ? "cuda" : "cpu", " and ", t->device == Device::CUDA ? "cuda" : "cpu");
+  }
+  return first ? first->device : Device::CPU;
+}
 Napi::Value wrap(Napi::Env env, const Tensor& t) {
   return t.storage ? TensorWrap::New(env, t).As<Napi::Value>() : env.Null();
 }
@@ -66,86 +80,107 @@ uint64_t seedOf(const Napi::Value& v) {
 
 Napi::Value Conv2d(const Info& info) {
   return guarded(info, "conv2d", [&]() -> Napi::Value {
-    return wrap(info.Env(), conv2dForward(arg(info, 0, "input"), arg(info, 1, "weight"), optArg(info, 2, "bias"),
-                                          convParams(info[3])));
+    const Tensor &x = arg(info, 0, "input"), &w = arg(info, 1, "weight");
+    const Tensor* b = optArg(info, 2, "bias");
+    Device d = deviceOf("conv2d", {&x, &w, b});
+    return wrap(info.Env(), CR_DISPATCH(d, conv2dForward, x, w, b, convParams(info[3])));
   });
 }
 Napi::Value Conv2dBackward(const Info& info) {
   return guarded(info, "conv2d_backward", [&]() -> Napi::Value {
     auto need = flags(info[4], 3, "needs");
-    auto g = conv2dBackward(arg(info, 0, "grad"), arg(info, 1, "input"), arg(info, 2, "weight"), convParams(info[3]),
-                            need[0], need[1], need[2]);
+    const Tensor &dy = arg(info, 0, "grad"), &x = arg(info, 1, "input"), &w = arg(info, 2, "weight");
+    Device d = deviceOf("conv2d_backward", {&dy, &x, &w});
+    auto g = CR_DISPATCH(d, conv2dBackward, dy, x, w, convParams(info[3]), need[0], need[1], need[2]);
     return list(info.Env(), {g.dx, g.dweight, g.dbias});
   });
 }
 
 Napi::Value BatchNorm(const Info& info) {
   return guarded(info, "batchNorm2d", [&]() -> Napi::Value {
-    auto r = batchNormForward(arg(info, 0, "input"), optArg(info, 1, "weight"), optArg(info, 2, "bias"),
-                              mutArg(info, 3, "runningMean"), mutArg(info, 4, "runningVar"),
-                              toBool(info[5], "training"), toDouble(info[6], "momentum"), toDouble(info[7], "eps"));
+    const Tensor& x = arg(info, 0, "input");
+    const Tensor *w = optArg(info, 1, "weight"), *b = optArg(info, 2, "bias");
+    Tensor *rm = mutArg(info, 3, "runningMean"), *rv = mutArg(info, 4, "runningVar");
+    Device d = deviceOf("batchNorm2d", {&x, w, b, rm, rv});
+    auto r = CR_DISPATCH(d, batchNormForward, x, w, b, rm, rv, toBool(info[5], "training"),
+                         toDouble(info[6], "momentum"), toDouble(info[7], "eps"));
     return list(info.Env(), {r.y, r.saveMean, r.saveInvStd});
   });
 }
 Napi::Value BatchNormBackward(const Info& info) {
   return guarded(info, "batchNorm2d_backward", [&]() -> Napi::Value {
     auto need = flags(info[6], 3, "needs");
-    auto g = batchNormBackward(arg(info, 0, "grad"), arg(info, 1, "input"), optArg(info, 2, "weight"),
-                               arg(info, 3, "saveMean"), arg(info, 4, "saveInvStd"), toBool(info[5], "training"),
-                               need[0], need[1], need[2]);
+    const Tensor &dy = arg(info, 0, "grad"), &x = arg(info, 1, "input");
+    const Tensor* w = optArg(info, 2, "weight");
+    const Tensor &mean = arg(info, 3, "saveMean"), &invStd = arg(info, 4, "saveInvStd");
+    Device d = deviceOf("batchNorm2d_backward", {&dy, &x, w, &mean, &invStd});
+    auto g = CR_DISPATCH(d, batchNormBackward, dy, x, w, mean, invStd, toBool(info[5], "training"), need[0], need[1],
+                         need[2]);
     return list(info.Env(), {g.dx, g.dweight, g.dbias});
   });
 }
 Napi::Value BnAddRelu(const Info& info) {
   return guarded(info, "bnAddRelu", [&]() -> Napi::Value {
-    auto r = bnAddReluForward(arg(info, 0, "input"), arg(info, 1, "residual"), optArg(info, 2, "weight"),
-                              optArg(info, 3, "bias"), mutArg(info, 4, "runningMean"), mutArg(info, 5, "runningVar"),
-                              toBool(info[6], "training"), toDouble(info[7], "momentum"), toDouble(info[8], "eps"));
+    const Tensor &x = arg(info, 0, "input"), &res = arg(info, 1, "residual");
+    const Tensor *w = optArg(info, 2, "weight"), *b = optArg(info, 3, "bias");
+    Tensor *rm = mutArg(info, 4, "runningMean"), *rv = mutArg(info, 5, "runningVar");
+    Device d = deviceOf("bnAddRelu", {&x, &res, w, b, rm, rv});
+    auto r = CR_DISPATCH(d, bnAddReluForward, x, res, w, b, rm, rv, toBool(info[6], "training"),
+                         toDouble(info[7], "momentum"), toDouble(info[8], "eps"));
     return list(info.Env(), {r.y, r.saveMean, r.saveInvStd});
   });
 }
 Napi::Value BnAddReluBackward(const Info& info) {
   return guarded(info, "bnAddRelu_backward", [&]() -> Napi::Value {
     auto need = flags(info[7], 4, "needs");
-    auto g = bnAddReluBackward(arg(info, 0, "grad"), arg(info, 1, "output"), arg(info, 2, "input"),
-                               optArg(info, 3, "weight"), arg(info, 4, "saveMean"), arg(info, 5, "saveInvStd"),
-                               toBool(info[6], "training"), need[0], need[1], need[2], need[3]);
+    const Tensor &dy = arg(info, 0, "grad"), &y = arg(info, 1, "output"), &x = arg(info, 2, "input");
+    const Tensor* w = optArg(info, 3, "weight");
+    const Tensor &mean = arg(info, 4, "saveMean"), &invStd = arg(info, 5, "saveInvStd");
+    Device d = deviceOf("bnAddRelu_backward", {&dy, &y, &x, w, &mean, &invStd});
+    auto g = CR_DISPATCH(d, bnAddReluBackward, dy, y, x, w, mean, invStd, toBool(info[6], "training"), need[0],
+                         need[1], need[2], need[3]);
     return list(info.Env(), {g.dx, g.dresidual, g.dweight, g.dbias});
   });
 }
 
 Napi::Value MaxPool2d(const Info& info) {
   return guarded(info, "maxPool2d", [&]() -> Napi::Value {
-    auto r = maxPool2dForward(arg(info, 0, "input"), poolParams(info, 1));
+    const Tensor& x = arg(info, 0, "input");
+    auto r = CR_DISPATCH(x.device, maxPool2dForward, x, poolParams(info, 1));
     return list(info.Env(), {r.y, r.argmax});
   });
 }
 Napi::Value MaxPool2dBackward(const Info& info) {
   return guarded(info, "maxPool2d_backward", [&]() -> Napi::Value {
-    return wrap(info.Env(), maxPool2dBackward(arg(info, 0, "grad"), arg(info, 1, "argmax"),
-                                              toShape(info[2], "input shape")));
+    const Tensor &dy = arg(info, 0, "grad"), &argmax = arg(info, 1, "argmax");
+    Device d = deviceOf("maxPool2d_backward", {&dy, &argmax});
+    return wrap(info.Env(), CR_DISPATCH(d, maxPool2dBackward, dy, argmax, toShape(info[2], "input shape")));
   });
 }
 Napi::Value AvgPool2d(const Info& info) {
   return guarded(info, "avgPool2d", [&]() -> Napi::Value {
-    return wrap(info.Env(), avgPool2dForward(arg(info, 0, "input"), poolParams(info, 1)));
+    const Tensor& x = arg(info, 0, "input");
+    return wrap(info.Env(), CR_DISPATCH(x.device, avgPool2dForward, x, poolParams(info, 1)));
   });
 }
 Napi::Value AvgPool2dBackward(const Info& info) {
   return guarded(info, "avgPool2d_backward", [&]() -> Napi::Value {
-    return wrap(info.Env(), avgPool2dBackward(arg(info, 0, "grad"), toShape(info[1], "input shape"),
-                                              poolParams(info, 2)));
+    const Tensor& dy = arg(info, 0, "grad");
+    return wrap(info.Env(),
+                CR_DISPATCH(dy.device, avgPool2dBackward, dy, toShape(info[1], "input shape"), poolParams(info, 2)));
   });
 }
 Napi::Value AdaptiveAvgPool2d(const Info& info) {
   return guarded(info, "adaptiveAvgPool2d", [&]() -> Napi::Value {
-    return wrap(info.Env(), adaptiveAvgPool2dForward(arg(info, 0, "input"), toInt64(info[1], "outputH"),
-                                                     toInt64(info[2], "outputW")));
+    const Tensor& x = arg(info, 0, "input");
+    return wrap(info.Env(), CR_DISPATCH(x.device, adaptiveAvgPool2dForward, x, toInt64(info[1], "outputH"),
+                                        toInt64(info[2], "outputW")));
   });
 }
 Napi::Value AdaptiveAvgPool2dBackward(const Info& info) {
   return guarded(info, "adaptiveAvgPool2d_backward", [&]() -> Napi::Value {
-    return wrap(info.Env(), adaptiveAvgPool2dBackward(arg(info, 0, "grad"), toShape(info[1], "input shape")));
+    const Tensor& dy = arg(info, 0, "grad");
+    return wrap(info.Env(), CR_DISPATCH(dy.device, adaptiveAvgPool2dBackward, dy, toShape(info[1], "input shape")));
   });
 }
 
@@ -153,49 +188,64 @@ Napi::Value Binary(const Info& info) {
   return guarded(info, "binary", [&]() -> Napi::Value {
     int64_t op = toInt64(info[0], "op");
     CR_CHECK_RANGE(op >= 0 && op <= 3, "binary: unknown op ", op);
-    return wrap(info.Env(), binary(static_cast<BinaryOp>(op), arg(info, 1, "a"), arg(info, 2, "b")));
+    const Tensor &a = arg(info, 1, "a"), &b = arg(info, 2, "b");
+    Device d = deviceOf("binary", {&a, &b});
+    return wrap(info.Env(), CR_DISPATCH(d, binary, static_cast<BinaryOp>(op), a, b));
   });
 }
 Napi::Value Affine(const Info& info) {
   return guarded(info, "affine", [&]() -> Napi::Value {
-    return wrap(info.Env(), affine(arg(info, 0, "input"), toDouble(info[1], "scale"), toDouble(info[2], "shift")));
+    const Tensor& x = arg(info, 0, "input");
+    return wrap(info.Env(), CR_DISPATCH(x.device, affine, x, toDouble(info[1], "scale"), toDouble(info[2], "shift")));
   });
 }
 Napi::Value Relu(const Info& info) {
-  return guarded(info, "relu", [&]() -> Napi::Value { return wrap(info.Env(), relu(arg(info, 0, "input"))); });
+  return guarded(info, "relu", [&]() -> Napi::Value {
+    const Tensor& x = arg(info, 0, "input");
+    return wrap(info.Env(), CR_DISPATCH(x.device, relu, x));
+  });
 }
 Napi::Value ReluBackward(const Info& info) {
   return guarded(info, "relu_backward", [&]() -> Napi::Value {
-    return wrap(info.Env(), reluBackward(arg(info, 0, "grad"), arg(info, 1, "output")));
+    const Tensor &dy = arg(info, 0, "grad"), &y = arg(info, 1, "output");
+    return wrap(info.Env(), CR_DISPATCH(deviceOf("relu_backward", {&dy, &y}), reluBackward, dy, y));
   });
 }
 Napi::Value Sigmoid(const Info& info) {
-  return guarded(info, "sigmoid", [&]() -> Napi::Value { return wrap(info.Env(), sigmoid(arg(info, 0, "input"))); });
+  return guarded(info, "sigmoid", [&]() -> Napi::Value {
+    const Tensor& x = arg(info, 0, "input");
+    return wrap(info.Env(), CR_DISPATCH(x.device, sigmoid, x));
+  });
 }
 Napi::Value SigmoidBackward(const Info& info) {
   return guarded(info, "sigmoid_backward", [&]() -> Napi::Value {
-    return wrap(info.Env(), sigmoidBackward(arg(info, 0, "grad"), arg(info, 1, "output")));
+    const Tensor &dy = arg(info, 0, "grad"), &y = arg(info, 1, "output");
+    return wrap(info.Env(), CR_DISPATCH(deviceOf("sigmoid_backward", {&dy, &y}), sigmoidBackward, dy, y));
   });
 }
 Napi::Value BroadcastTo(const Info& info) {
   return guarded(info, "broadcastTo", [&]() -> Napi::Value {
-    return wrap(info.Env(), broadcastTo(arg(info, 0, "input"), toShape(info[1], "shape")));
+    const Tensor& x = arg(info, 0, "input");
+    return wrap(info.Env(), CR_DISPATCH(x.device, broadcastTo, x, toShape(info[1], "shape")));
   });
 }
 Napi::Value SumTo(const Info& info) {
   return guarded(info, "sumTo", [&]() -> Napi::Value {
-    return wrap(info.Env(), sumTo(arg(info, 0, "input"), toShape(info[1], "shape")));
+    const Tensor& x = arg(info, 0, "input");
+    return wrap(info.Env(), CR_DISPATCH(x.device, sumTo, x, toShape(info[1], "shape")));
   });
 }
 Napi::Value Sum(const Info& info) {
   return guarded(info, "sum", [&]() -> Napi::Value {
-    return wrap(info.Env(), reduceSum(arg(info, 0, "input"), toInt64s(info[1], "dims"), toBool(info[2], "keepDim")));
+    const Tensor& x = arg(info, 0, "input");
+    return wrap(info.Env(),
+                CR_DISPATCH(x.device, reduceSum, x, toInt64s(info[1], "dims"), toBool(info[2], "keepDim")));
   });
 }
 Napi::Value Full(const Info& info) {
   return guarded(info, "full", [&]() -> Napi::Value {
-    return wrap(info.Env(), full(toShape(info[0], "shape"), toDouble(info[1], "value"),
-                                 parseDType(toString(info[2], "dtype"))));
+    return wrap(info.Env(), CR_DISPATCH(deviceArg(info[3]), full, toShape(info[0], "shape"),
+                                        toDouble(info[1], "value"), parseDType(toString(info[2], "dtype"))));
   });
 }
 Napi::Value Concat(const Info& info) {
@@ -204,65 +254,76 @@ Napi::Value Concat(const Info& info) {
     Napi::Array arr = info[0].As<Napi::Array>();
     std::vector<Tensor> parts;
     for (uint32_t i = 0; i < arr.Length(); ++i) parts.push_back(TensorWrap::Get(arr.Get(i), "concat input"));
-    return wrap(info.Env(), concat(parts, toInt64(info[1], "dim")));
+    Device d = parts.empty() ? Device::CPU : parts[0].device;
+    for (const Tensor& t : parts) deviceOf("concat", {&parts[0], &t});
+    return wrap(info.Env(), CR_DISPATCH(d, concat, parts, toInt64(info[1], "dim")));
   });
 }
 Napi::Value Narrow(const Info& info) {
   return guarded(info, "narrow", [&]() -> Napi::Value {
-    return wrap(info.Env(), narrow(arg(info, 0, "input"), toInt64(info[1], "dim"), toInt64(info[2], "start"),
-                                   toInt64(info[3], "length")));
+    const Tensor& x = arg(info, 0, "input");
+    return wrap(info.Env(), CR_DISPATCH(x.device, narrow, x, toInt64(info[1], "dim"), toInt64(info[2], "start"),
+                                        toInt64(info[3], "length")));
   });
 }
 Napi::Value ShortcutA(const Info& info) {
   return guarded(info, "shortcutA", [&]() -> Napi::Value {
-    return wrap(info.Env(), shortcutA(arg(info, 0, "input"), toInt64(info[1], "outChannels"),
-                                      toInt64(info[2], "stride")));
+    const Tensor& x = arg(info, 0, "input");
+    return wrap(info.Env(), CR_DISPATCH(x.device, shortcutA, x, toInt64(info[1], "outChannels"),
+                                        toInt64(info[2], "stride")));
   });
 }
 Napi::Value ShortcutABackward(const Info& info) {
   return guarded(info, "shortcutA_backward", [&]() -> Napi::Value {
-    return wrap(info.Env(), shortcutABackward(arg(info, 0, "grad"), toShape(info[1], "input shape"),
-                                              toInt64(info[2], "stride")));
+    const Tensor& dy = arg(info, 0, "grad");
+    return wrap(info.Env(), CR_DISPATCH(dy.device, shortcutABackward, dy, toShape(info[1], "input shape"),
+                                        toInt64(info[2], "stride")));
   });
 }
 Napi::Value Matmul(const Info& info) {
   return guarded(info, "matmul", [&]() -> Napi::Value {
-    return wrap(info.Env(), matmul(arg(info, 0, "a"), arg(info, 1, "b"), toBool(info[2], "transA"),
-                                   toBool(info[3], "transB")));
+    const Tensor &a = arg(info, 0, "a"), &b = arg(info, 1, "b");
+    return wrap(info.Env(), CR_DISPATCH(deviceOf("matmul", {&a, &b}), matmul, a, b, toBool(info[2], "transA"),
+                                        toBool(info[3], "transB")));
   });
 }
 Napi::Value CrossEntropy(const Info& info) {
   return guarded(info, "crossEntropy", [&]() -> Napi::Value {
-    auto r = crossEntropyForward(arg(info, 0, "logits"), arg(info, 1, "labels"), toDouble(info[2], "labelSmoothing"));
+    const Tensor &logits = arg(info, 0, "logits"), &labels = arg(info, 1, "labels");
+    auto r = CR_DISPATCH(deviceOf("crossEntropy", {&logits, &labels}), crossEntropyForward, logits, labels,
+                         toDouble(info[2], "labelSmoothing"));
     return list(info.Env(), {r.loss, r.probs});
   });
 }
 Napi::Value CrossEntropyBackward(const Info& info) {
   return guarded(info, "crossEntropy_backward", [&]() -> Napi::Value {
-    return wrap(info.Env(), crossEntropyBackward(toDouble(info[0], "grad"), arg(info, 1, "probs"),
-                                                 arg(info, 2, "labels"), toDouble(info[3], "labelSmoothing")));
+    const Tensor &probs = arg(info, 1, "probs"), &labels = arg(info, 2, "labels");
+    return wrap(info.Env(), CR_DISPATCH(deviceOf("crossEntropy_backward", {&probs, &labels}), crossEntropyBackward,
+                                        toDouble(info[0], "grad"), probs, labels, toDouble(info[3], "labelSmoothing")));
   });
 }
 Napi::Value SgdStep(const Info& info) {
   return guarded(info, "sgdStep", [&]() -> Napi::Value {
     Tensor* param = TensorWrap::GetMutable(info[0], "param");
+    const Tensor& grad = arg(info, 1, "grad");
+    Tensor* buffer = mutArg(info, 2, "momentumBuffer");
     SgdOptions o{toDouble(info[3], "lr"),          toDouble(info[4], "momentum"),
                  toDouble(info[5], "dampening"),   toDouble(info[6], "weightDecay"),
                  toBool(info[7], "nesterov"),      toBool(info[8], "firstStep")};
-    sgdStep(*param, arg(info, 1, "grad"), mutArg(info, 2, "momentumBuffer"), o);
+    CR_DISPATCH(deviceOf("sgdStep", {param, &grad, buffer}), sgdStep, *param, grad, buffer, o);
     return info.Env().Undefined();
   });
 }
 Napi::Value RandomUniform(const Info& info) {
   return guarded(info, "rand", [&]() -> Napi::Value {
-    return wrap(info.Env(), randomUniform(toShape(info[0], "shape"), seedOf(info[1]), toDouble(info[2], "low"),
-                                          toDouble(info[3], "high")));
+    return wrap(info.Env(), CR_DISPATCH(deviceArg(info[4]), randomUniform, toShape(info[0], "shape"), seedOf(info[1]),
+                                        toDouble(info[2], "low"), toDouble(info[3], "high")));
   });
 }
 Napi::Value RandomNormal(const Info& info) {
   return guarded(info, "randn", [&]() -> Napi::Value {
-    return wrap(info.Env(), randomNormal(toShape(info[0], "shape"), seedOf(info[1]), toDouble(info[2], "mean"),
-                                         toDouble(info[3], "std")));
+    return wrap(info.Env(), CR_DISPATCH(deviceArg(info[4]), randomNormal, toShape(info[0], "shape"), seedOf(info[1]),
+                                        toDouble(info[2], "mean"), toDouble(info[3], "std")));
   });
 }
 

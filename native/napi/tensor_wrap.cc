@@ -2,7 +2,9 @@
 
 #include <cstring>
 
+#include "../cuda/control.h"
 #include "convert.h"
+#include "dispatch.h"
 
 namespace cr::napi {
 namespace {
@@ -147,7 +149,7 @@ Napi::Value FromArray(const Napi::CallbackInfo& info) {
     std::memcpy(t.storage->data, src, t.nbytes());
     if (carrier != dtype) t = cast(t, dtype);
     if (format != MemoryFormat::Contiguous) t = toFormat(t, format);
-    return TensorWrap::New(env, t);
+    return TensorWrap::New(env, cuda::copyToDevice(t, deviceArg(info[4])));
   });
 }
 
@@ -161,9 +163,9 @@ Napi::Value TypedArrayOf(Napi::Env env, const Tensor& logical) {
   return Napi::Value(env, array);
 }
 
-// The tensor in logical order and transport dtype (a copy only where needed).
+// The tensor on the host, in logical order and transport dtype (a copy only where needed).
 Tensor forTransport(const Tensor& t) {
-  Tensor out = contiguous(t);
+  Tensor out = contiguous(cuda::copyToDevice(t, Device::CPU));
   DType carrier = transportDType(t.dtype);
   return carrier == t.dtype ? out : cast(out, carrier);
 }
@@ -205,27 +207,30 @@ Napi::Value ReadAsync(const Napi::CallbackInfo& info) {
 Napi::Value Cast(const Napi::CallbackInfo& info) {
   return guarded(info, "to", [&]() -> Napi::Value {
     const Tensor& t = TensorWrap::Get(info[0], "tensor");
-    return TensorWrap::New(info.Env(), cast(t, parseDType(toString(info[1], "dtype"))));
+    return TensorWrap::New(info.Env(), CR_DISPATCH(t.device, cast, t, parseDType(toString(info[1], "dtype"))));
   });
 }
 
 Napi::Value ToFormat(const Napi::CallbackInfo& info) {
   return guarded(info, "to", [&]() -> Napi::Value {
     const Tensor& t = TensorWrap::Get(info[0], "tensor");
-    return TensorWrap::New(info.Env(), toFormat(t, parseFormat(toString(info[1], "memoryFormat"))));
+    return TensorWrap::New(info.Env(),
+                           CR_DISPATCH(t.device, toFormat, t, parseFormat(toString(info[1], "memoryFormat"))));
   });
 }
 
 Napi::Value Clone(const Napi::CallbackInfo& info) {
   return guarded(info, "clone", [&]() -> Napi::Value {
-    return TensorWrap::New(info.Env(), clone(TensorWrap::Get(info[0], "tensor")));
+    const Tensor& t = TensorWrap::Get(info[0], "tensor");
+    return TensorWrap::New(info.Env(), CR_DISPATCH(t.device, toFormat, t, t.format));
   });
 }
 
 Napi::Value View(const Napi::CallbackInfo& info) {
   return guarded(info, "view", [&]() -> Napi::Value {
     const Tensor& t = TensorWrap::Get(info[0], "tensor");
-    return TensorWrap::New(info.Env(), view(contiguous(t), toShape(info[1], "shape")));
+    Tensor flat = t.format == MemoryFormat::Contiguous ? t : CR_DISPATCH(t.device, toFormat, t, MemoryFormat::Contiguous);
+    return TensorWrap::New(info.Env(), view(flat, toShape(info[1], "shape")));
   });
 }
 
@@ -237,9 +242,23 @@ Napi::Value CopyInto(const Napi::CallbackInfo& info) {
     CR_CHECK_RANGE(dst->shape == src.shape && dst->dtype == src.dtype, "copy: source ", shapeString(src.shape), " ",
                    dtypeName(src.dtype), " does not match destination ", shapeString(dst->shape), " ",
                    dtypeName(dst->dtype));
-    Tensor same = src.format == dst->format ? src : toFormat(src, dst->format);
-    if (same.storage != dst->storage) std::memcpy(dst->storage->data, same.storage->data, dst->nbytes());
+    Tensor same = src.format == dst->format ? src : CR_DISPATCH(src.device, toFormat, src, dst->format);
+    if (same.storage == dst->storage) return info.Env().Undefined();
+    if (dst->device == Device::CPU && same.device == Device::CPU)
+      std::memcpy(dst->storage->data, same.storage->data, dst->nbytes());
+    else
+      cuda::copyBetween(*dst, same);
     return info.Env().Undefined();
+  });
+}
+
+// toDevice(t, 'cpu' | 'cuda'): a copy on that device (same dtype, shape and memory format).
+Napi::Value ToDevice(const Napi::CallbackInfo& info) {
+  return guarded(info, "to", [&]() -> Napi::Value {
+    const Tensor& t = TensorWrap::Get(info[0], "tensor");
+    Device device = deviceArg(info[1]);
+    CR_CHECK(device != t.device, "to: the tensor is already on that device");
+    return TensorWrap::New(info.Env(), cuda::copyToDevice(t, device));
   });
 }
 
@@ -254,6 +273,7 @@ void InitTensorFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("clone", Napi::Function::New(env, Clone, "clone"));
   exports.Set("view", Napi::Function::New(env, View, "view"));
   exports.Set("copyInto", Napi::Function::New(env, CopyInto, "copyInto"));
+  exports.Set("toDevice", Napi::Function::New(env, ToDevice, "toDevice"));
 }
 
 }  // namespace cr::napi

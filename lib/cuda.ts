@@ -1,0 +1,45 @@
+// rn.cuda: the GPU's memory counters and cache, synchronisation, and the TF32 switch.
+import { native, type CudaMemory } from './binding.js';
+
+export type { CudaMemory } from './binding.js';
+
+/** True when a GPU answers and cuDNN and cuBLAS are loaded (rn.backends().cuda says why not). */
+export function isAvailable(): boolean {
+  return native.backends().cuda.available;
+}
+
+/**
+ * The caching device allocator's counters: bytes in live tensors (allocatedBytes), bytes held
+ * from the driver (reservedBytes = allocated + cached), the peak of allocatedBytes, and how many
+ * allocations were served, from the cache or by cudaMalloc. All zero before the GPU is used.
+ */
+export function memory(): CudaMemory {
+  return native.cudaMemory();
+}
+
+/** Returns the allocator's cached blocks to the driver (live tensors are untouched). */
+export function emptyCache(): void {
+  native.cudaControl('emptyCache');
+}
+
+/** Starts a new peak: peakAllocatedBytes becomes the bytes allocated now. */
+export function resetPeakMemoryStats(): void {
+  native.cudaControl('resetPeak');
+}
+
+/** Waits until all queued GPU work is done (for timing; results never need it). */
+export function synchronize(): void {
+  if (isAvailable()) native.cudaControl('synchronize');
+}
+
+/**
+ * TF32 tensor-core math for float32 convolutions and matmul: faster, with a 10-bit mantissa in
+ * the products. Off by default, so that float32 on the GPU matches float32 on the CPU.
+ */
+export function setAllowTf32(allow: boolean): void {
+  if (typeof allow !== 'boolean') throw new TypeError(`setAllowTf32: expected a boolean, got ${typeof allow}`);
+  native.cudaControl('allowTf32', allow);
+}
+export function allowTf32(): boolean {
+  return native.cudaControl('tf32');
+}

@@ -1,0 +1,31 @@
+// Device control for the N-API layer in builds with the CUDA part (see control.h).
+#include "control.h"
+
+#include "dynload.h"
+#include "ops.h"
+#include "runtime.h"
+
+namespace cr::cuda {
+
+Tensor copyToDevice(const Tensor& t, Device device) {
+  return t.device == device ? t : toDevice(t, device);
+}
+void copyBetween(Tensor& dst, const Tensor& src) { copyInto(dst, src); }
+
+MemoryReport memoryReport() {
+  DeviceMemoryStats s = memoryStats();
+  return {s.allocatedBytes, s.reservedBytes, s.peakAllocatedBytes, s.allocations, s.cacheHits, s.deviceMallocs};
+}
+void emptyDeviceCache() { emptyCache(); }
+void resetPeakMemory() { resetPeak(); }
+void synchronizeDevice() { synchronize(); }
+void setTf32(bool allow) { setAllowTf32(allow); }
+bool tf32Allowed() { return allowTf32(); }
+
+namespace {
+LibraryReport report(const LibraryInfo& info) { return {info.loaded, info.path, info.version, info.reason}; }
+}  // namespace
+LibraryReport cudnnReport() { return report(cudnnLibrary()); }
+LibraryReport cublasReport() { return report(cublasLibrary()); }
+
+}  // namespace cr::cuda

@@ -1,0 +1,36 @@
+// Device control for the N-API layer: copies between devices, the device memory report, the
+// cache, synchronisation, and what was loaded. This header needs no CUDA headers; control.cc
+// implements it in builds with the CUDA part, control_none.cc in builds without (where copies to
+// the GPU throw the reason and the report is empty).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "../core/tensor.h"
+
+namespace cr::cuda {
+
+// A copy of t on `device` (same dtype, shape, memory format); t itself when already there.
+Tensor copyToDevice(const Tensor& t, Device device);
+// dst = src for tensors of one shape, dtype and memory format, on any devices.
+void copyBetween(Tensor& dst, const Tensor& src);
+
+struct MemoryReport {
+  int64_t allocatedBytes = 0, reservedBytes = 0, peakAllocatedBytes = 0;
+  int64_t allocations = 0, cacheHits = 0, deviceMallocs = 0;
+};
+MemoryReport memoryReport();
+void emptyDeviceCache();
+void resetPeakMemory();
+void synchronizeDevice();
+void setTf32(bool allow);
+bool tf32Allowed();
+
+struct LibraryReport {
+  bool loaded = false;
+  std::string path, version, reason;
+};
+LibraryReport cudnnReport();
+LibraryReport cublasReport();
+
+}  // namespace cr::cuda

@@ -1,0 +1,29 @@
+// Device control in a build without the CUDA part: nothing lives on a GPU, so copies to one
+// throw the reason and the memory report is zero.
+#include "control.h"
+
+#include "../core/error.h"
+
+namespace cr::cuda {
+namespace {
+const char* kNoCuda = "this build of the addon has no CUDA part (nvcc was not found when it was built)";
+}
+
+Tensor copyToDevice(const Tensor& t, Device device) {
+  CR_CHECK(device == Device::CPU && t.device == Device::CPU, "to('cuda'): ", kNoCuda);
+  return t;
+}
+void copyBetween(Tensor& dst, const Tensor& src) {
+  CR_CHECK(dst.device == Device::CPU && src.device == Device::CPU, "copy: ", kNoCuda);
+  CR_CHECK(false, "copyBetween is only used for device copies");
+}
+MemoryReport memoryReport() { return {}; }
+void emptyDeviceCache() {}
+void resetPeakMemory() {}
+void synchronizeDevice() {}
+void setTf32(bool) {}
+bool tf32Allowed() { return false; }
+LibraryReport cudnnReport() { return {false, "", "", kNoCuda}; }
+LibraryReport cublasReport() { return {false, "", "", kNoCuda}; }
+
+}  // namespace cr::cuda

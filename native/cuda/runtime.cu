@@ -1,0 +1,108 @@
+// The CUDA runtime side of the backend: availability, the stream, device tensors, copies and
+// the workspace. See runtime.h.
+#include "runtime.h"
+
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "allocator.h"
+#include "device_info.h"
+
+namespace cr::cuda {
+namespace {
+
+struct State {
+  bool available = false;
+  std::string reason;
+  cudaStream_t stream = nullptr;
+};
+
+State& state() {
+  static State s;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    CudaInfo info = cudaInfo();
+    if (!info.available) {
+      s.reason = info.reason;
+      return;
+    }
+    cudaError_t status = cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking);
+    if (status != cudaSuccess) {
+      s.reason = std::string("cudaStreamCreateWithFlags failed: ") + cudaGetErrorName(status) + " (" +
+                 cudaGetErrorString(status) + ")";
+      cudaGetLastError();
+      return;
+    }
+    registerDeviceAllocator(Device::CUDA, &deviceAllocator());
+    s.available = true;
+  });
+  return s;
+}
+
+cudaMemcpyKind copyKind(Device from, Device to) {
+  if (from == Device::CPU) return to == Device::CPU ? cudaMemcpyHostToHost : cudaMemcpyHostToDevice;
+  return to == Device::CPU ? cudaMemcpyDeviceToHost : cudaMemcpyDeviceToDevice;
+}
+
+}  // namespace
+
+void checkCuda(cudaError_t status, const char* call, const char* file, int line) {
+  if (status == cudaSuccess) return;
+  cudaGetLastError();  // clear a non-sticky error so that later calls are not blamed for it
+  detail::fail(ErrorKind::Generic, file, line, call, " failed: ", cudaGetErrorName(status), " (",
+               cudaGetErrorString(status), ")");
+}
+
+void ensureAvailable() {
+  const State& s = state();
+  CR_CHECK(s.available, "CUDA is unavailable: ", s.reason);
+}
+
+cudaStream_t stream() {
+  ensureAvailable();
+  return state().stream;
+}
+
+Tensor empty(const Shape& shape, DType dtype, MemoryFormat format) {
+  ensureAvailable();
+  return emptyOn(Device::CUDA, shape, dtype, format);
+}
+
+Tensor zeros(const Shape& shape, DType dtype, MemoryFormat format) {
+  Tensor t = cuda::empty(shape, dtype, format);
+  if (t.nbytes() > 0) CR_CUDA_CHECK(cudaMemsetAsync(t.storage->data, 0, t.nbytes(), stream()));
+  return t;
+}
+
+void* workspace(size_t bytes) {
+  static Tensor buffer;  // grows; the old block goes back to the cache, reusable in stream order
+  if (!buffer.storage || buffer.nbytes() < bytes) buffer = cuda::empty({static_cast<int64_t>(bytes)}, DType::UInt8);
+  return buffer.storage->data;
+}
+
+Tensor toDevice(const Tensor& t, Device device) {
+  Tensor out = device == Device::CUDA ? cuda::empty(t.shape, t.dtype, t.format) : emptyOn(Device::CPU, t.shape, t.dtype, t.format);
+  copyInto(out, t);
+  return out;
+}
+
+void copyInto(Tensor& dst, const Tensor& src) {
+  CR_CHECK_RANGE(dst.shape == src.shape && dst.dtype == src.dtype && dst.format == src.format,
+                 "copy: source ", shapeString(src.shape), " ", dtypeName(src.dtype), " ", formatName(src.format),
+                 " does not match destination ", shapeString(dst.shape), " ", dtypeName(dst.dtype), " ",
+                 formatName(dst.format));
+  if (dst.nbytes() == 0 || dst.storage == src.storage) return;
+  if (dst.device == Device::CPU && src.device == Device::CPU) {
+    std::memcpy(dst.storage->data, src.storage->data, dst.nbytes());
+    return;
+  }
+  cudaStream_t s = stream();
+  CR_CUDA_CHECK(cudaMemcpyAsync(dst.storage->data, src.storage->data, dst.nbytes(), copyKind(src.device, dst.device), s));
+  // A copy into pageable host memory must be complete before the host reads it.
+  if (dst.device == Device::CPU) CR_CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
+void synchronize() { CR_CUDA_CHECK(cudaStreamSynchronize(stream())); }
+
+}  // namespace cr::cuda
