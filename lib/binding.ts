@@ -121,6 +121,9 @@ export interface NativeBinding {
   sgdStep(param: T, grad: T, momentumBuffer: Maybe, lr: number, momentum: number, dampening: number,
           weightDecay: number, nesterov: boolean, firstStep: boolean): void;
 
+  /** grads *= invScale in place; true when any element is infinite or NaN. */
+  unscaleGrads(grads: T[], invScale: number): boolean;
+
   memory(): NativeMemory;
   emptyCache(): void;
   backends(): { cpu: CpuBackendInfo; cuda: CudaBackendInfo };

@@ -6,6 +6,8 @@ export { noGrad, isGradEnabled } from './autograd.js';
 export { manualSeed } from './random.js';
 export { backends, setNumThreads, setGemmBackend, type Backends } from './backends.js';
 export * as cuda from './cuda.js';
+export * as amp from './amp/index.js';
+export { autocast } from './amp/autocast.js';
 export { add, sub, mul, div, scale, affine, relu, sigmoid } from './ops/elementwise.js';
 export { sum, mean } from './ops/reduce.js';
 export { reshape, flatten, concat, narrow, shortcutA } from './ops/shape.js';

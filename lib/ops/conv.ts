@@ -1,6 +1,7 @@
 // conv2d with PyTorch's semantics: stride, padding, dilation, groups, optional bias.
 import { native, type ConvParams } from '../binding.js';
 import type { Tensor } from '../tensor.js';
+import { autocastOp } from '../amp/autocast.js';
 import { record } from './record.js';
 import { checkFloat32, checkOptions, checkPair, checkInt, checkRank, checkSameDevice, checkShape } from './validate.js';
 
@@ -43,10 +44,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options?
   checkSameDevice(op, [x, weight, bias]);
   const params: ConvParams = [strideH, strideW, padH, padW, dilationH, dilationW, groups];
   const b = bias ?? null;
-  return record(native.conv2d(x.handle, weight.handle, b ? b.handle : null, params), {
+  return autocastOp([x, weight, b], ([xx, ww, bb]) => record(native.conv2d(xx!.handle, ww!.handle, bb ? bb.handle : null, params), {
     op,
-    inputs: [x, weight, b],
-    saved: [x, weight],
-    attrs: { params, hasBias: b !== null },
-  });
+    inputs: [xx, ww, bb],
+    saved: [xx!, ww!],
+    attrs: { params, hasBias: bb !== null },
+  }));
 }

@@ -2,6 +2,7 @@
 import { native } from '../binding.js';
 import type { Tensor } from '../tensor.js';
 import { add } from './elementwise.js';
+import { autocastOp } from '../amp/autocast.js';
 import { record } from './record.js';
 import { checkFloat32, checkRank, checkSameDevice, checkShape } from './validate.js';
 
@@ -25,7 +26,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     throw new RangeError(`matmul: a is [${a.shape}] and b is [${b.shape}]; a's columns must equal b's rows`);
   }
   checkSameDevice('matmul', [a, b]);
-  return matmulTransposed(a, b, false, false);
+  return autocastOp([a, b], ([aa, bb]) => matmulTransposed(aa!, bb!, false, false));
 }
 
 /** x: (N, in), weight: (out, in), bias: (out) -> (N, out) */
@@ -42,7 +43,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     checkShape('linear', 'bias', bias, [weight.shape[0]!]);
   }
   checkSameDevice('linear', [x, weight, bias]);
-  const product = matmulTransposed(x, weight, false, true);
+  // Under autocast the product is low precision; the bias is added in float32.
+  const product = autocastOp([x, weight], ([xx, ww]) => matmulTransposed(xx!, ww!, false, true));
   if (!bias) return product;
   const out = add(product, bias);
   product.dispose();

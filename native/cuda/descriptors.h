@@ -39,7 +39,8 @@ class FilterDesc {
 
 // A 2-D convolution descriptor (cross-correlation, groups), accumulating in `compute`
 // (float32 for float32/float16/bfloat16 data); tensor-op math when allowTensorOps (TF32 for
-// float32 data), plain CUDNN_DEFAULT_MATH (FMA, exact float32) otherwise.
+// float32 data), CUDNN_FMA_MATH otherwise (CUDNN_DEFAULT_MATH would still allow TF32 on Ampere
+// and newer; FMA math keeps float32 exact).
 class ConvDesc {
  public:
   ConvDesc(const Conv2dParams& p, DType compute, bool allowTensorOps);

@@ -4,6 +4,7 @@
 // in test/cuda_ops.test.ts.
 #pragma once
 #include "../core/tensor.h"
+#include "../cpu/amp.h"
 #include "../cpu/batchnorm.h"
 #include "../cpu/conv2d.h"
 #include "../cpu/elementwise.h"
@@ -69,6 +70,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transA, bool transB);
 CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double labelSmoothing);
 Tensor crossEntropyBackward(double gradOutput, const Tensor& probs, const Tensor& labels, double labelSmoothing);
 void sgdStep(Tensor& param, const Tensor& grad, Tensor* momentumBuffer, const SgdOptions& o);
+// kernels/amp.cu: grads *= invScale in place; true when any element is not finite.
+bool unscaleGrads(const std::vector<Tensor*>& grads, double invScale);
 // The same counter-based streams as the CPU fills: a seed gives the same values on both devices.
 Tensor randomUniform(const Shape& shape, uint64_t seed, double low, double high);
 Tensor randomNormal(const Shape& shape, uint64_t seed, double mean, double stddev);

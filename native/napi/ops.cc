@@ -3,6 +3,7 @@
 // that choice.
 #include "ops.h"
 
+#include "../cpu/amp.h"
 #include "../cpu/batchnorm.h"
 #include "../cpu/conv2d.h"
 #include "../cpu/elementwise.h"
@@ -314,6 +315,17 @@ Napi::Value SgdStep(const Info& info) {
     return info.Env().Undefined();
   });
 }
+Napi::Value UnscaleGrads(const Info& info) {
+  return guarded(info, "unscaleGrads", [&]() -> Napi::Value {
+    if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "unscaleGrads: gradients must be an array");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    std::vector<Tensor*> grads;
+    for (uint32_t i = 0; i < arr.Length(); ++i) grads.push_back(TensorWrap::GetMutable(arr.Get(i), "gradient"));
+    if (grads.empty()) return Napi::Boolean::New(info.Env(), false);
+    for (const Tensor* g : grads) deviceOf("unscaleGrads", {grads[0], g});
+    return Napi::Boolean::New(info.Env(), CR_DISPATCH(grads[0]->device, unscaleGrads, grads, toDouble(info[1], "invScale")));
+  });
+}
 Napi::Value RandomUniform(const Info& info) {
   return guarded(info, "rand", [&]() -> Napi::Value {
     return wrap(info.Env(), CR_DISPATCH(deviceArg(info[4]), randomUniform, toShape(info[0], "shape"), seedOf(info[1]),
@@ -362,6 +374,7 @@ void InitOps(Napi::Env env, Napi::Object exports) {
       {"crossEntropy", CrossEntropy},
       {"crossEntropyBackward", CrossEntropyBackward},
       {"sgdStep", SgdStep},
+      {"unscaleGrads", UnscaleGrads},
       {"randomUniform", RandomUniform},
       {"randomNormal", RandomNormal},
   };
