@@ -7,6 +7,11 @@ export interface Runner {
   /** Runs the workload once and returns the elapsed milliseconds (measured by the side itself). */
   run(): Promise<number> | number;
   dispose(): Promise<void> | void;
+  /**
+   * Peak device memory of this side since its setup, in bytes (GPU workloads only; read after
+   * the timed repetitions, before dispose). Absent or null where it means nothing.
+   */
+  peakMemoryBytes?(): Promise<number | null> | number | null;
 }
 
 /** A peer able to prepare runners for workloads (PyTorch through its child process, onnxruntime-node in process). */
@@ -35,7 +40,15 @@ export type WorkloadSpec =
   | { kind: 'gemm'; m: number; n: number; k: number }
   | { kind: 'infer'; model: 'resnet18' | 'resnet50'; batch: number; size: number }
   | { kind: 'train'; model: 'resnet18' | 'cifar-resnet20' | 'cifar-resnet56'; batch: number; size: number; numClasses: number;
-      lr: number; momentum: number; weightDecay: number };
+      lr: number; momentum: number; weightDecay: number }
+  // GPU workloads: one repetition is `steps` iterations followed by a device synchronise.
+  // amp: autocast dtype (null: plain float32); tf32: TF32 tensor-core math for float32 convolutions
+  // and matmuls; channelsLast: model and input in NHWC.
+  | { kind: 'gpu-train'; model: 'resnet18' | 'resnet50' | 'cifar-resnet56'; batch: number; size: number; numClasses: number;
+      lr: number; momentum: number; weightDecay: number; steps: number;
+      amp: 'bfloat16' | 'float16' | null; tf32: boolean; channelsLast: boolean }
+  | { kind: 'gpu-infer'; model: 'resnet18' | 'resnet50'; batch: number; size: number; steps: number;
+      amp: 'bfloat16' | null; tf32: boolean; channelsLast: boolean };
 
 export interface Stats {
   medianMs: number;
@@ -44,6 +57,8 @@ export interface Stats {
   /** Median absolute deviation, relative to the median (0.02 = 2%). */
   relMad: number;
   samplesMs: number[];
+  /** Peak device memory of the side, in bytes, where the runner reports it (GPU workloads). */
+  peakMemoryBytes?: number;
 }
 
 export type Outcome = { ok: true; stats: Stats } | { ok: false; missing: string };
@@ -88,6 +103,7 @@ interface Side {
   runner: Runner;
   samples: number[];
   failed: string | null;
+  peakMemoryBytes: number | null;
 }
 
 /** Times one workload against its peers; returns one row per peer. */
@@ -96,7 +112,7 @@ export async function measure(workload: Workload, peers: Map<string, Peer>, o: M
   let ours: Side | null = null;
   let oursFailure: string | null = null;
   try {
-    ours = { name: 'ours', runner: workload.ours(), samples: [], failed: null };
+    ours = { name: 'ours', runner: workload.ours(), samples: [], failed: null, peakMemoryBytes: null };
     sides.push(ours);
   } catch (err) {
     oursFailure = `error: ${errorMessage(err)}`;
@@ -110,7 +126,7 @@ export async function measure(workload: Workload, peers: Map<string, Peer>, o: M
       const r = await peer.prepare(workload);
       if ('missing' in r) peerState.set(name, r.missing);
       else {
-        const side: Side = { name, runner: r, samples: [], failed: null };
+        const side: Side = { name, runner: r, samples: [], failed: null, peakMemoryBytes: null };
         sides.push(side);
         peerState.set(name, side);
       }
@@ -134,6 +150,10 @@ export async function measure(workload: Workload, peers: Map<string, Peer>, o: M
     for (let j = 0; j < sides.length; j++) await once(sides[(r + j) % sides.length]!, true);
   }
   for (const s of sides) {
+    if (s.failed !== null || !s.runner.peakMemoryBytes) continue;
+    try { s.peakMemoryBytes = await s.runner.peakMemoryBytes(); } catch { /* reported as unknown */ }
+  }
+  for (const s of sides) {
     try { await s.runner.dispose(); } catch { /* a failed clean-up does not change the timings */ }
   }
 
@@ -142,7 +162,9 @@ export async function measure(workload: Workload, peers: Map<string, Peer>, o: M
     if (typeof s === 'string') return { ok: false, missing: s };
     if (s.failed !== null) return { ok: false, missing: s.failed };
     if (s.samples.length === 0) return { ok: false, missing: 'no samples (--runs 0)' };
-    return { ok: true, stats: stats(s.samples) };
+    const st = stats(s.samples);
+    if (typeof s.peakMemoryBytes === 'number') st.peakMemoryBytes = s.peakMemoryBytes;
+    return { ok: true, stats: st };
   };
   const oursOutcome = outcome(ours, oursFailure ?? 'error');
   const rows: Row[] = workload.peers.map((name) => {
@@ -151,7 +173,9 @@ export async function measure(workload: Workload, peers: Map<string, Peer>, o: M
     return { workload: workload.name, peer: name, ...(workload.batch ? { batch: workload.batch } : {}), ours: oursOutcome, theirs, ratio };
   });
   for (const row of rows) {
-    const fmt = (x: Outcome): string => (x.ok ? `${x.stats.medianMs.toFixed(2)} ms` : x.missing);
+    const peak = (x: Outcome): string =>
+      x.ok && x.stats.peakMemoryBytes !== undefined ? ` (peak ${(x.stats.peakMemoryBytes / 2 ** 30).toFixed(2)} GiB)` : '';
+    const fmt = (x: Outcome): string => (x.ok ? `${x.stats.medianMs.toFixed(2)} ms${peak(x)}` : x.missing);
     o.log(`  ${row.workload} | ours ${fmt(row.ours)} | ${row.peer} ${fmt(row.theirs)}`);
   }
   return rows;

@@ -1,5 +1,6 @@
 // Printing: one line per (workload, peer) with the medians, the ratio peer/ours (> 1: we are
-// faster) and, where a workload has a batch, images per second on each side.
+// faster), where a workload has a batch, images per second on each side, and where a side
+// reported it (GPU workloads), its peak device memory.
 import type { Outcome, Row } from './harness.js';
 
 const MAX_REASON = 60;
@@ -24,15 +25,26 @@ function imgCell(o: Outcome, batch: number | undefined): string {
   return (batch / (o.stats.medianMs / 1000)).toFixed(1);
 }
 
+function peakCell(o: Outcome): string {
+  if (!o.ok || o.stats.peakMemoryBytes === undefined) return '—';
+  return `${(o.stats.peakMemoryBytes / 2 ** 30).toFixed(2)} GiB`;
+}
+
+const hasPeak = (o: Outcome): boolean => o.ok && o.stats.peakMemoryBytes !== undefined;
+
 /** Renders rows as an aligned plain-text table; long missing reasons are cut here (the JSON has them whole). */
 export function renderTable(rows: Row[]): string {
   const withBatch = rows.some((r) => r.batch);
+  // Peak device memory columns, only where a side reported it (the GPU suite).
+  const withPeak = rows.some((r) => hasPeak(r.ours) || hasPeak(r.theirs));
   const header = ['workload', 'peer', 'ours ms', 'peer ms', 'ratio'];
   if (withBatch) header.push('ours img/s', 'peer img/s');
+  if (withPeak) header.push('ours peak', 'peer peak');
   header.push('others');
   const body = rows.map((r) => {
     const cells = [r.workload, r.peer, msCell(r.ours), msCell(r.theirs), r.ratio === null ? '—' : r.ratio.toFixed(2)];
     if (withBatch) cells.push(imgCell(r.ours, r.batch), imgCell(r.theirs, r.batch));
+    if (withPeak) cells.push(peakCell(r.ours), peakCell(r.theirs));
     cells.push(r.othersBusyCores === undefined || r.othersBusyCores === null ? '?' : r.othersBusyCores.toFixed(2));
     return cells;
   });

@@ -73,6 +73,8 @@ export interface NativeMemory {
   liveBytes: number;
   peakBytes: number;
   cachedBytes: number;
+  /** NCHW <-> NHWC transposes of 4-D tensors so far (both devices). */
+  layoutConversions: number;
 }
 
 export interface NativeBinding {
@@ -121,6 +123,9 @@ export interface NativeBinding {
   sgdStep(param: T, grad: T, momentumBuffer: Maybe, lr: number, momentum: number, dampening: number,
           weightDecay: number, nesterov: boolean, firstStep: boolean): void;
 
+  /** sgdStep on many parameters (one launch per 64 on the GPU); buffers null when momentum is 0. */
+  sgdStepMulti(params: T[], grads: T[], buffers: T[] | null, lr: number, momentum: number, dampening: number,
+               weightDecay: number, nesterov: boolean, firstStep: boolean): void;
   /** grads *= invScale in place; true when any element is infinite or NaN. */
   unscaleGrads(grads: T[], invScale: number): boolean;
 
@@ -129,7 +134,7 @@ export interface NativeBinding {
   backends(): { cpu: CpuBackendInfo; cuda: CudaBackendInfo };
   cudaMemory(): CudaMemory;
   cudaControl(action: 'emptyCache' | 'resetPeak' | 'synchronize'): void;
-  cudaControl(action: 'allowTf32', allow: boolean): void;
+  cudaControl(action: 'allowTf32' | 'deterministic', on: boolean): void;
   cudaControl(action: 'tf32'): boolean;
   setNumThreads(n: number): number;
   setGemmBackend(name: 'builtin' | 'openblas'): void;

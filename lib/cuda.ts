@@ -43,3 +43,9 @@ export function setAllowTf32(allow: boolean): void {
 export function allowTf32(): boolean {
   return native.cudaControl('tf32');
 }
+
+/** Only deterministic cuDNN convolution algorithms (bit-identical reruns), at some cost in speed. */
+export function setDeterministic(on: boolean): void {
+  if (typeof on !== 'boolean') throw new TypeError(`setDeterministic: expected a boolean, got ${typeof on}`);
+  native.cudaControl('deterministic', on);
+}

@@ -91,12 +91,14 @@ export interface MemoryInfo {
   liveTensors: number;
   /** Distinct native buffers alive (views share one). */
   liveStorages: number;
-  /** Bytes of native memory held by live buffers. */
+  /** Bytes of native memory held by live buffers, on every device (rn.cuda.memory() details the GPU's). */
   liveBytes: number;
   /** Highest liveBytes seen since the process started. */
   peakBytes: number;
   /** Freed CPU blocks the allocator keeps for reuse (not counted in liveBytes). */
   cachedBytes: number;
+  /** NCHW <-> NHWC transposes of 4-D tensors so far, on every device (a channels-last model on the GPU makes none). */
+  layoutConversions: number;
 }
 
 export function memory(): MemoryInfo {

@@ -183,14 +183,17 @@ describe.skipIf(!runCuda)('ops on CUDA agree with the CPU', () => {
     expect(last.to({ memoryFormat: 'contiguous' }).toArray()).toEqual(x.toArray());
   });
 
-  it('rand and randn give the same values on both devices for one seed', () => {
+  it('rand gives the same values on both devices for one seed, randn the same up to libm rounding', () => {
     for (const make of [rn.rand, rn.randn]) {
       rn.manualSeed(11);
-      const cpu = make([1001]).toArray();
+      const cpu = make([1001]).toArray() as Float32Array;
       rn.manualSeed(11);
       const gpu = make([1001], { device: 'cuda' });
       expect(gpu.device).toBe('cuda');
-      expect(gpu.toArray()).toEqual(cpu);
+      const values = gpu.toArray() as Float32Array;
+      if (make === rn.rand) expect(values).toEqual(cpu);
+      // Box-Muller uses the device's double log / sin / cos, which may differ from glibc's in the last bit.
+      else for (let i = 0; i < cpu.length; i++) expect(Math.abs(values[i]! - cpu[i]!)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(cpu[i]!)));
     }
   });
 

@@ -74,6 +74,26 @@ describe.skipIf(!runCuda)('training on CUDA', () => {
     expect(rn.cuda.memory().reservedBytes).toBe(rn.cuda.memory().allocatedBytes);
   });
 
+  it('channels-last end to end: a ResNet training step makes no layout transposes', () => {
+    expectCuda();
+    rn.manualSeed(9);
+    const model = rn.models.resnet18({ numClasses: 10 }).to({ device: 'cuda', memoryFormat: 'channelsLast' });
+    const opt = new rn.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+    const x = rn.keep(rn.randn([4, 3, 64, 64], { device: 'cuda', memoryFormat: 'channelsLast' }));
+    const y = rn.keep(rn.tensor([1, 2, 3, 4], [4], { dtype: 'int64', device: 'cuda' }));
+    const step = () => rn.scope(() => {
+      opt.zeroGrad();
+      rn.crossEntropy(model.forward(x), y).backward();
+      opt.step();
+    });
+    step();  // first step: momentum buffers are created
+    const before = rn.memory().layoutConversions;
+    step();
+    expect(rn.memory().layoutConversions - before).toBe(0);
+    for (const p of model.parameters()) if (p.ndim === 4) expect(p.memoryFormat).toBe('channelsLast');
+    model.dispose();
+  });
+
   it('rejects tensors of two devices in one op', () => {
     expectCuda();
     const a = rn.randn([2, 3]), b = rn.randn([2, 3], { device: 'cuda' });

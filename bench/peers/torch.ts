@@ -1,14 +1,39 @@
-// The PyTorch CPU peer: spawns bench/peers/torch_peer.py once per suite with Debian's
-// /usr/bin/python3 and talks JSON lines with it (one request, one reply). The peer times each
-// repetition itself, so the pipe's latency is not in its numbers.
+// The PyTorch peer: spawns bench/peers/torch_peer.py once per suite and talks JSON lines with it
+// (one request, one reply). The peer times each repetition itself, so the pipe's latency is not
+// in its numbers. CPU suites use Debian's /usr/bin/python3; the GPU suite asks for a CUDA peer
+// (requestCudaPeer), which uses `python3` from PATH, where a CUDA build of PyTorch lives on GPU
+// machines. BENCH_TORCH_PYTHON overrides both.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Peer, Runner, Workload } from '../harness.js';
 
+/** The interpreter of the CPU suites' peer. */
 export const TORCH_PYTHON = process.env.BENCH_TORCH_PYTHON ?? '/usr/bin/python3';
+/** The interpreter of the GPU suite's peer (a bare name is looked up on PATH). */
+export const TORCH_CUDA_PYTHON = process.env.BENCH_TORCH_PYTHON ?? 'python3';
 const SCRIPT = fileURLToPath(new URL('./torch_peer.py', import.meta.url));
+
+let cudaRequested = false;
+/**
+ * The next TorchPeer.start() starts a CUDA peer: TORCH_CUDA_PYTHON, and BENCH_TORCH_DEVICE=cuda
+ * in its environment (it then reports its CUDA build and device). Called by the GPU suite before
+ * the harness starts the peer; consumed by that start, so later suites get the CPU peer.
+ */
+export function requestCudaPeer(): void {
+  cudaRequested = true;
+}
+
+/** An interpreter path: as given when it contains a slash, else the first match on PATH. */
+function findInterpreter(python: string): string | null {
+  if (python.includes('/')) return existsSync(python) ? python : null;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir && existsSync(join(dir, python))) return join(dir, python);
+  }
+  return null;
+}
 
 export interface TorchInfo {
   torch: string;
@@ -17,9 +42,16 @@ export interface TorchInfo {
   python: string;
   blasInfo: string;
   mkldnn: boolean;
+  /** CUDA peer only: torch's CUDA and cuDNN versions, and the device or why there is none. */
+  cuda?: string | null;
+  cudnn?: number | null;
+  cudaAvailable?: boolean;
+  device?: string | null;
+  cudaReason?: string | null;
 }
 
-type Reply = { ok: true; ms?: number } | { ok: false; error: string };
+/** peakBytes: torch.cuda.max_memory_allocated() since the workload's setup (GPU workloads). */
+type Reply = { ok: true; ms?: number; peakBytes?: number } | { ok: false; error: string };
 
 export class TorchPeer implements Peer {
   readonly name = 'torch';
@@ -41,13 +73,17 @@ export class TorchPeer implements Peer {
   /** Starts the peer; on failure the returned peer is `missing` with the reason. */
   static async start(threads: number, log: (line: string) => void): Promise<TorchPeer> {
     const peer = new TorchPeer();
-    if (!existsSync(TORCH_PYTHON)) {
-      peer.missing = `${TORCH_PYTHON} not found`;
+    const cuda = cudaRequested;
+    cudaRequested = false;
+    const wanted = cuda ? TORCH_CUDA_PYTHON : TORCH_PYTHON;
+    const python = findInterpreter(wanted);
+    if (python === null) {
+      peer.missing = wanted.includes('/') ? `${wanted} not found` : `${wanted} not found on PATH`;
       return peer;
     }
-    log(`starting the PyTorch peer: ${TORCH_PYTHON} bench/peers/torch_peer.py`);
-    const child = spawn(TORCH_PYTHON, [SCRIPT], {
-      env: { ...process.env, BENCH_THREADS: String(threads), PYTHONUNBUFFERED: '1' },
+    log(`starting the PyTorch peer${cuda ? ' (CUDA)' : ''}: ${python} bench/peers/torch_peer.py`);
+    const child = spawn(python, [SCRIPT], {
+      env: { ...process.env, BENCH_THREADS: String(threads), PYTHONUNBUFFERED: '1', ...(cuda ? { BENCH_TORCH_DEVICE: 'cuda' } : {}) },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     peer.#child = child;
@@ -80,6 +116,10 @@ export class TorchPeer implements Peer {
         await peer.close();
       } else {
         peer.info = hello;
+        if (cuda) {
+          log(`torch peer: torch ${hello.torch}, CUDA ${hello.cuda ?? 'none'}, cuDNN ${hello.cudnn ?? 'none'}, ` +
+            (hello.cudaAvailable ? `device ${hello.device}` : `CUDA unavailable (${hello.cudaReason ?? 'no reason given'})`));
+        }
       }
     } catch (err) {
       peer.missing = err instanceof Error ? err.message : String(err);
@@ -106,12 +146,15 @@ export class TorchPeer implements Peer {
     const id = this.#nextId++;
     const r = await this.request({ cmd: 'setup', id, spec: workload.spec });
     if (!r.ok) return { missing: `setup failed: ${r.error}` };
+    let peakBytes: number | null = null;
     return {
       run: async () => {
         const reply = await this.request({ cmd: 'run', id });
         if (!reply.ok) throw new Error(reply.error);
+        if (typeof reply.peakBytes === 'number') peakBytes = reply.peakBytes;
         return reply.ms!;
       },
+      peakMemoryBytes: () => peakBytes,
       dispose: async () => {
         if (this.#exited === null) await this.request({ cmd: 'release', id });
       },

@@ -55,6 +55,9 @@ export class CifarBlock extends Module {
   lastBatchNorm(): BatchNorm2d {
     return this.bn2;
   }
+  override foldablePairs(): [Module, Module][] {
+    return [[this.conv1, this.bn1], [this.conv2, this.bn2]];
+  }
   forward(x: Tensor): Tensor {
     const branch = applyInOrder(x, [this.conv1, this.bn1, relu, this.conv2]);
     if (this.plain) {
@@ -124,6 +127,9 @@ export abstract class CifarNet extends Module {
     this.fc = this.registerModule('fc', new Linear(64, numClasses));
   }
 
+  override foldablePairs(): [Module, Module][] {
+    return [[this.conv1, this.bn1]];
+  }
   forward(x: Tensor): Tensor {
     return applyInOrder(x, [this.conv1, this.bn1, relu, this.layer1, this.layer2, this.layer3, this.avgpool,
       (t) => flatten(t, 1), this.fc]);

@@ -64,6 +64,9 @@ export class BasicBlock extends Module {
   lastBatchNorm(): BatchNorm2d {
     return this.bn2;
   }
+  override foldablePairs(): [Module, Module][] {
+    return [[this.conv1, this.bn1], [this.conv2, this.bn2]];
+  }
   forward(x: Tensor): Tensor {
     return residualTail(x, applyInOrder(x, [this.conv1, this.bn1, relu, this.conv2]), this.bn2, this.downsample, this.plain);
   }
@@ -96,6 +99,9 @@ export class Bottleneck extends Module {
   }
   lastBatchNorm(): BatchNorm2d {
     return this.bn3;
+  }
+  override foldablePairs(): [Module, Module][] {
+    return [[this.conv1, this.bn1], [this.conv2, this.bn2], [this.conv3, this.bn3]];
   }
   forward(x: Tensor): Tensor {
     const branch = applyInOrder(x, [this.conv1, this.bn1, relu, this.conv2, this.bn2, relu, this.conv3]);
@@ -182,6 +188,9 @@ export class ResNet extends Module {
     initialiseResNet(this, options.zeroInitResidual ?? false);
   }
 
+  override foldablePairs(): [Module, Module][] {
+    return [[this.conv1, this.bn1]];
+  }
   forward(x: Tensor): Tensor {
     return applyInOrder(x, [this.conv1, this.bn1, relu, this.maxpool, this.layer1, this.layer2, this.layer3, this.layer4,
       this.avgpool, (t) => flatten(t, 1), this.fc]);

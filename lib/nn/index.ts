@@ -5,3 +5,4 @@ export {
   type Conv2dModuleOptions, type BatchNorm2dOptions,
 } from './layers.js';
 export * as init from './init.js';
+export { fuseForInference } from './fuse.js';

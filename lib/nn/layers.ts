@@ -2,7 +2,7 @@
 import { full } from '../creation.js';
 import { native } from '../binding.js';
 import { conv2d, type Conv2dOptions } from '../ops/conv.js';
-import { relu } from '../ops/elementwise.js';
+import { add, relu } from '../ops/elementwise.js';
 import { linear } from '../ops/linear.js';
 import { batchNorm2d, bnAddRelu } from '../ops/norm.js';
 import { adaptiveAvgPool2d, maxPool2d, type MaxPool2dOptions } from '../ops/pool.js';
@@ -60,6 +60,11 @@ export class Conv2d extends Module {
   }
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight, this.bias, this.options);
+  }
+  /** @internal Sets the weight and bias to folded values (fuseForInference). */
+  setFolded(weight: Tensor, bias: Tensor): void {
+    this.replaceParameter('weight', weight);
+    this.replaceParameter('bias', bias);
   }
 }
 
@@ -123,12 +128,35 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    if (this.#checkFolded()) return x.detach();
     return batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, this.#options());
   }
 
   /** relu(this(x) + residual) as one fused op (the tail of a residual block). */
   forwardAddRelu(x: Tensor, residual: Tensor): Tensor {
+    if (this.#checkFolded()) {
+      const sum = add(x, residual);
+      const out = relu(sum);
+      sum.dispose();
+      return out;
+    }
     return bnAddRelu(x, residual, this.runningMean, this.runningVar, this.weight, this.bias, this.#options());
+  }
+
+  #folded = false;
+  /** True once fuseForInference() folded this BN into the convolution before it: it is then the identity. */
+  get folded(): boolean {
+    return this.#folded;
+  }
+  /** @internal */
+  markFolded(): void {
+    this.#folded = true;
+  }
+  #checkFolded(): boolean {
+    if (this.#folded && this.training) {
+      throw new Error('BatchNorm2d: this layer was folded into its convolution by fuseForInference(); such a model can only run in eval mode');
+    }
+    return this.#folded;
   }
 }
 
@@ -217,6 +245,11 @@ export class Sequential extends Module {
   }
   forward(x: Tensor): Tensor {
     return applyInOrder(x, this.children());
+  }
+  /** A BatchNorm2d right after a Conv2d. */
+  override foldablePairs(): [Module, Module][] {
+    const layers = this.children();
+    return layers.flatMap((m, i) => (m instanceof Conv2d && layers[i + 1] instanceof BatchNorm2d ? [[m, layers[i + 1]!] as [Module, Module]] : []));
   }
 }
 

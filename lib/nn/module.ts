@@ -43,6 +43,25 @@ export abstract class Module {
     return t;
   }
 
+  /** Replaces the tensor of a registered parameter (the old one is disposed). */
+  protected replaceParameter(name: string, t: Tensor): void {
+    if (!this.#parameters.has(name)) throw new Error(`${this.constructor.name}: no parameter named '${name}'`);
+    const old = this.#parameters.get(name);
+    keep(t);
+    if (!t.requiresGrad) t.requiresGrad = true;
+    this.#parameters.set(name, t);
+    if (old && old !== t) old.dispose();
+  }
+
+  /**
+   * The (convolution, batch norm) pairs of this module whose BN directly follows the convolution
+   * in forward(), which fuseForInference() may fold. Modules that have such pairs override it;
+   * children are visited separately.
+   */
+  foldablePairs(): [Module, Module][] {
+    return [];
+  }
+
   /** Registers a buffer: state saved in the state dict but not trained (running statistics ...). */
   protected registerBuffer(name: string, t: Tensor | null): Tensor | null {
     this.#checkName(name);

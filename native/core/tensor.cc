@@ -11,7 +11,7 @@
 namespace cr {
 namespace {
 
-std::atomic<int64_t> gLiveStorages{0}, gLiveBytes{0}, gPeakBytes{0}, gLiveTensors{0};
+std::atomic<int64_t> gLiveStorages{0}, gLiveBytes{0}, gPeakBytes{0}, gLiveTensors{0}, gLayoutConversions{0};
 Allocator* gDeviceAllocators[2] = {nullptr, nullptr};
 
 Allocator& allocatorFor(Device d) {
@@ -25,9 +25,10 @@ Allocator& allocatorFor(Device d) {
 
 MemoryStats memoryStats() {
   return {gLiveStorages.load(), gLiveBytes.load(), gPeakBytes.load(), gLiveTensors.load(),
-          static_cast<int64_t>(cpuCachedBytes())};
+          static_cast<int64_t>(cpuCachedBytes()), gLayoutConversions.load()};
 }
 void countTensor(int delta) { gLiveTensors += delta; }
+void countLayoutConversion() { ++gLayoutConversions; }
 
 void registerDeviceAllocator(Device device, Allocator* allocator) {
   gDeviceAllocators[static_cast<int>(device)] = allocator;
@@ -125,11 +126,13 @@ void transposeImages(const void* src, void* dst, int64_t images, int64_t rows, i
 Tensor toFormat(const Tensor& t, MemoryFormat format) {
   expectCPU("toFormat", "the tensor", t);
   Tensor out = empty(t.shape, t.dtype, format);
-  if (t.format == format || t.dim() != 4) {
+  // With one channel or a 1x1 image both layouts hold the same bytes: a copy, not a transpose.
+  if (t.format == format || t.dim() != 4 || t.shape[1] == 1 || t.shape[2] * t.shape[3] == 1) {
     std::memcpy(out.storage->data, t.storage->data, t.nbytes());
     return out;
   }
   // Each image is a (C, H*W) matrix in NCHW and its transpose (H*W, C) in NHWC.
+  countLayoutConversion();
   int64_t n = t.shape[0], c = t.shape[1], hw = t.shape[2] * t.shape[3];
   bool toLast = format == MemoryFormat::ChannelsLast;
   int64_t rows = toLast ? c : hw, cols = toLast ? hw : c;

@@ -34,9 +34,11 @@ struct MemoryStats {  // storages of every device
   int64_t peakBytes;
   int64_t liveTensors;
   int64_t cachedBytes;  // freed CPU blocks kept for reuse (not in liveBytes)
+  int64_t layoutConversions;  // NCHW <-> NHWC transposes of 4-D tensors made by toFormat, on any device
 };
 MemoryStats memoryStats();
 void countTensor(int delta);
+void countLayoutConversion();
 
 struct Storage {
   Storage(size_t bytes, Device device);

@@ -32,4 +32,11 @@ void sgdStep(Tensor& param, const Tensor& grad, Tensor* momentumBuffer, const Sg
   });
 }
 
+void sgdStepMulti(std::vector<Tensor*> params, std::vector<const Tensor*> grads, std::vector<Tensor*> buffers,
+                  const SgdOptions& o) {
+  CR_CHECK_RANGE(grads.size() == params.size() && (buffers.empty() || buffers.size() == params.size()),
+                 "sgdStepMulti: params, grads and buffers must have one entry per parameter");
+  for (size_t i = 0; i < params.size(); ++i) sgdStep(*params[i], *grads[i], buffers.empty() ? nullptr : buffers[i], o);
+}
+
 }  // namespace cr

@@ -2,6 +2,7 @@
 #include "control.h"
 
 #include "dynload.h"
+#include "conv_algos.h"
 #include "ops.h"
 #include "runtime.h"
 
@@ -16,11 +17,15 @@ MemoryReport memoryReport() {
   DeviceMemoryStats s = memoryStats();
   return {s.allocatedBytes, s.reservedBytes, s.peakAllocatedBytes, s.allocations, s.cacheHits, s.deviceMallocs};
 }
-void emptyDeviceCache() { emptyCache(); }
+void emptyDeviceCache() {
+  releaseWorkspace();
+  emptyCache();
+}
 void resetPeakMemory() { resetPeak(); }
 void synchronizeDevice() { synchronize(); }
 void setTf32(bool allow) { setAllowTf32(allow); }
 bool tf32Allowed() { return allowTf32(); }
+void setDeterministicConv(bool on) { setDeterministic(on); }
 
 namespace {
 LibraryReport report(const LibraryInfo& info) { return {info.loaded, info.path, info.version, info.reason}; }

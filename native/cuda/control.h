@@ -25,6 +25,8 @@ void resetPeakMemory();
 void synchronizeDevice();
 void setTf32(bool allow);
 bool tf32Allowed();
+// Only deterministic cuDNN convolution algorithms (bit-identical reruns), at some cost in speed.
+void setDeterministicConv(bool on);
 
 struct LibraryReport {
   bool loaded = false;

@@ -23,6 +23,7 @@ void resetPeakMemory() {}
 void synchronizeDevice() {}
 void setTf32(bool) {}
 bool tf32Allowed() { return false; }
+void setDeterministicConv(bool) {}
 LibraryReport cudnnReport() { return {false, "", "", kNoCuda}; }
 LibraryReport cublasReport() { return {false, "", "", kNoCuda}; }
 

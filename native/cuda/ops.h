@@ -70,6 +70,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transA, bool transB);
 CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double labelSmoothing);
 Tensor crossEntropyBackward(double gradOutput, const Tensor& probs, const Tensor& labels, double labelSmoothing);
 void sgdStep(Tensor& param, const Tensor& grad, Tensor* momentumBuffer, const SgdOptions& o);
+void sgdStepMulti(std::vector<Tensor*> params, std::vector<const Tensor*> grads, std::vector<Tensor*> buffers,
+                  const SgdOptions& o);  // kernels/sgd_multi.h: one launch per 64 tensors
 // kernels/amp.cu: grads *= invScale in place; true when any element is not finite.
 bool unscaleGrads(const std::vector<Tensor*>& grads, double invScale);
 // The same counter-based streams as the CPU fills: a seed gives the same values on both devices.

@@ -2,6 +2,7 @@
 // the workspace. See runtime.h.
 #include "runtime.h"
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -75,11 +76,23 @@ Tensor zeros(const Shape& shape, DType dtype, MemoryFormat format) {
   return t;
 }
 
-void* workspace(size_t bytes) {
+namespace {
+Tensor& workspaceBuffer() {
   static Tensor buffer;  // grows; the old block goes back to the cache, reusable in stream order
-  if (!buffer.storage || buffer.nbytes() < bytes) buffer = cuda::empty({static_cast<int64_t>(bytes)}, DType::UInt8);
+  return buffer;
+}
+}  // namespace
+
+void* workspace(size_t bytes) {
+  Tensor& buffer = workspaceBuffer();
+  if (!buffer.storage || buffer.nbytes() < bytes) {
+    buffer = Tensor();  // free the smaller block first, so that it can serve the new one's neighbours
+    buffer = cuda::empty({static_cast<int64_t>(std::max<size_t>(bytes, 1))}, DType::UInt8);
+  }
   return buffer.storage->data;
 }
+
+void releaseWorkspace() { workspaceBuffer() = Tensor(); }
 
 Tensor toDevice(const Tensor& t, Device device) {
   Tensor out = device == Device::CUDA ? cuda::empty(t.shape, t.dtype, t.format) : emptyOn(Device::CPU, t.shape, t.dtype, t.format);

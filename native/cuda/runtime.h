@@ -27,6 +27,8 @@ cudaStream_t stream();
 // Scratch device memory of at least `bytes`, valid until the next call of workspace() (ops on
 // the one stream run in order, so one op's workspace is free again when the next op starts).
 void* workspace(size_t bytes);
+// Frees the workspace (it grows to the largest request, up to cuDNN's algorithm search limit).
+void releaseWorkspace();
 
 // New uninitialised / zeroed tensors in device memory.
 Tensor empty(const Shape& shape, DType dtype = DType::Float32, MemoryFormat format = MemoryFormat::Contiguous);

@@ -22,6 +22,7 @@ Napi::Value Memory(const Napi::CallbackInfo& info) {
   out.Set("liveBytes", static_cast<double>(s.liveBytes));
   out.Set("peakBytes", static_cast<double>(s.peakBytes));
   out.Set("cachedBytes", static_cast<double>(s.cachedBytes));
+  out.Set("layoutConversions", static_cast<double>(s.layoutConversions));
   return out;
 }
 
@@ -105,6 +106,7 @@ Napi::Value CudaControl(const Napi::CallbackInfo& info) {
     else if (what == "synchronize") cuda::synchronizeDevice();
     else if (what == "allowTf32") cuda::setTf32(toBool(info[1], "allow"));
     else if (what == "tf32") return Napi::Boolean::New(info.Env(), cuda::tf32Allowed());
+    else if (what == "deterministic") cuda::setDeterministicConv(toBool(info[1], "on"));
     else CR_CHECK_TYPE(false, "cuda: unknown action '", what, "'");
     return info.Env().Undefined();
   });

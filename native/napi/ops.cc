@@ -315,6 +315,32 @@ Napi::Value SgdStep(const Info& info) {
     return info.Env().Undefined();
   });
 }
+// sgdStepMulti(params[], grads[], buffers[] | null, lr, momentum, dampening, weightDecay, nesterov, firstStep)
+Napi::Value SgdStepMulti(const Info& info) {
+  return guarded(info, "sgdStepMulti", [&]() -> Napi::Value {
+    auto tensors = [&](size_t at, const char* what) {
+      std::vector<Tensor*> out;
+      if (info[at].IsNull() || info[at].IsUndefined()) return out;
+      if (!info[at].IsArray()) throw Napi::TypeError::New(info.Env(), std::string("sgdStepMulti: ") + what + " must be an array");
+      Napi::Array arr = info[at].As<Napi::Array>();
+      for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(TensorWrap::GetMutable(arr.Get(i), what));
+      return out;
+    };
+    std::vector<Tensor*> params = tensors(0, "params"), gradsMutable = tensors(1, "grads"), buffers = tensors(2, "buffers");
+    std::vector<const Tensor*> grads(gradsMutable.begin(), gradsMutable.end());
+    if (params.empty()) return info.Env().Undefined();
+    for (size_t i = 0; i < params.size(); ++i) {
+      deviceOf("sgdStepMulti", {params[0], params[i], i < grads.size() ? grads[i] : nullptr,
+                                i < buffers.size() ? buffers[i] : nullptr});
+    }
+    SgdOptions o{toDouble(info[3], "lr"),          toDouble(info[4], "momentum"),
+                 toDouble(info[5], "dampening"),   toDouble(info[6], "weightDecay"),
+                 toBool(info[7], "nesterov"),      toBool(info[8], "firstStep")};
+    CR_DISPATCH(params[0]->device, sgdStepMulti, params, grads, buffers, o);
+    return info.Env().Undefined();
+  });
+}
+
 Napi::Value UnscaleGrads(const Info& info) {
   return guarded(info, "unscaleGrads", [&]() -> Napi::Value {
     if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "unscaleGrads: gradients must be an array");
@@ -375,6 +401,7 @@ void InitOps(Napi::Env env, Napi::Object exports) {
       {"crossEntropyBackward", CrossEntropyBackward},
       {"sgdStep", SgdStep},
       {"unscaleGrads", UnscaleGrads},
+      {"sgdStepMulti", SgdStepMulti},
       {"randomUniform", RandomUniform},
       {"randomNormal", RandomNormal},
   };

@@ -1,0 +1,233 @@
+// Batch normalisation on the GPU with cuDNN's batch-norm API (CUDNN_BATCHNORM_SPATIAL: one mean,
+// variance, scale and shift per channel), and the fused residual tail y = relu(batchNorm(x) +
+// residual): the twins of native/cpu/batchnorm.cc, with the same checks, errors, outputs and
+// memory formats (y, dx and dresidual in x's format; per-channel tensors (C)).
+//   training forward: cudnnBatchNormalizationForwardTraining. Its exponentialAverageFactor is our
+//     momentum (running = (1 - factor) * running + factor * batchStat), it updates runningVar with
+//     the unbiased batch variance as PyTorch does, and its resultSaveMean /
+//     resultSaveInvVariance are our saveMean / saveInvStd: the batch mean and 1 / sqrt(var + eps).
+//   eval forward: cudnnBatchNormalizationForwardInference with the running statistics; saveMean /
+//     saveInvStd are the running mean and 1 / sqrt(runningVar + eps), as the CPU op returns them.
+//   training backward: cudnnBatchNormalizationBackward with the saved statistics; it always makes
+//     dx, dscale and dbias, so it runs only when dx is wanted (unrequested outputs go to scratch).
+//   otherwise (eval mode, or no dx): our kernels (kernels/add_relu.cu) give
+//     dx = dy * weight * invStd, dweight = sum(dy * (x - mean)) * invStd and dbias = sum(dy).
+// cuDNN needs a scale and a shift, so a missing weight / bias becomes ones / zeros for the call.
+// A 2-D (N, C) x is described as (N, C, 1, 1): spatial mode then normalises each channel over N.
+// Empty tensors never reach cuDNN (its descriptors need positive sizes).
+#include <cmath>
+
+#include "../core/error.h"
+#include "descriptors.h"
+#include "dynload.h"
+#include "handles.h"
+#include "kernels/add_relu.h"
+#include "kernels/tensor_checks.cuh"
+#include "ops.h"
+#include "runtime.h"
+
+namespace cr::cuda {
+namespace {
+
+constexpr dnn::cudnnBatchNormMode_t kMode = dnn::CUDNN_BATCHNORM_SPATIAL;
+
+// The scaling factors of cuDNN calls on float data are host floats.
+const float kOne = 1.0f, kZero = 0.0f;
+
+// cuDNN's backward takes the forward's epsilon, but reads it only to recompute the statistics
+// when no saved ones are given; ours always are, so any valid value serves.
+constexpr double kBackwardEpsilon = 1e-5;
+
+const void* dataOf(const Tensor& t) { return t.storage->data; }
+void* mutableDataOf(const Tensor& t) { return t.storage->data; }
+
+// The per-channel (1, C, 1, 1) descriptor cuDNN derives from x's, for scale, shift and statistics.
+class ChannelDesc {
+ public:
+  explicit ChannelDesc(const TensorDesc& x) {
+    CR_CUDNN_CHECK(dnn::cudnnCreateTensorDescriptor(&desc_));
+    try {
+      CR_CUDNN_CHECK(dnn::cudnnDeriveBNTensorDescriptor(desc_, x.get(), kMode));
+    } catch (...) {
+      destroy();
+      throw;
+    }
+  }
+  ~ChannelDesc() { destroy(); }
+  ChannelDesc(const ChannelDesc&) = delete;
+  ChannelDesc& operator=(const ChannelDesc&) = delete;
+  dnn::cudnnTensorDescriptor_t get() const { return desc_; }
+
+ private:
+  void destroy() noexcept {
+    try {
+      dnn::cudnnDestroyTensorDescriptor(desc_);
+    } catch (...) {
+    }
+  }
+  dnn::cudnnTensorDescriptor_t desc_ = nullptr;
+};
+
+// ---- Checks: the CPU op's, in its order, asking for GPU tensors ----
+
+void checkInput(const char* op, const char* name, const Tensor& x) {
+  expectFloat32Gpu(op, name, x);
+  CR_CHECK_RANGE(x.dim() == 2 || x.dim() == 4, op, ": ", name, " must be (N, C) or (N, C, H, W), got shape ",
+                 shapeString(x.shape));
+}
+
+void checkPerChannel(const char* op, const char* name, const Tensor* t, int64_t channels) {
+  if (t == nullptr) return;
+  expectFloat32Gpu(op, name, *t);
+  expectShape(op, name, *t, {channels});
+}
+
+void checkBackwardArgs(const char* op, const Tensor& dy, const Tensor& x, const Tensor* weight,
+                       const Tensor& saveMean, const Tensor& saveInvStd) {
+  checkInput(op, "x", x);
+  expectFloat32Gpu(op, "dy", dy);
+  expectShape(op, "dy", dy, x.shape);
+  const int64_t C = x.shape[1];
+  checkPerChannel(op, "weight", weight, C);
+  checkPerChannel(op, "saveMean", &saveMean, C);
+  checkPerChannel(op, "saveInvStd", &saveInvStd, C);
+}
+
+// Values per channel: N for (N, C), N*H*W for (N, C, H, W).
+int64_t perChannelOf(const Tensor& x) { return x.dim() == 2 ? x.shape[0] : x.shape[0] * x.shape[2] * x.shape[3]; }
+
+// The same tensor when it already has x's layout, otherwise a copy in x's memory format.
+Tensor inFormatOf(const Tensor& t, const Tensor& x) { return t.format == x.format ? t : cuda::toFormat(t, x.format); }
+
+Tensor scaleOf(const Tensor* weight, int64_t channels) { return weight != nullptr ? *weight : filled(channels, 1.0f); }
+Tensor shiftOf(const Tensor* bias, int64_t channels) { return bias != nullptr ? *bias : filled(channels, 0.0f); }
+
+// ---- Forward ----
+
+BatchNormResult normalise(const char* op, const Tensor& x, const Tensor* weight, const Tensor* bias,
+                          Tensor* runningMean, Tensor* runningVar, bool training, double momentum, double eps) {
+  checkInput(op, "x", x);
+  const int64_t C = x.shape[1], n = perChannelOf(x);
+  checkPerChannel(op, "weight", weight, C);
+  checkPerChannel(op, "bias", bias, C);
+  checkPerChannel(op, "runningMean", runningMean, C);
+  checkPerChannel(op, "runningVar", runningVar, C);
+  CR_CHECK_RANGE(eps > 0 && std::isfinite(eps), op, ": eps must be a positive finite number, got ", eps);
+  CR_CHECK_RANGE(momentum >= 0 && momentum <= 1, op, ": momentum must be in [0, 1], got ", momentum);
+  CR_CHECK_TYPE((runningMean == nullptr) == (runningVar == nullptr), op,
+                ": runningMean and runningVar must be given together");
+  CR_CHECK_TYPE(training || runningMean != nullptr, op, ": eval mode needs runningMean and runningVar");
+  CR_CHECK_RANGE(!training || n > 1, op, ": expected more than 1 value per channel when training, got input shape ",
+                 shapeString(x.shape));
+  // cuDNN 9's minimum is 0, so every eps the CPU op accepts is accepted here too.
+  CR_CHECK_RANGE(eps >= dnn::CUDNN_BN_MIN_EPSILON, op, ": eps must be at least cuDNN's minimum ",
+                 dnn::CUDNN_BN_MIN_EPSILON, ", got ", eps);
+
+  BatchNormResult result;
+  result.y = cuda::empty(x.shape, DType::Float32, x.format);
+  if (training) {
+    result.saveMean = cuda::empty({C});
+    result.saveInvStd = cuda::empty({C});
+  } else {
+    evalStatistics(*runningMean, *runningVar, eps, result.saveMean, result.saveInvStd);
+  }
+  if (x.numel() == 0) return result;  // eval mode with an empty batch (training needs n > 1)
+
+  const Tensor scale = scaleOf(weight, C), shift = shiftOf(bias, C);
+  const TensorDesc xDesc(x);  // y has x's shape and format: the same descriptor
+  const ChannelDesc channelDesc(xDesc);
+  if (training) {
+    CR_CUDNN_CHECK(dnn::cudnnBatchNormalizationForwardTraining(
+        cudnnHandle(), kMode, &kOne, &kZero, xDesc.get(), dataOf(x), xDesc.get(), mutableDataOf(result.y),
+        channelDesc.get(), dataOf(scale), dataOf(shift), momentum,
+        runningMean != nullptr ? mutableDataOf(*runningMean) : nullptr,
+        runningVar != nullptr ? mutableDataOf(*runningVar) : nullptr, eps, mutableDataOf(result.saveMean),
+        mutableDataOf(result.saveInvStd)));
+  } else {
+    CR_CUDNN_CHECK(dnn::cudnnBatchNormalizationForwardInference(
+        cudnnHandle(), kMode, &kOne, &kZero, xDesc.get(), dataOf(x), xDesc.get(), mutableDataOf(result.y),
+        channelDesc.get(), dataOf(scale), dataOf(shift), dataOf(*runningMean), dataOf(*runningVar), eps));
+  }
+  return result;
+}
+
+// ---- Backward ----
+
+// The normalisation's backward given g = dL/dy in x's format; arguments already checked.
+BatchNormGrads normBackward(const Tensor& g, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
+                            const Tensor& saveInvStd, bool training, bool needDx, bool needDweight, bool needDbias) {
+  needDweight = needDweight && weight != nullptr;
+  BatchNormGrads grads;
+  if (needDx && training && x.numel() > 0) {
+    const int64_t C = x.shape[1];
+    grads.dx = cuda::empty(x.shape, DType::Float32, x.format);
+    Tensor dweight = cuda::empty({C}), dbias = cuda::empty({C});  // scratch unless requested
+    const Tensor scale = scaleOf(weight, C);
+    const TensorDesc xDesc(x);  // g and dx have x's shape and format: the same descriptor
+    const ChannelDesc channelDesc(xDesc);
+    CR_CUDNN_CHECK(dnn::cudnnBatchNormalizationBackward(
+        cudnnHandle(), kMode, &kOne, &kZero, &kOne, &kZero, xDesc.get(), dataOf(x), xDesc.get(), dataOf(g),
+        xDesc.get(), mutableDataOf(grads.dx), channelDesc.get(), dataOf(scale), mutableDataOf(dweight),
+        mutableDataOf(dbias), kBackwardEpsilon, dataOf(saveMean), dataOf(saveInvStd)));
+    if (needDweight) grads.dweight = dweight;
+    if (needDbias) grads.dbias = dbias;
+    return grads;
+  }
+  if (needDx) grads.dx = training ? cuda::empty(x.shape, DType::Float32, x.format)  // empty x: nothing to compute
+                                  : evalInputGradient(g, x, weight, saveMean, saveInvStd);
+  ChannelGrads sums = channelGrads(g, x, saveMean, saveInvStd, needDweight, needDbias);
+  grads.dweight = sums.dweight;
+  grads.dbias = sums.dbias;
+  return grads;
+}
+
+}  // namespace
+
+BatchNormResult batchNormForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+                                 Tensor* runningVar, bool training, double momentum, double eps) {
+  return normalise("batchNorm", x, weight, bias, runningMean, runningVar, training, momentum, eps);
+}
+
+BatchNormGrads batchNormBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
+                                 const Tensor& saveInvStd, bool training, bool needDx, bool needDweight,
+                                 bool needDbias) {
+  checkBackwardArgs("batchNormBackward", dy, x, weight, saveMean, saveInvStd);
+  if (!needDx && !(needDweight && weight != nullptr) && !needDbias) return {};
+  return normBackward(inFormatOf(dy, x), x, weight, saveMean, saveInvStd, training, needDx, needDweight, needDbias);
+}
+
+BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
+                                 Tensor* runningMean, Tensor* runningVar, bool training, double momentum, double eps) {
+  const char* op = "bnAddRelu";
+  checkInput(op, "x", x);
+  expectFloat32Gpu(op, "residual", residual);
+  expectShape(op, "residual", residual, x.shape);
+  BatchNormResult result = normalise(op, x, weight, bias, runningMean, runningVar, training, momentum, eps);
+  addReluInPlace(result.y, residual);  // residual is read in its own memory format
+  return result;
+}
+
+BnAddReluGrads bnAddReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,
+                                 const Tensor& saveMean, const Tensor& saveInvStd, bool training, bool needDx,
+                                 bool needDresidual, bool needDweight, bool needDbias) {
+  const char* op = "bnAddReluBackward";
+  checkBackwardArgs(op, dy, x, weight, saveMean, saveInvStd);
+  expectFloat32Gpu(op, "y", y);
+  expectShape(op, "y", y, x.shape);
+  const bool needNorm = needDx || (needDweight && weight != nullptr) || needDbias;
+  BnAddReluGrads grads;
+  if (!needNorm && !needDresidual) return grads;
+  // The gradient reaching the sum, in x's format: dresidual, and what the normalisation's backward reads.
+  const Tensor sumGrad = reluGradient(dy, y, x.format);
+  if (needDresidual) grads.dresidual = sumGrad;
+  if (needNorm) {
+    BatchNormGrads g =
+        normBackward(sumGrad, x, weight, saveMean, saveInvStd, training, needDx, needDweight, needDbias);
+    grads.dx = g.dx;
+    grads.dweight = g.dweight;
+    grads.dbias = g.dbias;
+  }
+  return grads;
+}
+
+}  // namespace cr::cuda

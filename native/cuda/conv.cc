@@ -1,0 +1,199 @@
+// 2-D convolution on the GPU with cuDNN, the twin of native/cpu/conv2d.cc: same checks and errors,
+// same outputs (y and dx in x's memory format, dbias contiguous) except that dweight comes back in
+// the weight's own format (the CPU returns it contiguous), so a channels-last model needs no
+// layout conversion in its backward pass or optimizer step.
+//   forward:   cudnnConvolutionForward, then + bias with cudnnAddTensor ((1, O, 1, 1) broadcast)
+//   backward:  cudnnConvolutionBackwardData (dx), cudnnConvolutionBackwardFilter (dweight),
+//              cudnnConvolutionBackwardBias (dbias); only the requested grads are computed.
+// Algorithms come from conv_algos (benchmarked once per configuration, cached). x, w and y are
+// described in one layout, x's: cuDNN's NHWC engines want the filter NHWC too, so the weight (and dy)
+// are converted to x's format for the call (a no-op when model and input share a format), and dweight,
+// computed in x's format, is converted to the weight's. float16 and bfloat16 data accumulate in float32.
+// Empty tensors (a zero batch, channel or spatial size) never reach cuDNN, whose descriptors need
+// positive sizes: the results are then zeros (plus the bias), as on the CPU.
+#include <atomic>
+#include <climits>
+
+#include "../core/error.h"
+#include "conv_algos.h"
+#include "descriptors.h"
+#include "dynload.h"
+#include "handles.h"
+#include "ops.h"
+#include "runtime.h"
+
+namespace cr::cuda {
+namespace {
+
+constexpr const char* kOp = "conv2d";
+
+std::atomic<bool> gAllowTf32{false};
+
+void expectGpuFloat(const char* arg, const Tensor& t) {
+  CR_CHECK_TYPE(t.device == Device::CUDA, kOp, ": ", arg, " must be on the GPU");
+  CR_CHECK_TYPE(t.dtype == DType::Float32 || t.dtype == DType::Float16 || t.dtype == DType::BFloat16, kOp, ": ",
+                arg, " must be float32, float16 or bfloat16, got ", dtypeName(t.dtype));
+}
+
+void expectDtypeOfX(const char* arg, const Tensor& t, const Tensor& x) {
+  CR_CHECK_TYPE(t.dtype == x.dtype, kOp, ": ", arg, " must have x's dtype ", dtypeName(x.dtype), ", got ",
+                dtypeName(t.dtype));
+}
+
+// cuDNN's legacy descriptors index with int.
+void expectIndexable(const char* arg, const Tensor& t) {
+  CR_CHECK_RANGE(t.numel() <= INT_MAX, kOp, ": ", arg, " has ", t.numel(),
+                 " elements; the GPU convolution supports at most 2^31 - 1 per tensor");
+}
+
+Tensor inFormat(const Tensor& t, MemoryFormat format) {
+  return t.format == format ? t : cuda::toFormat(t, format);
+}
+
+// Tensor-op math: always for float16 / bfloat16 data (the products are exact in float32 and
+// accumulate in float32), for float32 data only when TF32 is allowed.
+bool tensorOpsFor(DType dtype) { return dtype != DType::Float32 || allowTf32(); }
+
+const void* dataOf(const Tensor& t) { return t.storage->data; }
+void* mutableDataOf(const Tensor& t) { return t.storage->data; }
+
+// The scaling factors of cuDNN calls on float, half and bfloat16 data are floats.
+const float kOne = 1.0f, kZero = 0.0f;
+
+// y += bias, broadcast over (N, H, W).
+void addBias(const Tensor& y, const TensorDesc& yDesc, const Tensor& bias) {
+  TensorDesc biasDesc({1, y.shape[1], 1, 1}, bias.dtype, MemoryFormat::Contiguous);
+  CR_CUDNN_CHECK(dnn::cudnnAddTensor(cudnnHandle(), &kOne, biasDesc.get(), dataOf(bias), &kOne, yDesc.get(),
+                                     mutableDataOf(y)));
+}
+
+}  // namespace
+
+void setAllowTf32(bool allow) { gAllowTf32.store(allow); }
+bool allowTf32() { return gAllowTf32.load(); }
+
+Tensor conv2dForward(const Tensor& x, const Tensor& weightIn, const Tensor* bias, const Conv2dParams& p) {
+  expectGpuFloat("x", x);
+  expectGpuFloat("weight", weightIn);
+  expectDtypeOfX("weight", weightIn, x);
+  Shape yShape = conv2dOutputShape(x.shape, weightIn.shape, p);  // (N, O, Ho, Wo)
+  if (bias) {
+    expectGpuFloat("bias", *bias);
+    expectDtypeOfX("bias", *bias, x);
+    expectShape(kOp, "bias", *bias, {yShape[1]});
+  }
+  // Every window reads only padding (or there are no input channels) when x or the weight is empty: y = bias.
+  const bool trivial = x.numel() == 0 || weightIn.numel() == 0;
+  Tensor y = trivial ? cuda::zeros(yShape, x.dtype, x.format) : cuda::empty(yShape, x.dtype, x.format);
+  if (y.numel() == 0) return y;
+  expectIndexable("x", x);
+  expectIndexable("y", y);
+  TensorDesc yDesc(y);
+  if (!trivial) {
+    Tensor w = inFormat(weightIn, x.format);  // (O, C / groups, kH, kW), laid out like x
+    TensorDesc xDesc(x);
+    FilterDesc wDesc(w);
+    bool tensorOps = tensorOpsFor(x.dtype);
+    ConvDesc convDesc(p, DType::Float32, tensorOps);
+    ConvArgs args;
+    args.key = makeConvKey(ConvPass::Forward, x.shape, w.shape, p, x.dtype, x.format, tensorOps, deterministic());
+    args.x = &xDesc, args.xData = dataOf(x);
+    args.w = &wDesc, args.wData = dataOf(w);
+    args.y = &yDesc, args.yData = dataOf(y);
+    args.conv = &convDesc;
+    args.out = mutableDataOf(y);
+    ConvPlan plan = planConvolution(args);
+    CR_CUDNN_CHECK(dnn::cudnnConvolutionForward(cudnnHandle(), &kOne, xDesc.get(), dataOf(x), wDesc.get(),
+                                                dataOf(w), convDesc.get(),
+                                                static_cast<dnn::cudnnConvolutionFwdAlgo_t>(plan.algo),
+                                                plan.workspace, plan.workspaceBytes, &kZero, yDesc.get(),
+                                                mutableDataOf(y)));
+  }
+  if (bias) addBias(y, yDesc, *bias);
+  return y;
+}
+
+Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& x, const Tensor& weightIn, const Conv2dParams& p,
+                           bool needDx, bool needDweight, bool needDbias) {
+  expectGpuFloat("dy", dyIn);
+  expectGpuFloat("x", x);
+  expectGpuFloat("weight", weightIn);
+  expectDtypeOfX("dy", dyIn, x);
+  expectDtypeOfX("weight", weightIn, x);
+  Shape yShape = conv2dOutputShape(x.shape, weightIn.shape, p);  // (N, O, Ho, Wo)
+  expectShape(kOp, "dy", dyIn, yShape);
+  Conv2dGrads grads;
+  if (!needDx && !needDweight && !needDbias) return grads;
+  expectIndexable("x", x);
+  expectIndexable("dy", dyIn);
+
+  const DType dtype = x.dtype;
+  const bool dyEmpty = dyIn.numel() == 0;
+  Tensor dy = dyEmpty ? dyIn : inFormat(dyIn, x.format);  // (N, O, Ho, Wo), laid out like x
+  bool tensorOps = tensorOpsFor(dtype);
+
+  if (needDbias) {
+    grads.dbias = dyEmpty ? cuda::zeros({yShape[1]}, dtype) : cuda::empty({yShape[1]}, dtype);  // (O)
+    if (!dyEmpty) {
+      TensorDesc dyDesc(dy);
+      TensorDesc dbDesc({1, yShape[1], 1, 1}, dtype, MemoryFormat::Contiguous);
+      CR_CUDNN_CHECK(dnn::cudnnConvolutionBackwardBias(cudnnHandle(), &kOne, dyDesc.get(), dataOf(dy), &kZero,
+                                                       dbDesc.get(), mutableDataOf(grads.dbias)));
+    }
+  }
+
+  if (needDx) {
+    const bool trivial = dyEmpty || weightIn.numel() == 0;  // dx = 0
+    Tensor dx = trivial ? cuda::zeros(x.shape, dtype, x.format) : cuda::empty(x.shape, dtype, x.format);
+    if (!trivial && dx.numel() > 0) {
+      Tensor w = inFormat(weightIn, x.format);
+      FilterDesc wDesc(w);
+      TensorDesc dyDesc(dy), dxDesc(dx);
+      ConvDesc convDesc(p, DType::Float32, tensorOps);
+      ConvArgs args;
+      args.key = makeConvKey(ConvPass::BackwardData, x.shape, w.shape, p, dtype, x.format, tensorOps,
+                             deterministic());
+      args.x = &dxDesc, args.xData = dataOf(dx);
+      args.w = &wDesc, args.wData = dataOf(w);
+      args.y = &dyDesc, args.yData = dataOf(dy);
+      args.conv = &convDesc;
+      args.out = mutableDataOf(dx);
+      ConvPlan plan = planConvolution(args);
+      CR_CUDNN_CHECK(dnn::cudnnConvolutionBackwardData(cudnnHandle(), &kOne, wDesc.get(), dataOf(w), dyDesc.get(),
+                                                       dataOf(dy), convDesc.get(),
+                                                       static_cast<dnn::cudnnConvolutionBwdDataAlgo_t>(plan.algo),
+                                                       plan.workspace, plan.workspaceBytes, &kZero, dxDesc.get(),
+                                                       mutableDataOf(dx)));
+    }
+    grads.dx = dx;
+  }
+
+  if (needDweight) {
+    // Computed in x's layout (the filter descriptor must match x's), returned in the weight's.
+    const bool trivial = dyEmpty || x.numel() == 0;  // dweight = 0
+    Tensor dw = trivial ? cuda::zeros(weightIn.shape, dtype, x.format)
+                        : cuda::empty(weightIn.shape, dtype, x.format);  // (O, C / groups, kH, kW)
+    if (!trivial && dw.numel() > 0) {
+      FilterDesc dwDesc(dw);
+      TensorDesc xDesc(x), dyDesc(dy);
+      ConvDesc convDesc(p, DType::Float32, tensorOps);
+      ConvArgs args;
+      args.key = makeConvKey(ConvPass::BackwardFilter, x.shape, dw.shape, p, dtype, x.format, tensorOps,
+                             deterministic());
+      args.x = &xDesc, args.xData = dataOf(x);
+      args.w = &dwDesc, args.wData = dataOf(dw);
+      args.y = &dyDesc, args.yData = dataOf(dy);
+      args.conv = &convDesc;
+      args.out = mutableDataOf(dw);
+      ConvPlan plan = planConvolution(args);
+      CR_CUDNN_CHECK(dnn::cudnnConvolutionBackwardFilter(
+          cudnnHandle(), &kOne, xDesc.get(), dataOf(x), dyDesc.get(), dataOf(dy), convDesc.get(),
+          static_cast<dnn::cudnnConvolutionBwdFilterAlgo_t>(plan.algo), plan.workspace, plan.workspaceBytes,
+          &kZero, dwDesc.get(), mutableDataOf(dw)));
+    }
+    grads.dweight = inFormat(dw, weightIn.format);
+  }
+  return grads;
+}
+
+}  // namespace cr::cuda

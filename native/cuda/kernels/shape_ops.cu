@@ -1,0 +1,112 @@
+// Copies that move elements between float32 GPU tensors, the twins of native/cpu/shape_ops.cc:
+// concat, narrow and the option-A shortcut with its gradient. Every op is one strided copy: a
+// walk over the logical elements moved, with the source and destination strides of the two
+// tensors' storage, so either memory format is read and written in place. Result formats follow
+// the CPU ops.
+#include "../ops.h"
+#include "copy_plans.cuh"
+#include "tensor_checks.cuh"
+
+namespace cr::cuda {
+namespace {
+
+// dst[offDst(i)] = src[offSrc(i)] for each row-major index i of the walk (src and dst already
+// point at the plan's bases).
+template <typename Index>
+__global__ void stridedCopyKernel(const float* src, float* dst, int64_t n, StridedWalk<2> walk) {
+  CR_GRID_STRIDE(i, n) {
+    int64_t off[2];
+    walk.offsets(static_cast<Index>(i), off);
+    dst[off[1]] = src[off[0]];
+  }
+}
+
+void stridedCopy(const char* op, const float* src, float* dst, const CopyPlan& plan) {
+  int64_t n = numelOf(plan.sizes);
+  if (n == 0) return;
+  StridedWalk<2> walk = makeWalk<2>(op, plan.sizes, {plan.srcStrides, plan.dstStrides});
+  src += plan.srcBase;
+  dst += plan.dstBase;
+  if (fitsIndex32(n)) stridedCopyKernel<uint32_t><<<blocksFor(n), kThreads, 0, stream()>>>(src, dst, n, walk);
+  else stridedCopyKernel<int64_t><<<blocksFor(n), kThreads, 0, stream()>>>(src, dst, n, walk);
+  CR_CUDA_CHECK_LAUNCH("stridedCopyKernel");
+}
+
+int64_t normaliseDim(const char* op, int64_t dim, int64_t rank) {
+  int64_t d = dim < 0 ? dim + rank : dim;
+  CR_CHECK_RANGE(d >= 0 && d < rank, op, ": dimension ", dim, " is out of range for a ", rank, "-D tensor");
+  return d;
+}
+
+}  // namespace
+
+Tensor concat(const std::vector<Tensor>& parts, int64_t dimIn) {
+  CR_CHECK_RANGE(!parts.empty(), "concat: needs at least one tensor");
+  const Shape& first = parts[0].shape;
+  int64_t dim = normaliseDim("concat", dimIn, static_cast<int64_t>(first.size()));
+  Shape outShape = first;
+  outShape[dim] = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    expectFloat32Gpu("concat", "every tensor", parts[i]);
+    const Shape& s = parts[i].shape;
+    CR_CHECK_RANGE(s.size() == first.size(), "concat: tensor ", i, " has shape ", shapeString(s),
+                   " but tensor 0 has shape ", shapeString(first), " (ranks differ)");
+    for (size_t d = 0; d < s.size(); ++d)
+      CR_CHECK_RANGE(static_cast<int64_t>(d) == dim || s[d] == first[d], "concat: tensor ", i, " has shape ",
+                     shapeString(s), " but tensor 0 has shape ", shapeString(first), "; only dimension ", dim,
+                     " may differ");
+    outShape[dim] += s[dim];
+  }
+  // The result takes the first tensor's memory format.
+  Tensor out = cuda::empty(outShape, DType::Float32, parts[0].format);
+  int64_t offset = 0;  // along dim
+  for (const Tensor& part : parts) {
+    stridedCopy("concat", part.f32(), out.f32(), concatPartPlan(part, out, dim, offset));
+    offset += part.shape[dim];
+  }
+  return out;
+}
+
+Tensor narrow(const Tensor& x, int64_t dimIn, int64_t start, int64_t length) {
+  expectFloat32Gpu("narrow", "input", x);
+  int64_t dim = normaliseDim("narrow", dimIn, x.dim());
+  CR_CHECK_RANGE(start >= 0 && length >= 0 && start + length <= x.shape[dim], "narrow: range [", start, ", ",
+                 start + length, ") is outside dimension ", dim, " of size ", x.shape[dim]);
+  Shape outShape = x.shape;
+  outShape[dim] = length;
+  Tensor out = cuda::empty(outShape, DType::Float32, x.format);
+  stridedCopy("narrow", x.f32(), out.f32(), narrowPlan(x, out, dim, start));
+  return out;
+}
+
+Tensor shortcutA(const Tensor& x, int64_t outChannels, int64_t stride) {
+  expectFloat32Gpu("shortcutA", "input", x);
+  expectDim("shortcutA", "input", x, 4);
+  int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+  CR_CHECK_RANGE(stride >= 1, "shortcutA: stride must be at least 1, got ", stride);
+  CR_CHECK_RANGE(outChannels >= c, "shortcutA: outChannels (", outChannels, ") must be at least the input's ", c);
+  int64_t ho = (h + stride - 1) / stride, wo = (w + stride - 1) / stride;
+  int64_t before = (outChannels - c) / 2;
+  Tensor out = cuda::zeros({n, outChannels, ho, wo}, DType::Float32, x.format);
+  stridedCopy("shortcutA", x.f32(), out.f32(), shortcutAPlan(x, out, stride, before));
+  return out;
+}
+
+Tensor shortcutABackward(const Tensor& dy, const Shape& xShape, int64_t stride) {
+  expectFloat32Gpu("shortcutA_backward", "grad", dy);
+  CR_CHECK_RANGE(xShape.size() == 4, "shortcutA_backward: input shape must be 4-D");
+  CR_CHECK_RANGE(stride >= 1, "shortcutA_backward: stride must be at least 1, got ", stride);
+  int64_t n = xShape[0], c = xShape[1], h = xShape[2], w = xShape[3];
+  int64_t outChannels = dy.dim() >= 2 ? dy.shape[1] : 0;
+  int64_t ho = (h + stride - 1) / stride, wo = (w + stride - 1) / stride;
+  expectShape("shortcutA_backward", "grad", dy, {n, outChannels, ho, wo});
+  CR_CHECK_RANGE(outChannels >= c, "shortcutA_backward: grad has ", outChannels, " channels, fewer than the input's ",
+                 c);
+  int64_t before = (outChannels - c) / 2;
+  // The result takes dy's memory format; positions the forward pass skipped get zero.
+  Tensor dx = cuda::zeros(xShape, DType::Float32, dy.format);
+  stridedCopy("shortcutA_backward", dy.f32(), dx.f32(), shortcutABackwardPlan(dy, dx, stride, before));
+  return dx;
+}
+
+}  // namespace cr::cuda
