@@ -116,10 +116,19 @@ export class BatchNorm2d extends Module {
     return { training: useBatchStats, momentum: this.momentum, eps: this.eps };
   }
 
+  // The count also lives here, so that counting a batch never waits for the GPU; it is read
+  // from the tensor again when the tensor was replaced (to()) or overwritten (loadStateDict()).
+  #count: { of: Tensor; value: number } | null = null;
+
+  protected override stateLoaded(): void {
+    this.#count = null;
+  }
+
   #countBatch(): void {
     const counter = this.tensorNamed('num_batches_tracked');
     if (!counter) return;
-    const count = Number(counter.toArray()[0]) + 1;
+    if (this.#count?.of !== counter) this.#count = { of: counter, value: Number(counter.toArray()[0]) };
+    const count = ++this.#count.value;
     noGrad(() => untracked(() => {
       const next = wrap(native.full([], count, 'int64', counter.device));
       native.copyInto(counter.handle, next.handle);

@@ -6,10 +6,14 @@ import type { Tensor } from '../tensor.js';
  * read of the logits. logits: (N, K), labels: (N).
  */
 export function topKErrors(logits: Tensor, labels: Tensor, ks: readonly number[]): number[] {
-  const [n, classes] = logits.shape as [number, number];
+  const [, classes] = logits.shape as [number, number];
+  return topKErrorsOf(logits.toArray() as Float32Array, labels.toArray(), classes, ks);
+}
+
+/** topKErrors on values already read: logits (N * classes, row-major) and labels (N). */
+export function topKErrorsOf(values: Float32Array, targets: ArrayLike<number | bigint>, classes: number, ks: readonly number[]): number[] {
   for (const k of ks) if (k > classes) throw new RangeError(`topKErrors: k (${k}) exceeds the number of classes (${classes})`);
-  const values = logits.toArray() as Float32Array;
-  const targets = labels.toArray();
+  const n = values.length / classes;
   const errors = ks.map(() => 0);
   for (let i = 0; i < n; i++) {
     const label = Number(targets[i]);

@@ -14,7 +14,8 @@ import { crossEntropy } from '../ops/loss.js';
 import type { LRScheduler } from '../optim/schedules.js';
 import type { SGD } from '../optim/sgd.js';
 import { checkpointPaths, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { Average, topKErrors } from './metrics.js';
+import { Average, topKErrors, topKErrorsOf } from './metrics.js';
+import type { TransportArray } from '../binding.js';
 import { MetricsLog, type MetricsRecord, type TestRecord, type TrainRecord } from './metrics_log.js';
 import { writeErrorChart, type ErrorPoint } from './plot.js';
 import { EpochProgress } from './progress.js';
@@ -76,6 +77,16 @@ function deviceOf(model: Module): Device {
 function onDevice(batch: Batch, device: Device): { images: Tensor; labels: Tensor } {
   if (batch.images.device === device) return batch;
   return { images: batch.images.to(device), labels: batch.labels.to(device) };
+}
+
+/** What the metrics of a step need once its values are read back. */
+interface StepRecord {
+  epoch: number;
+  iteration: number;
+  batchInEpoch: number;
+  lr: number;
+  n: number;
+  labels: TransportArray;
 }
 
 function release(batch: Batch): void {
@@ -165,9 +176,40 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     o.model.train();
     o.trainLoader.setEpoch(epoch, batchInEpoch);
     const progress = new EpochProgress(`epoch ${epoch + 1}/${o.epochs}`, o.trainLoader.length, process.stderr, o.progress ?? true);
+    /** The metrics of one step, counted once its loss and logits are read back. */
+    const account = (step: StepRecord, lossValue: number, logits: Float32Array): void => {
+      windowLoss.add(lossValue, step.n);
+      const [errors1 = 0, errors5 = 0] = topKErrorsOf(logits, step.labels, numClasses, ks);
+      windowTop1.add((100 * errors1) / step.n, step.n);
+      if (numClasses > 5) windowTop5.add((100 * errors5) / step.n, step.n);
+      windowImages += step.n;
+      const elapsed = (performance.now() - windowStart) / 1000;
+      progress.update(step.batchInEpoch, { loss: windowLoss.value, error: windowTop1.value, imagesPerSecond: windowImages / elapsed, lr: step.lr });
+      if (step.iteration % logEvery === 0 || step.batchInEpoch === o.trainLoader.length || step.iteration >= maxSteps) {
+        lastTrain = {
+          kind: 'train', epoch: step.epoch, iteration: step.iteration, loss: windowLoss.value, top1Error: windowTop1.value,
+          ...(numClasses > 5 ? { top5Error: windowTop5.value } : {}),
+          lr: step.lr, imagesPerSecond: windowImages / elapsed, time: new Date().toISOString(),
+        };
+        emit(lastTrain);
+        for (const a of [windowLoss, windowTop1, windowTop5]) a.reset();
+        windowStart = performance.now();
+        windowImages = 0;
+      }
+    };
+    // A step's loss and logits are read back asynchronously and counted after the next step has
+    // been queued, so on the GPU the host never waits for the step it has just queued.
+    let pending: Promise<void> | null = null;
+    const settle = async () => {
+      const p = pending;
+      pending = null;
+      if (p) await p;
+    };
     try {
       for await (const batch of o.trainLoader) {
         const n = batch.labels.shape[0]!;
+        const labels = batch.labels.toArray();
+        let reads: Promise<[TransportArray, TransportArray]> | undefined;
         scope(() => {
           o.optimizer.zeroGrad();
           const b = onDevice(batch, device);
@@ -175,10 +217,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
           const loss = crossEntropy(logits, b.labels);
           loss.backward();
           o.optimizer.step();
-          windowLoss.add(loss.item(), n);
-          const [errors1 = 0, errors5 = 0] = topKErrors(logits, batch.labels, ks);
-          windowTop1.add((100 * errors1) / n, n);
-          if (numClasses > 5) windowTop5.add((100 * errors5) / n, n);
+          reads = Promise.all([loss.data(), logits.data()]);
         });
         release(batch);
         const lr = o.optimizer.paramGroups[0]!.lr;
@@ -186,23 +225,14 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         iteration++;
         batchInEpoch++;
         imagesSeen += n;
-        windowImages += n;
-        const elapsed = (performance.now() - windowStart) / 1000;
-        progress.update(batchInEpoch, { loss: windowLoss.value, error: windowTop1.value, imagesPerSecond: windowImages / elapsed, lr });
-        if (iteration % logEvery === 0 || batchInEpoch === o.trainLoader.length || iteration >= maxSteps) {
-          lastTrain = {
-            kind: 'train', epoch, iteration, loss: windowLoss.value, top1Error: windowTop1.value,
-            ...(numClasses > 5 ? { top5Error: windowTop5.value } : {}),
-            lr, imagesPerSecond: windowImages / elapsed, time: new Date().toISOString(),
-          };
-          emit(lastTrain);
-          for (const a of [windowLoss, windowTop1, windowTop5]) a.reset();
-          windowStart = performance.now();
-          windowImages = 0;
-        }
+        const step: StepRecord = { epoch, iteration, batchInEpoch, lr, n, labels };
+        await settle();
+        pending = reads!.then(([lossValue, logits]) => account(step, Number(lossValue[0]), logits as Float32Array));
         if (iteration >= maxSteps) break;
       }
+      await settle();
     } finally {
+      await settle().catch(() => undefined);
       progress.stop();
     }
     if (batchInEpoch >= o.trainLoader.length) {

@@ -13,6 +13,20 @@ Tensor copyToDevice(const Tensor& t, Device device) {
 }
 void copyBetween(Tensor& dst, const Tensor& src) { copyInto(dst, src); }
 
+struct HostCopy {
+  Tensor cpu;                                // set when the tensor was on the CPU
+  std::unique_ptr<PendingHostCopy> pending;  // set when it was on the GPU
+};
+std::shared_ptr<HostCopy> startHostCopy(const Tensor& t) {
+  auto copy = std::make_shared<HostCopy>();
+  if (t.device == Device::CPU) copy->cpu = t;
+  else copy->pending = std::make_unique<PendingHostCopy>(t);
+  return copy;
+}
+Tensor finishHostCopy(const std::shared_ptr<HostCopy>& copy) {
+  return copy->pending ? copy->pending->wait() : copy->cpu;
+}
+
 MemoryReport memoryReport() {
   DeviceMemoryStats s = memoryStats();
   return {s.allocatedBytes, s.reservedBytes, s.peakAllocatedBytes, s.allocations, s.cacheHits, s.deviceMallocs};

@@ -4,6 +4,7 @@
 // the GPU throw the reason and the report is empty).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "../core/tensor.h"
@@ -14,6 +15,13 @@ namespace cr::cuda {
 Tensor copyToDevice(const Tensor& t, Device device);
 // dst = src for tensors of one shape, dtype and memory format, on any devices.
 void copyBetween(Tensor& dst, const Tensor& src);
+
+// A device-to-host copy started now (queued on the stream after the work that made t) and
+// finished later, on any thread: finishHostCopy waits for that copy alone, not for work queued
+// after it. For tensors on the CPU, finishHostCopy returns the tensor itself.
+struct HostCopy;
+std::shared_ptr<HostCopy> startHostCopy(const Tensor& t);
+Tensor finishHostCopy(const std::shared_ptr<HostCopy>& copy);
 
 struct MemoryReport {
   int64_t allocatedBytes = 0, reservedBytes = 0, peakAllocatedBytes = 0;

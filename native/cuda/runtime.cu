@@ -118,4 +118,35 @@ void copyInto(Tensor& dst, const Tensor& src) {
 
 void synchronize() { CR_CUDA_CHECK(cudaStreamSynchronize(stream())); }
 
+PendingHostCopy::PendingHostCopy(const Tensor& t) : source_(t) {
+  CR_CHECK(t.device == Device::CUDA, "PendingHostCopy: the tensor must be on the GPU");
+  CR_CUDA_CHECK(cudaMallocHost(&pinned_, std::max<size_t>(t.nbytes(), 1)));
+  try {
+    CR_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
+    if (t.nbytes() > 0)
+      CR_CUDA_CHECK(cudaMemcpyAsync(pinned_, t.storage->data, t.nbytes(), cudaMemcpyDeviceToHost, stream()));
+    CR_CUDA_CHECK(cudaEventRecord(done_, stream()));
+  } catch (...) {
+    if (done_) cudaEventDestroy(done_);
+    cudaFreeHost(pinned_);
+    throw;
+  }
+}
+
+PendingHostCopy::~PendingHostCopy() {
+  if (done_) {
+    cudaEventSynchronize(done_);  // never free memory a copy may still write
+    cudaEventDestroy(done_);
+  }
+  if (pinned_) cudaFreeHost(pinned_);
+}
+
+Tensor PendingHostCopy::wait() {
+  CR_CUDA_CHECK(cudaEventSynchronize(done_));
+  Tensor out = emptyOn(Device::CPU, source_.shape, source_.dtype, source_.format);
+  std::memcpy(out.storage->data, pinned_, out.nbytes());
+  source_ = Tensor();
+  return out;
+}
+
 }  // namespace cr::cuda

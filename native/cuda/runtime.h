@@ -40,6 +40,22 @@ void copyInto(Tensor& dst, const Tensor& src);
 // Waits for all work queued on the stream.
 void synchronize();
 
+// A copy of a device tensor into pinned host memory, queued now; wait() blocks until that copy
+// (and what came before it on the stream) is done, and returns the values as a CPU tensor.
+class PendingHostCopy {
+ public:
+  explicit PendingHostCopy(const Tensor& t);
+  ~PendingHostCopy();
+  PendingHostCopy(const PendingHostCopy&) = delete;
+  PendingHostCopy& operator=(const PendingHostCopy&) = delete;
+  Tensor wait();
+
+ private:
+  Tensor source_;       // kept alive until the copy is done
+  void* pinned_ = nullptr;
+  cudaEvent_t done_ = nullptr;
+};
+
 struct DeviceMemoryStats {
   int64_t allocatedBytes;      // in live tensors
   int64_t reservedBytes;       // held from cudaMalloc (allocated + cached)

@@ -176,13 +176,18 @@ Napi::Value ToArray(const Napi::CallbackInfo& info) {
   });
 }
 
+// data(): a GPU tensor's copy is queued at the call (after the work that made it, before any
+// queued later) and waited for on a worker thread, so neither the event loop nor later GPU work
+// waits for it.
 class ReadWorker : public Napi::AsyncWorker {
  public:
-  ReadWorker(Napi::Env env, Tensor t) : Napi::AsyncWorker(env), source_(std::move(t)), deferred_(env) {}
+  ReadWorker(Napi::Env env, const Tensor& t)
+      : Napi::AsyncWorker(env), copy_(cuda::startHostCopy(t)), deferred_(env) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     try {
-      result_ = forTransport(source_);
+      result_ = forTransport(cuda::finishHostCopy(copy_));
+      copy_.reset();
     } catch (const std::exception& e) {
       SetError(std::string("data: ") + e.what());
     }
@@ -191,7 +196,8 @@ class ReadWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  Tensor source_, result_;
+  std::shared_ptr<cuda::HostCopy> copy_;
+  Tensor result_;
   Napi::Promise::Deferred deferred_;
 };
 
