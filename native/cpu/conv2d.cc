@@ -3,7 +3,8 @@
 //   dweight:  dW_g (Og, K)    += dy_g (Og, Ho*Wo) * col^T (Ho*Wo, K)   summed over images
 //   dx:       dcol (K, Ho*Wo)  = W_g^T (K, Og) * dy_g (Og, Ho*Wo), then col2im into dx
 // with K = (C / groups) * kH * kW. A 1x1 kernel with stride 1 and no padding uses the image itself
-// as the column matrix.
+// as the column matrix. Stride-1 3x3 convolutions go to Winograd F(2x2, 3x3) (winograd.h) where that
+// is faster; CUDNN_RESNET_CONV=im2col keeps every convolution on im2col.
 #include "conv2d.h"
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "../core/error.h"
 #include "../core/parallel.h"
 #include "gemm.h"
+#include "winograd.h"
 
 namespace cr {
 namespace {
@@ -129,6 +131,33 @@ void forEachImageChunk(int64_t N, const F& fn) {
   parallelFor(0, N, N >= threads ? (N + threads - 1) / threads : N, fn);
 }
 
+// Which passes of a convolution run as Winograd F(2x2, 3x3): 3x3 kernel, stride 1, dilation 1,
+// one group, padding 0..2, on a CPU with AVX2 + FMA, where the shape favours it (winograd::Mode).
+struct WinogradUse {
+  bool forward = false, data = false, filter = false;
+};
+
+WinogradUse winogradUse(const Geometry& g, const Conv2dParams& p) {
+  WinogradUse use;
+  if (g.kH != 3 || g.kW != 3 || p.strideH != 1 || p.strideW != 1 || p.dilationH != 1 || p.dilationW != 1 ||
+      g.groups != 1 || p.padH > 2 || p.padW > 2 || g.N == 0 || g.C == 0 || g.O == 0)
+    return use;
+  const winograd::Mode mode = winograd::mode();
+  if (mode == winograd::Mode::Off) return use;
+  if (mode == winograd::Mode::Force) {
+    use.forward = use.data = use.filter = true;
+    return use;
+  }
+  // Measured on a 2-core AVX2 machine (bench/RESULTS.md): forward and backward-data win once there are
+  // enough 2x2 tiles to share the threads and to amortise streaming the transformed weights
+  // (16 * C * O floats) per chunk of tiles; the filter gradient's dot products win at small channel
+  // counts (CIFAR ResNets) and lose to im2col + GEMM at ImageNet widths.
+  const int64_t tiles = g.N * ((g.Ho + 1) / 2) * ((g.Wo + 1) / 2);
+  use.forward = use.data = tiles >= std::max<int64_t>(256, g.C * g.O / 256);
+  use.filter = g.C * g.O <= 64 * 64 && g.HWo <= 1024 && tiles >= 256;
+  return use;
+}
+
 Tensor inFormat(const Tensor& t, MemoryFormat format) {
   return t.format == format ? t : toFormat(t, format);
 }
@@ -152,6 +181,10 @@ Tensor conv2dForward(const Tensor& xIn, const Tensor& weightIn, const Tensor* bi
   Tensor w = contiguous(weightIn);                // (O, Cg, kH, kW)
   Tensor y = empty({g.N, g.O, g.Ho, g.Wo});       // (N, O, Ho, Wo)
   const float* b = bias ? bias->f32() : nullptr;  // (O)
+  if (winogradUse(g, p).forward) {
+    winograd::forward(x.f32(), w.f32(), b, y.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW);
+    return inFormat(y, xIn.format);
+  }
   forEachImageChunk(g.N, [&](int64_t n0, int64_t n1) {
     Tensor col = g.pointwise ? Tensor() : empty({g.K, g.HWo});  // (K, Ho * Wo)
     for (int64_t n = n0; n < n1; ++n) {
@@ -208,6 +241,18 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
   Tensor w = needDx ? contiguous(weightIn) : Tensor();                  // (O, Cg, kH, kW)
   Tensor dx = needDx ? empty({g.N, g.C, g.H, g.W}) : Tensor();          // (N, C, H, W)
   Tensor dw = needDweight ? zeros({g.O, g.Cg, g.kH, g.kW}) : Tensor();  // (O, Cg, kH, kW), stays 0 when N = 0
+  const WinogradUse wino = winogradUse(g, p);
+  if (needDx && wino.data) {
+    winograd::backwardData(dy.f32(), w.f32(), dx.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW);
+    grads.dx = inFormat(dx, xIn.format);
+    needDx = false;
+  }
+  if (needDweight && wino.filter) {
+    winograd::backwardFilter(dy.f32(), x.f32(), dw.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW);
+    grads.dweight = dw;
+    needDweight = false;
+  }
+  if (!needDx && !needDweight) return grads;
   // partial[n0]: (O, Cg, kH, kW), dweight summed over the chunk of images starting at n0 > 0; the chunk
   // starting at image 0 accumulates straight into dw.
   std::vector<Tensor> partial(static_cast<size_t>(g.N));

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The one check run on a GPU machine, from the project root:
 #   bash .device/run.sh bash scripts/gpu/device-check.sh
+# Prepared on the development machine with the CUDA build in build/ and, leaving out the
+# on-demand onnxruntime-node (about 290 MB, not used on the GPU):
+#   DEVICE_EXCLUDE='node_modules/onnxruntime-node' ../shared/device/pack.sh
 # (run.sh puts node / npm on PATH and the wheels' cuDNN / cuBLAS on LD_LIBRARY_PATH, and sets
 # CUDNN_RESNET_REQUIRE_CUDA=1; nothing here downloads anything). In order:
 #   1. the machine: nvidia-smi, node --version, PyTorch's version / CUDA / cuDNN;
@@ -99,7 +102,7 @@ import('./lib/index.ts').then((rn) => {
 # 4. the GPU tests
 tests_json="$out_dir/gpu-tests.json"
 rm -f "$tests_json"
-step "4 GPU tests (vitest)" 150 npx --no vitest run test/cuda_device.test.ts test/cuda_ops.test.ts test/cuda_training.test.ts \
+step "4 GPU tests (vitest)" 150 npx --no vitest run test/cuda_device.test.ts test/cuda_ops.test.ts test/cuda_training.test.ts test/amp.test.ts \
   --reporter=verbose --reporter=json --outputFile.json="$tests_json"
 
 # 5. the GPU benchmark; a run that writes no JSON (CUDA unavailable: the suite only says why) fails

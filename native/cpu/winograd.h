@@ -1,0 +1,41 @@
+// Winograd F(2x2, 3x3) convolution on the CPU (AVX2/FMA), for 3x3 kernels with stride 1,
+// dilation 1, groups 1 and padding 0..2 on each axis, in NCHW.
+//   y = A^T [ (G g G^T) (.) (B^T d B) ] A   per 2x2 output tile, d the 4x4 input patch.
+// Tiles are processed in chunks across the batch: the input transform of a chunk is written as
+// 16 matrices V[xi] (C, tiles), the 16 products M[xi] (O, tiles) = U[xi] (O, C) * V[xi] are run
+// by a 4x24 micro-kernel straight from those layouts (no packing), then the output transform
+// writes y. Backward-data is the same convolution of dy with the flipped, transposed kernel and
+// padding 2 - p. Backward-filter reuses the input transform and the adjoint of the output
+// transform: dU[xi] (O, C) = sum over tiles of (A dY A^T)[xi] (O, tiles) * V[xi]^T, then
+// dW = G^T dU G.
+// F(2x2, 3x3) uses only 0, +-1 and 1/2 in its transforms: its float32 error stays close to that
+// of a direct convolution.
+// CUDNN_RESNET_CONV=im2col in the environment switches the Winograd path off (every call of
+// conv2d then uses im2col + sgemm), for comparisons; CUDNN_RESNET_CONV=winograd uses it wherever it
+// applies, whatever the shape. The variable is read at every call.
+#pragma once
+#include <cstdint>
+
+namespace cr {
+namespace winograd {
+
+// Off: the CPU lacks AVX2 + FMA, or CUDNN_RESNET_CONV=im2col. Force: CUDNN_RESNET_CONV=winograd, every
+// eligible convolution runs as Winograd (tests use it on small shapes). Auto: conv2d picks by shape.
+enum class Mode { Off, Auto, Force };
+Mode mode();
+
+// y (N, O, Ho, Wo) = conv(x (N, C, H, W), w (O, C, 3, 3), padding) + bias (O) or no bias;
+// Ho = H + 2 padH - 2, Wo = W + 2 padW - 2, both >= 1. All arrays contiguous NCHW.
+void forward(const float* x, const float* w, const float* bias, float* y, int64_t N, int64_t C, int64_t H,
+             int64_t W, int64_t O, int64_t padH, int64_t padW);
+
+// dx (N, C, H, W) from dy (N, O, Ho, Wo) and w (O, C, 3, 3), for the forward above (written, not accumulated).
+void backwardData(const float* dy, const float* w, float* dx, int64_t N, int64_t C, int64_t H, int64_t W,
+                  int64_t O, int64_t padH, int64_t padW);
+
+// dw (O, C, 3, 3) from dy (N, O, Ho, Wo) and x (N, C, H, W), for the forward above (written, not accumulated).
+void backwardFilter(const float* dy, const float* x, float* dw, int64_t N, int64_t C, int64_t H, int64_t W,
+                    int64_t O, int64_t padH, int64_t padW);
+
+}  // namespace winograd
+}  // namespace cr
