@@ -97,6 +97,8 @@ export interface NativeBinding {
   batchNormBackward(dy: T, x: T, w: Maybe, mean: T, invStd: T, training: boolean, needs: [boolean, boolean, boolean]): [Maybe, Maybe, Maybe];
   bnAddRelu(x: T, r: T, w: Maybe, b: Maybe, rm: Maybe, rv: Maybe, training: boolean, momentum: number, eps: number): [T, T, T];
   bnAddReluBackward(dy: T, y: T, x: T, w: Maybe, mean: T, invStd: T, training: boolean, needs: [boolean, boolean, boolean, boolean]): [Maybe, Maybe, Maybe, Maybe];
+  bnRelu(x: T, w: Maybe, b: Maybe, rm: Maybe, rv: Maybe, training: boolean, momentum: number, eps: number): [T, T, T];
+  bnReluBackward(dy: T, y: T, x: T, w: Maybe, mean: T, invStd: T, training: boolean, needs: [boolean, boolean, boolean]): [Maybe, Maybe, Maybe];
   maxPool2d(x: T, p: PoolParams, ceilMode: boolean, countIncludePad: boolean): [T, T];
   maxPool2dBackward(dy: T, argmax: T, xShape: number[]): T;
   avgPool2d(x: T, p: PoolParams, ceilMode: boolean, countIncludePad: boolean): T;
@@ -134,7 +136,8 @@ export interface NativeBinding {
   backends(): { cpu: CpuBackendInfo; cuda: CudaBackendInfo };
   cudaMemory(): CudaMemory;
   cudaControl(action: 'emptyCache' | 'resetPeak' | 'synchronize'): void;
-  cudaControl(action: 'allowTf32' | 'deterministic', on: boolean): void;
+  cudaControl(action: 'allowTf32' | 'deterministic' | 'fusedBatchNorm', on: boolean): void;
+  cudaControl(action: 'batchNormKernels'): 'fused' | 'cudnn';
   cudaControl(action: 'tf32'): boolean;
   setNumThreads(n: number): number;
   setGemmBackend(name: 'builtin' | 'openblas'): void;

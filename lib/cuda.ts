@@ -44,6 +44,19 @@ export function allowTf32(): boolean {
   return native.cudaControl('tf32');
 }
 
+/**
+ * Which kernels run batch norm in training (and its fused residual tails) on the GPU: the
+ * project's fused single-pass kernels ('fused', the default; CUDNN_RESNET_BN=cudnn changes the
+ * default) or cuDNN's batch-norm API ('cudnn'). Evaluation mode always uses cuDNN.
+ */
+export function setBatchNormKernels(kind: 'fused' | 'cudnn'): void {
+  if (kind !== 'fused' && kind !== 'cudnn') throw new TypeError(`setBatchNormKernels: expected 'fused' or 'cudnn', got ${String(kind)}`);
+  native.cudaControl('fusedBatchNorm', kind === 'fused');
+}
+export function batchNormKernels(): 'fused' | 'cudnn' {
+  return native.cudaControl('batchNormKernels');
+}
+
 /** Only deterministic cuDNN convolution algorithms (bit-identical reruns), at some cost in speed. */
 export function setDeterministic(on: boolean): void {
   if (typeof on !== 'boolean') throw new TypeError(`setDeterministic: expected a boolean, got ${typeof on}`);

@@ -150,3 +150,36 @@ describe('GradScaler', () => {
     expect(off.getScale()).toBe(1);
   });
 });
+
+describe('training in mixed precision', () => {
+  for (const amp of ['bfloat16', 'float16'] as const) {
+    it(`train({ amp: '${amp}', channelsLast: true }) learns a small problem, and float16 keeps its scaler in the checkpoint`, async () => {
+      const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      rn.manualSeed(4);
+      const spec = { name: 'cifar-resnet8', numClasses: 10, inChannels: 3 };
+      const model = rn.models.createModel(spec).to({ memoryFormat: 'channelsLast' });
+      const data = rn.data.synthetic({ size: 64, seed: 1 });
+      const trainLoader = new rn.data.DataLoader(data, { batchSize: 16, shuffle: true, seed: 1 });
+      const optimizer = new rn.optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+      const scheduler = new rn.optim.LRScheduler(optimizer, rn.optim.lrSchedule.constant());
+      const outDir = mkdtempSync(join(tmpdir(), 'amp-train-'));
+      try {
+        const summary = await rn.train.train({
+          model, spec, trainLoader, optimizer, scheduler, epochs: 6, dataSpec: 'synthetic', outDir, progress: false, logEvery: 4,
+          amp, channelsLast: true,
+        });
+        const log = readFileSync(join(outDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { loss: number });
+        expect(log.at(-1)!.loss).toBeLessThan(log[0]!.loss);
+        expect(Number.isFinite(summary.lastTrain!.loss)).toBe(true);
+        const checkpoint = JSON.parse(readFileSync(join(outDir, 'checkpoint.json'), 'utf8')) as { scaler?: { scale: number } };
+        if (amp === 'float16') expect(checkpoint.scaler!.scale).toBeGreaterThan(0);
+        else expect(checkpoint.scaler).toBeUndefined();
+      } finally {
+        await trainLoader.close();
+        rmSync(outDir, { recursive: true, force: true });
+      }
+    });
+  }
+});

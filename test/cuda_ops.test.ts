@@ -2,7 +2,7 @@
 // input, on fresh random inputs, ‖cuda − cpu‖ / ‖cpu‖ < 1e-4 in float32 with TF32 off. Skipped
 // with the reason where no GPU with cuDNN and cuBLAS is present; a failure under
 // CUDNN_RESNET_REQUIRE_CUDA=1.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as rn from '../lib/index.js';
 import { announceSkip, compareOnDevices, expectCuda, param, runCuda } from './helpers/cuda.js';
 
@@ -14,6 +14,7 @@ describe.skipIf(!runCuda)('ops on CUDA agree with the CPU', () => {
     rn.cuda.setAllowTf32(false);
     rn.manualSeed(7);
   });
+  afterEach(() => rn.cuda.setBatchNormKernels('fused'));
 
   const convCases: [string, number[], number[], rn.Conv2dOptions, boolean, rn.MemoryFormat][] = [
     ['3x3 stride 1 pad 1', [2, 8, 10, 10], [16, 8, 3, 3], { padding: 1 }, false, 'contiguous'],
@@ -33,8 +34,9 @@ describe.skipIf(!runCuda)('ops on CUDA agree with the CPU', () => {
     });
   }
 
-  for (const format of ['contiguous', 'channelsLast'] as const) {
-    it(`batchNorm2d training, ${format}: output, gradients and running statistics`, () => {
+  for (const kernels of ['fused', 'cudnn'] as const) for (const format of ['contiguous', 'channelsLast'] as const) {
+    it(`batchNorm2d training, ${format}, ${kernels} kernels: output, gradients and running statistics`, () => {
+      rn.cuda.setBatchNormKernels(kernels);
       const x = param([4, 6, 5, 5], { memoryFormat: format }), w = param([6]), b = param([6]);
       const stats = { cpu: [rn.zeros([6]), rn.ones([6])], gpu: [rn.zeros([6], { device: 'cuda' }), rn.ones([6], { device: 'cuda' })] };
       compareOnDevices(`batchNorm2d ${format}`, { x, w, b }, (t) => {
@@ -58,18 +60,62 @@ describe.skipIf(!runCuda)('ops on CUDA agree with the CPU', () => {
     });
   });
 
-  it('batchNorm2d on (N, C) inputs', () => {
-    compareOnDevices('batchNorm2d 2-D', { x: param([8, 5]), w: param([5]), b: param([5]) },
-      (t) => rn.batchNorm2d(t.x!, null, null, t.w!, t.b!, { training: true }));
+  it('batchNorm2d on (N, C) inputs, both kernel kinds', () => {
+    for (const kernels of ['fused', 'cudnn'] as const) {
+      rn.cuda.setBatchNormKernels(kernels);
+      compareOnDevices(`batchNorm2d 2-D ${kernels}`, { x: param([8, 5]), w: param([5]), b: param([5]) },
+        (t) => rn.batchNorm2d(t.x!, null, null, t.w!, t.b!, { training: true }));
+    }
+    rn.cuda.setBatchNormKernels('fused');
   });
 
-  for (const format of ['contiguous', 'channelsLast'] as const) {
-    it(`bnAddRelu training, ${format}`, () => {
+  it('fused batch-norm kernels: 16-byte loads (C % 4 == 0, NHWC) and odd sizes agree with cuDNN and the CPU', () => {
+    for (const [shape, format] of [[[8, 64, 7, 7], 'channelsLast'], [[3, 5, 9, 11], 'channelsLast'], [[4, 8, 16, 16], 'contiguous'], [[2, 3, 5, 7], 'contiguous']] as const) {
+      for (const kernels of ['fused', 'cudnn'] as const) {
+        rn.cuda.setBatchNormKernels(kernels);
+        const x = param([...shape], { memoryFormat: format }), r = param([...shape], { memoryFormat: format });
+        compareOnDevices(`bnAddRelu ${shape} ${format} ${kernels}`, { x, r, w: param([shape[1]]), b: param([shape[1]]) },
+          (t) => rn.bnAddRelu(t.x!, t.r!, null, null, t.w!, t.b!, { training: true }));
+      }
+    }
+    rn.cuda.setBatchNormKernels('fused');
+  });
+
+  for (const kernels of ['fused', 'cudnn'] as const) for (const format of ['contiguous', 'channelsLast'] as const) {
+    it(`bnAddRelu training, ${format}, ${kernels} kernels`, () => {
+      rn.cuda.setBatchNormKernels(kernels);
       compareOnDevices(`bnAddRelu ${format}`,
         { x: param([4, 6, 5, 5], { memoryFormat: format }), r: param([4, 6, 5, 5], { memoryFormat: format }), w: param([6]), b: param([6]) },
         (t) => rn.bnAddRelu(t.x!, t.r!, null, null, t.w!, t.b!, { training: true }));
     });
   }
+
+  for (const format of ['contiguous', 'channelsLast'] as const) {
+    it(`bnRelu training, ${format}: output, gradients and running statistics`, () => {
+      const stats = { cpu: [rn.zeros([6]), rn.ones([6])], gpu: [rn.zeros([6], { device: 'cuda' }), rn.ones([6], { device: 'cuda' })] };
+      compareOnDevices(`bnRelu ${format}`,
+        { x: param([4, 6, 5, 5], { memoryFormat: format }), w: param([6]), b: param([6]) },
+        (t) => {
+          const [rm, rv] = t.x!.device === 'cuda' ? stats.gpu : stats.cpu;
+          return rn.bnRelu(t.x!, rm!, rv!, t.w!, t.b!, { training: true, momentum: 0.1, eps: 1e-5 });
+        });
+      for (let i = 0; i < 2; i++) {
+        const cpu = stats.cpu[i]!.toArray() as Float32Array, gpu = stats.gpu[i]!.toArray() as Float32Array;
+        for (let c = 0; c < 6; c++) expect(gpu[c]!).toBeCloseTo(cpu[c]!, 5);
+      }
+    });
+  }
+
+  it('bnRelu evaluation, and on (N, C) inputs', () => {
+    const rm = rn.keep(rn.randn([5])), rv = rn.keep(rn.affine(rn.rand([5]), 1, 0.5));
+    const rmGpu = rn.keep(rm.to('cuda')), rvGpu = rn.keep(rv.to('cuda'));
+    compareOnDevices('bnRelu eval', { x: param([3, 5, 4, 4]), w: param([5]), b: param([5]) }, (t) => {
+      const gpu = t.x!.device === 'cuda';
+      return rn.bnRelu(t.x!, gpu ? rmGpu : rm, gpu ? rvGpu : rv, t.w!, t.b!, { training: false });
+    });
+    compareOnDevices('bnRelu 2-D', { x: param([8, 5]), w: param([5]), b: param([5]) },
+      (t) => rn.bnRelu(t.x!, null, null, t.w!, t.b!, { training: true }));
+  });
 
   it('relu, sigmoid, affine, scale', () => {
     const x = param([3, 4, 5, 6]);

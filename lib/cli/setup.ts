@@ -27,6 +27,10 @@ export interface RunOptions {
   warmup: number;
   shortcut?: ShortcutOption;
   device: 'cpu' | 'cuda' | 'auto';
+  /** Mixed precision for the forward pass (float16 adds loss scaling). */
+  amp?: 'bfloat16' | 'float16';
+  /** Model and batches in channels-last (NHWC) memory format. */
+  channelsLast?: boolean;
   seed: number;
   augment?: boolean;
 }
@@ -71,7 +75,7 @@ export async function setUpRun(o: RunOptions, say: (line: string) => void): Prom
     say(`note: ${o.model} downsamples 32x; ${data.train.imageShape[1]}x${data.train.imageShape[2]} images leave it a 1x1 map (the cifar-* nets suit small images)`);
   }
   const model = createModel(spec);
-  if (device === 'cuda') model.to('cuda');
+  model.to({ device, ...(o.channelsLast ? { memoryFormat: 'channelsLast' as const } : {}) });
   const augment = o.augment ?? data.augmentByDefault;
   const trainLoader = new DataLoader(data.train, {
     batchSize: o.batchSize, shuffle: true, seed: o.seed, augment, mean: data.mean, std: data.std, dropLast: data.train.length > o.batchSize,

@@ -34,6 +34,9 @@ function startWorker(workerData: PrefetchWorkerData): Worker {
   return new Worker(new URL('./prefetch_worker.js', import.meta.url), { workerData });
 }
 
+/** The longest close() waits for the worker to stop. */
+const TERMINATE_TIMEOUT_MS = 5000;
+
 export class PrefetchWorker {
   /** [0]: batches the worker has assembled; it writes while the main thread may be busy. */
   readonly progress = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
@@ -76,9 +79,18 @@ export class PrefetchWorker {
 
   async terminate(): Promise<void> {
     this.#fail(new Error('DataLoader: the loader was closed'));
-    // An unref'd worker would let the process exit before termination completes.
-    this.#worker.ref();
-    await this.#worker.terminate();
+    // Node does not always keep the event loop alive while a worker stops (seen when it is
+    // terminated in the middle of assembling a batch): without the timer the process could end
+    // with close() pending. The timer also bounds the wait.
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, TERMINATE_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.#worker.terminate().then(() => undefined), stopped]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #fail(err: Error): void {

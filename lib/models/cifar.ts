@@ -5,10 +5,9 @@
 //   B: a 1x1 projection (conv + BN) only where dimensions change
 //   C: projections on every block
 // `plain: true` drops the shortcuts (the plain-20/32/44/56 baselines).
-import { relu } from '../ops/elementwise.js';
 import { flatten, shortcutA } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Sequential, applyInOrder } from '../nn/layers.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Sequential, applyInOrder, fusedBnRelu } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { initialiseResNet } from './resnet.js';
 
@@ -59,9 +58,9 @@ export class CifarBlock extends Module {
     return [[this.conv1, this.bn1], [this.conv2, this.bn2]];
   }
   forward(x: Tensor): Tensor {
-    const branch = applyInOrder(x, [this.conv1, this.bn1, relu, this.conv2]);
+    const branch = applyInOrder(x, [this.conv1, fusedBnRelu(this.bn1), this.conv2]);
     if (this.plain) {
-      const out = applyInOrder(branch, [this.bn2, relu]);
+      const out = this.bn2.forwardRelu(branch);
       branch.dispose();
       return out;
     }
@@ -131,7 +130,7 @@ export abstract class CifarNet extends Module {
     return [[this.conv1, this.bn1]];
   }
   forward(x: Tensor): Tensor {
-    return applyInOrder(x, [this.conv1, this.bn1, relu, this.layer1, this.layer2, this.layer3, this.avgpool,
+    return applyInOrder(x, [this.conv1, fusedBnRelu(this.bn1), this.layer1, this.layer2, this.layer3, this.avgpool,
       (t) => flatten(t, 1), this.fc]);
   }
 }

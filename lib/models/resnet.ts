@@ -1,11 +1,10 @@
 // The ImageNet ResNets of He et al. (2015) as data, with torchvision's layer names, shapes,
 // parameter counts and initialisation: a block type with its expansion, and the number of
 // blocks in each of the four stages. Plain nets are the same stacks without shortcuts.
-import { relu } from '../ops/elementwise.js';
 import { flatten } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
 import { kaimingNormal, ones, zeros } from '../nn/init.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Sequential, applyInOrder } from '../nn/layers.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Sequential, applyInOrder, fusedBnRelu } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 
 export interface BlockConfig {
@@ -28,7 +27,7 @@ export interface BlockConfig {
  */
 function residualTail(x: Tensor, branch: Tensor, lastBn: BatchNorm2d, downsample: Sequential | null, plain: boolean): Tensor {
   if (plain) {
-    const out = applyInOrder(branch, [lastBn, relu]);
+    const out = lastBn.forwardRelu(branch);
     branch.dispose();
     return out;
   }
@@ -68,7 +67,7 @@ export class BasicBlock extends Module {
     return [[this.conv1, this.bn1], [this.conv2, this.bn2]];
   }
   forward(x: Tensor): Tensor {
-    return residualTail(x, applyInOrder(x, [this.conv1, this.bn1, relu, this.conv2]), this.bn2, this.downsample, this.plain);
+    return residualTail(x, applyInOrder(x, [this.conv1, fusedBnRelu(this.bn1), this.conv2]), this.bn2, this.downsample, this.plain);
   }
 }
 
@@ -104,7 +103,7 @@ export class Bottleneck extends Module {
     return [[this.conv1, this.bn1], [this.conv2, this.bn2], [this.conv3, this.bn3]];
   }
   forward(x: Tensor): Tensor {
-    const branch = applyInOrder(x, [this.conv1, this.bn1, relu, this.conv2, this.bn2, relu, this.conv3]);
+    const branch = applyInOrder(x, [this.conv1, fusedBnRelu(this.bn1), this.conv2, fusedBnRelu(this.bn2), this.conv3]);
     return residualTail(x, branch, this.bn3, this.downsample, this.plain);
   }
 }
@@ -192,7 +191,7 @@ export class ResNet extends Module {
     return [[this.conv1, this.bn1]];
   }
   forward(x: Tensor): Tensor {
-    return applyInOrder(x, [this.conv1, this.bn1, relu, this.maxpool, this.layer1, this.layer2, this.layer3, this.layer4,
+    return applyInOrder(x, [this.conv1, fusedBnRelu(this.bn1), this.maxpool, this.layer1, this.layer2, this.layer3, this.layer4,
       this.avgpool, (t) => flatten(t, 1), this.fc]);
   }
 }

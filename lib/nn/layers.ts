@@ -4,7 +4,7 @@ import { native } from '../binding.js';
 import { conv2d, type Conv2dOptions } from '../ops/conv.js';
 import { add, relu } from '../ops/elementwise.js';
 import { linear } from '../ops/linear.js';
-import { batchNorm2d, bnAddRelu } from '../ops/norm.js';
+import { batchNorm2d, bnAddRelu, bnRelu } from '../ops/norm.js';
 import { adaptiveAvgPool2d, maxPool2d, type MaxPool2dOptions } from '../ops/pool.js';
 import { flatten } from '../ops/shape.js';
 import { checkInt } from '../ops/validate.js';
@@ -141,6 +141,12 @@ export class BatchNorm2d extends Module {
     return batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, this.#options());
   }
 
+  /** relu(this(x)) as one fused op (a conv -> BN -> ReLU sequence). */
+  forwardRelu(x: Tensor): Tensor {
+    if (this.#checkFolded()) return relu(x);
+    return bnRelu(x, this.runningMean, this.runningVar, this.weight, this.bias, this.#options());
+  }
+
   /** relu(this(x) + residual) as one fused op (the tail of a residual block). */
   forwardAddRelu(x: Tensor, residual: Tensor): Tensor {
     if (this.#checkFolded()) {
@@ -263,6 +269,11 @@ export class Sequential extends Module {
 }
 
 export type Layer = Module | ((x: Tensor) => Tensor);
+
+/** A layer for applyInOrder that runs relu(bn(x)) as one fused op (BatchNorm2d.forwardRelu). */
+export function fusedBnRelu(bn: BatchNorm2d): Layer {
+  return (x) => bn.forwardRelu(x);
+}
 
 /**
  * Feeds x through the layers in order, disposing each intermediate result as soon as the next

@@ -115,6 +115,15 @@ export const rules: Record<string, BackwardRule> = {
     const needs: [boolean, boolean, boolean, boolean] = [wanted(node, 0), wanted(node, 1), wanted(node, 2), wanted(node, 3)];
     return native.bnAddReluBackward(g.handle, y, x, weight, mean, invStd, attr(node, 'training'), needs).map(w);
   },
+  bnRelu: (node, g) => {
+    const hasWeight = attr<boolean>(node, 'hasWeight');
+    const x = saved(node, 0);
+    const weight = hasWeight ? saved(node, 1) : null;
+    const k = hasWeight ? 2 : 1;
+    const [mean, invStd, y] = [saved(node, k), saved(node, k + 1), saved(node, k + 2)];
+    const needs: [boolean, boolean, boolean] = [wanted(node, 0), wanted(node, 1), wanted(node, 2)];
+    return native.bnReluBackward(g.handle, y, x, weight, mean, invStd, attr(node, 'training'), needs).map(w);
+  },
   maxPool2d: (node, g) => [wrap(native.maxPool2dBackward(g.handle, saved(node, 0), attr(node, 'inputShape')))],
   avgPool2d: (node, g) => [
     wrap(native.avgPool2dBackward(g.handle, attr(node, 'inputShape'), attr<PoolParams>(node, 'params'),

@@ -1,4 +1,4 @@
-// Batch normalisation, and the fused residual op relu(batchNorm(x) + residual).
+// Batch normalisation, the fused relu(batchNorm(x)), and the fused residual op relu(batchNorm(x) + residual).
 import { native } from '../binding.js';
 import type { Tensor } from '../tensor.js';
 import { record } from './record.js';
@@ -63,6 +63,34 @@ export function batchNorm2d(
     inputs: [x, weight, bias],
     saved: weight ? [x, weight] : [x],
     extras: [saveMean, saveInvStd],
+    attrs: { training, hasWeight: !!weight },
+  });
+}
+
+/**
+ * relu(batchNorm2d(x)) in one op: the same arguments, checks and running-statistics update as
+ * batchNorm2d, with one pass fewer over the activations forward and backward.
+ */
+export function bnRelu(
+  x: Tensor,
+  runningMean: Tensor | null | undefined,
+  runningVar: Tensor | null | undefined,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  options?: BatchNormOptions,
+): Tensor {
+  const op = 'bnRelu';
+  const { training, momentum, eps } = checkBatchNormArgs(
+    op, x, [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]], options);
+  const [y, saveMean, saveInvStd] = native.bnRelu(
+    x.handle, weight?.handle ?? null, bias?.handle ?? null, runningMean?.handle ?? null, runningVar?.handle ?? null,
+    training, momentum, eps);
+  const keepOutput = y.alias();
+  return record(y, {
+    op,
+    inputs: [x, weight, bias],
+    saved: weight ? [x, weight] : [x],
+    extras: [saveMean, saveInvStd, keepOutput],
     attrs: { training, hasWeight: !!weight },
   });
 }

@@ -12,6 +12,7 @@ import type { Module } from '../nn/module.js';
 import type { SGD, SGDState } from '../optim/sgd.js';
 import type { LRScheduler, SchedulerState } from '../optim/schedules.js';
 import type { Tensor } from '../tensor.js';
+import type { GradScalerState } from '../amp/grad_scaler.js';
 
 export const CHECKPOINT_FORMAT = 'cudnn-resnet-checkpoint/1';
 const OPTIMIZER_PREFIX = 'optimizer.';
@@ -31,6 +32,8 @@ export interface CheckpointState {
   data: { spec: string; seed: number; batchSize: number };
   /** Free-form settings of the run (for `eval` and the record). */
   settings: Record<string, unknown>;
+  /** The loss scaler's state, for runs in float16 mixed precision. */
+  scaler?: GradScalerState;
 }
 
 export function checkpointPaths(dir: string, name = 'checkpoint'): { json: string; tensors: string } {

@@ -15,6 +15,8 @@ import type { LRScheduler } from '../optim/schedules.js';
 import type { SGD } from '../optim/sgd.js';
 import { checkpointPaths, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { Average, topKErrors, topKErrorsOf } from './metrics.js';
+import { autocast, type LowPrecision } from '../amp/autocast.js';
+import { GradScaler } from '../amp/grad_scaler.js';
 import type { TransportArray } from '../binding.js';
 import { MetricsLog, type MetricsRecord, type TestRecord, type TrainRecord } from './metrics_log.js';
 import { writeErrorChart, type ErrorPoint } from './plot.js';
@@ -46,6 +48,13 @@ export interface TrainOptions {
   settings?: Record<string, unknown>;
   /** Label of this run in charts (default the model name). */
   runName?: string;
+  /**
+   * Mixed precision: the forward pass under rn.autocast in this dtype; 'float16' adds dynamic
+   * loss scaling (a GradScaler, kept in the checkpoint). Default: float32.
+   */
+  amp?: LowPrecision;
+  /** Feed the model channels-last (NHWC) batches; pair with model.to({ memoryFormat: 'channelsLast' }). */
+  channelsLast?: boolean;
 }
 
 export interface EvaluationResult {
@@ -73,10 +82,11 @@ function errorRanks(numClasses: number): number[] {
 function deviceOf(model: Module): Device {
   return model.parameters()[0]?.device ?? 'cpu';
 }
-/** The batch on `device`; tensors made here belong to the caller's scope. */
-function onDevice(batch: Batch, device: Device): { images: Tensor; labels: Tensor } {
-  if (batch.images.device === device) return batch;
-  return { images: batch.images.to(device), labels: batch.labels.to(device) };
+/** The batch on `device` (images channels-last when asked); tensors made here belong to the caller's scope. */
+function onDevice(batch: Batch, device: Device, channelsLast = false): { images: Tensor; labels: Tensor } {
+  const format = channelsLast ? 'channelsLast' : batch.images.memoryFormat;
+  if (batch.images.device === device && batch.images.memoryFormat === format) return batch;
+  return { images: batch.images.to({ device, memoryFormat: format }), labels: batch.labels.to(device) };
 }
 
 /** What the metrics of a step need once its values are read back. */
@@ -141,12 +151,17 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   if (o.outDir) mkdirSync(o.outDir, { recursive: true });
   const log = o.outDir ? new MetricsLog(join(o.outDir, 'metrics.jsonl')) : null;
 
+  if (o.amp !== undefined && o.amp !== 'bfloat16' && o.amp !== 'float16') {
+    throw new TypeError(`train: amp must be 'bfloat16' or 'float16', got ${String(o.amp)}`);
+  }
+  const scaler = o.amp === 'float16' ? new GradScaler() : null;
   let epoch = 0, batchInEpoch = 0, iteration = 0;
   if (o.resume) {
     if (!o.outDir) throw new TypeError('train: resume needs outDir (where the checkpoint is)');
     if (!existsSync(checkpointPaths(o.outDir).json)) throw new Error(`train: nothing to resume: ${checkpointPaths(o.outDir).json} does not exist`);
     const state = loadCheckpoint(o.outDir, o.model, o.optimizer, o.scheduler);
     if (state.model.name !== o.spec.name) throw new Error(`train: the checkpoint holds ${state.model.name}, not ${o.spec.name}`);
+    if (scaler && state.scaler) scaler.loadStateDict(state.scaler);
     ({ epoch, batchInEpoch, iteration } = state);
   }
   log?.open(o.resume ? iteration : undefined);
@@ -169,6 +184,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       model: o.spec, epoch, batchInEpoch, iteration,
       data: { spec: o.dataSpec, seed: o.trainLoader.seed, batchSize: o.trainLoader.batchSize },
       settings: o.settings ?? {},
+      ...(scaler ? { scaler: scaler.stateDict() } : {}),
     });
   };
 
@@ -212,11 +228,17 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         let reads: Promise<[TransportArray, TransportArray]> | undefined;
         scope(() => {
           o.optimizer.zeroGrad();
-          const b = onDevice(batch, device);
-          const logits = o.model.forward(b.images);
+          const b = onDevice(batch, device, o.channelsLast);
+          const logits = autocast({ dtype: o.amp ?? 'bfloat16', enabled: o.amp !== undefined }, () => o.model.forward(b.images));
           const loss = crossEntropy(logits, b.labels);
-          loss.backward();
-          o.optimizer.step();
+          if (scaler) {
+            scaler.scale(loss).backward();
+            scaler.step(o.optimizer);
+            scaler.update();
+          } else {
+            loss.backward();
+            o.optimizer.step();
+          }
           reads = Promise.all([loss.data(), logits.data()]);
         });
         release(batch);

@@ -1,5 +1,5 @@
-// Batch normalisation over the channel dimension, and the fused residual block tail
-// y = relu(batchNorm(x) + residual), forward and backward, float32 on the CPU.
+// Batch normalisation over the channel dimension, the fused y = relu(batchNorm(x)) and the fused
+// residual block tail y = relu(batchNorm(x) + residual), forward and backward, float32 on the CPU.
 // x is (N, C, H, W) in either memory format, or (N, C); every output that has x's shape (y, dx,
 // dresidual) has x's memory format. Per-channel tensors are (C). Statistics accumulate in double.
 #pragma once
@@ -26,5 +26,13 @@ struct BnAddReluGrads { Tensor dx, dresidual, dweight, dbias; };
 BnAddReluGrads bnAddReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,
                                  const Tensor& saveMean, const Tensor& saveInvStd, bool training, bool needDx,
                                  bool needDresidual, bool needDweight, bool needDbias);
+
+// y = relu(batchNorm(x)). Same arguments, checks and running-stat behaviour as batchNormForward.
+BatchNormResult bnReluForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+                              Tensor* runningVar, bool training, double momentum, double eps);
+// y is the forward output (its sign gives the ReLU mask); the other arguments as batchNormBackward.
+BatchNormGrads bnReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,
+                              const Tensor& saveMean, const Tensor& saveInvStd, bool training, bool needDx,
+                              bool needDweight, bool needDbias);
 
 }  // namespace cr

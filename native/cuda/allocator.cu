@@ -42,7 +42,6 @@ class CachingAllocator final : public Allocator {
   void* allocate(size_t bytes) override {
     const size_t size = roundSize(bytes);
     std::lock_guard<std::mutex> lock(mutex_);
-    ++stats_.allocations;
     void* ptr = nullptr;
     auto it = free_.find(size);
     if (it != free_.end()) {
@@ -50,8 +49,9 @@ class CachingAllocator final : public Allocator {
       free_.erase(it);
       ++stats_.cacheHits;
     } else {
-      ptr = deviceMalloc(size, bytes);
+      ptr = deviceMalloc(size, bytes);  // throws on failure: a failed request is not counted as served
     }
+    ++stats_.allocations;
     sizes_[ptr] = size;
     stats_.allocatedBytes += static_cast<int64_t>(size);
     if (stats_.allocatedBytes > stats_.peakAllocatedBytes) stats_.peakAllocatedBytes = stats_.allocatedBytes;

@@ -15,6 +15,9 @@
 // cuDNN needs a scale and a shift, so a missing weight / bias becomes ones / zeros for the call.
 // A 2-D (N, C) x is described as (N, C, 1, 1): spatial mode then normalises each channel over N.
 // Empty tensors never reach cuDNN (its descriptors need positive sizes).
+// Training mode goes to our single-pass kernels (kernels/bn_fused.cu) instead of cuDNN when
+// batchNormKernelsFused() says so (the default; CUDNN_RESNET_BN=cudnn selects cuDNN), after the
+// same checks.
 #include <cmath>
 
 #include "../core/error.h"
@@ -22,6 +25,7 @@
 #include "dynload.h"
 #include "handles.h"
 #include "kernels/add_relu.h"
+#include "kernels/bn_fused.h"
 #include "kernels/tensor_checks.cuh"
 #include "ops.h"
 #include "runtime.h"
@@ -104,8 +108,11 @@ Tensor shiftOf(const Tensor* bias, int64_t channels) { return bias != nullptr ? 
 
 // ---- Forward ----
 
-BatchNormResult normalise(const char* op, const Tensor& x, const Tensor* weight, const Tensor* bias,
-                          Tensor* runningMean, Tensor* runningVar, bool training, double momentum, double eps) {
+// residual: null for batchNorm; for bnAddRelu, y = relu(batchNorm(x) + residual) (residual read in
+// its own memory format).
+BatchNormResult normalise(const char* op, const Tensor& x, const Tensor* residual, const Tensor* weight,
+                          const Tensor* bias, Tensor* runningMean, Tensor* runningVar, bool training, double momentum,
+                          double eps) {
   checkInput(op, "x", x);
   const int64_t C = x.shape[1], n = perChannelOf(x);
   checkPerChannel(op, "weight", weight, C);
@@ -122,6 +129,8 @@ BatchNormResult normalise(const char* op, const Tensor& x, const Tensor* weight,
   // cuDNN 9's minimum is 0, so every eps the CPU op accepts is accepted here too.
   CR_CHECK_RANGE(eps >= dnn::CUDNN_BN_MIN_EPSILON, op, ": eps must be at least cuDNN's minimum ",
                  dnn::CUDNN_BN_MIN_EPSILON, ", got ", eps);
+  if (training && batchNormKernelsFused())
+    return bnFusedForward(x, residual, residual != nullptr, weight, bias, runningMean, runningVar, momentum, eps);
 
   BatchNormResult result;
   result.y = cuda::empty(x.shape, DType::Float32, x.format);
@@ -148,6 +157,7 @@ BatchNormResult normalise(const char* op, const Tensor& x, const Tensor* weight,
         cudnnHandle(), kMode, &kOne, &kZero, xDesc.get(), dataOf(x), xDesc.get(), mutableDataOf(result.y),
         channelDesc.get(), dataOf(scale), dataOf(shift), dataOf(*runningMean), dataOf(*runningVar), eps));
   }
+  if (residual != nullptr) addReluInPlace(result.y, *residual);
   return result;
 }
 
@@ -185,7 +195,7 @@ BatchNormGrads normBackward(const Tensor& g, const Tensor& x, const Tensor* weig
 
 BatchNormResult batchNormForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                                  Tensor* runningVar, bool training, double momentum, double eps) {
-  return normalise("batchNorm", x, weight, bias, runningMean, runningVar, training, momentum, eps);
+  return normalise("batchNorm", x, nullptr, weight, bias, runningMean, runningVar, training, momentum, eps);
 }
 
 BatchNormGrads batchNormBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
@@ -193,6 +203,11 @@ BatchNormGrads batchNormBackward(const Tensor& dy, const Tensor& x, const Tensor
                                  bool needDbias) {
   checkBackwardArgs("batchNormBackward", dy, x, weight, saveMean, saveInvStd);
   if (!needDx && !(needDweight && weight != nullptr) && !needDbias) return {};
+  if (training && batchNormKernelsFused()) {
+    BnAddReluGrads g =
+        bnFusedBackward(dy, nullptr, x, weight, saveMean, saveInvStd, needDx, false, needDweight, needDbias);
+    return {g.dx, g.dweight, g.dbias};
+  }
   return normBackward(inFormatOf(dy, x), x, weight, saveMean, saveInvStd, training, needDx, needDweight, needDbias);
 }
 
@@ -202,9 +217,7 @@ BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const 
   checkInput(op, "x", x);
   expectFloat32Gpu(op, "residual", residual);
   expectShape(op, "residual", residual, x.shape);
-  BatchNormResult result = normalise(op, x, weight, bias, runningMean, runningVar, training, momentum, eps);
-  addReluInPlace(result.y, residual);  // residual is read in its own memory format
-  return result;
+  return normalise(op, x, &residual, weight, bias, runningMean, runningVar, training, momentum, eps);
 }
 
 BnAddReluGrads bnAddReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,
@@ -217,6 +230,8 @@ BnAddReluGrads bnAddReluBackward(const Tensor& dy, const Tensor& y, const Tensor
   const bool needNorm = needDx || (needDweight && weight != nullptr) || needDbias;
   BnAddReluGrads grads;
   if (!needNorm && !needDresidual) return grads;
+  if (training && batchNormKernelsFused())
+    return bnFusedBackward(dy, &y, x, weight, saveMean, saveInvStd, needDx, needDresidual, needDweight, needDbias);
   // The gradient reaching the sum, in x's format: dresidual, and what the normalisation's backward reads.
   const Tensor sumGrad = reluGradient(dy, y, x.format);
   if (needDresidual) grads.dresidual = sumGrad;

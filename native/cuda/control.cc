@@ -3,6 +3,7 @@
 
 #include "dynload.h"
 #include "conv_algos.h"
+#include "kernels/bn_fused.h"
 #include "ops.h"
 #include "runtime.h"
 
@@ -33,6 +34,7 @@ MemoryReport memoryReport() {
 }
 void emptyDeviceCache() {
   releaseWorkspace();
+  releasePinnedBuffers();
   emptyCache();
 }
 void resetPeakMemory() { resetPeak(); }
@@ -40,6 +42,8 @@ void synchronizeDevice() { synchronize(); }
 void setTf32(bool allow) { setAllowTf32(allow); }
 bool tf32Allowed() { return allowTf32(); }
 void setDeterministicConv(bool on) { setDeterministic(on); }
+void setFusedBatchNorm(bool fused) { setBatchNormKernels(fused); }
+bool fusedBatchNorm() { return batchNormKernelsFused(); }
 
 namespace {
 LibraryReport report(const LibraryInfo& info) { return {info.loaded, info.path, info.version, info.reason}; }

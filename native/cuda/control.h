@@ -35,6 +35,10 @@ void setTf32(bool allow);
 bool tf32Allowed();
 // Only deterministic cuDNN convolution algorithms (bit-identical reruns), at some cost in speed.
 void setDeterministicConv(bool on);
+// Training-mode batch norm (and its fused residual tails) through the project's fused kernels
+// (true) or cuDNN (false).
+void setFusedBatchNorm(bool fused);
+bool fusedBatchNorm();
 
 struct LibraryReport {
   bool loaded = false;

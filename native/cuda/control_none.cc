@@ -30,6 +30,8 @@ void synchronizeDevice() {}
 void setTf32(bool) {}
 bool tf32Allowed() { return false; }
 void setDeterministicConv(bool) {}
+void setFusedBatchNorm(bool) {}
+bool fusedBatchNorm() { return false; }
 LibraryReport cudnnReport() { return {false, "", "", kNoCuda}; }
 LibraryReport cublasReport() { return {false, "", "", kNoCuda}; }
 

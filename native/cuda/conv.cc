@@ -4,7 +4,8 @@
 // layout conversion in its backward pass or optimizer step.
 //   forward:   cudnnConvolutionForward, then + bias with cudnnAddTensor ((1, O, 1, 1) broadcast)
 //   backward:  cudnnConvolutionBackwardData (dx), cudnnConvolutionBackwardFilter (dweight),
-//              cudnnConvolutionBackwardBias (dbias); only the requested grads are computed.
+//              dbias by the project's reduction (cudnnConvolutionBackwardBias for 16-bit data); only the
+//              requested grads are computed.
 // Algorithms come from conv_algos (benchmarked once per configuration, cached). x, w and y are
 // described in one layout, x's: cuDNN's NHWC engines want the filter NHWC too, so the weight (and dy)
 // are converted to x's format for the call (a no-op when model and input share a format), and dweight,
@@ -132,7 +133,11 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& x, const Tensor& we
   Tensor dy = dyEmpty ? dyIn : inFormat(dyIn, x.format);  // (N, O, Ho, Wo), laid out like x
   bool tensorOps = tensorOpsFor(dtype);
 
-  if (needDbias) {
+  if (needDbias && dtype == DType::Float32 && !dyEmpty) {
+    // float32: the project's own deterministic reduction (summing in double, either layout);
+    // cuDNN's backward-bias is kept for float16 / bfloat16.
+    grads.dbias = cuda::reduceSum(dy, {0, 2, 3}, false);
+  } else if (needDbias) {
     grads.dbias = dyEmpty ? cuda::zeros({yShape[1]}, dtype) : cuda::empty({yShape[1]}, dtype);  // (O)
     if (!dyEmpty) {
       TensorDesc dyDesc(dy);

@@ -178,9 +178,13 @@ Choice search(const ConvArgs& a, void** ws) {
 
 template <ConvPass P>
 ConvPlan plan(const ConvArgs& a) {
-  // Without tensor ops, float32 data is searched with FMA math only (see usable()).
-  if (!a.key.tensorOps && a.key.dtype == DType::Float32)
-    CR_CUDNN_CHECK(dnn::cudnnSetConvolutionMathType(a.conv->get(), dnn::CUDNN_FMA_MATH));
+  // Without tensor ops, float32 data is searched with FMA math only (see usable()). With TF32 allowed,
+  // float32 data is searched from CUDNN_DEFAULT_MATH, the math type cuDNN documents as admitting TF32
+  // on Ampere and later (and PyTorch's choice); CUDNN_TENSOR_OP_MATH is documented as not converting
+  // data types for tensor cores, which may leave TF32 kernels out of the search.
+  if (a.key.dtype == DType::Float32)
+    CR_CUDNN_CHECK(dnn::cudnnSetConvolutionMathType(a.conv->get(),
+                                                    a.key.tensorOps ? dnn::CUDNN_DEFAULT_MATH : dnn::CUDNN_FMA_MATH));
 
   Choice choice;
   void* ws = nullptr;

@@ -32,6 +32,13 @@ BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const 
 BnAddReluGrads bnAddReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,
                                  const Tensor& saveMean, const Tensor& saveInvStd, bool training, bool needDx,
                                  bool needDresidual, bool needDweight, bool needDbias);
+// bn_relu.cc: y = relu(batchNorm(x)) with the fused kernels of kernels/bn_fused.h when they are
+// selected (training), else batchNormForward then relu (backward: reluBackward then batchNormBackward).
+BatchNormResult bnReluForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+                              Tensor* runningVar, bool training, double momentum, double eps);
+BatchNormGrads bnReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,
+                              const Tensor& saveMean, const Tensor& saveInvStd, bool training, bool needDx,
+                              bool needDweight, bool needDbias);
 
 // kernels/pool.cu
 MaxPoolResult maxPool2dForward(const Tensor& x, const Pool2dParams& p);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -118,9 +119,47 @@ void copyInto(Tensor& dst, const Tensor& src) {
 
 void synchronize() { CR_CUDA_CHECK(cudaStreamSynchronize(stream())); }
 
+namespace {
+// Pinned host buffers for PendingHostCopy, kept for reuse (cudaMallocHost / cudaFreeHost are slow
+// and cudaFreeHost may wait for the device), in power-of-two sizes from 4 KiB.
+std::mutex gPinnedMutex;
+std::multimap<size_t, void*> gPinnedFree;
+
+size_t pinnedSize(size_t bytes) {
+  size_t size = 4096;
+  while (size < bytes) size *= 2;
+  return size;
+}
+void* takePinned(size_t size) {
+  {
+    std::lock_guard<std::mutex> lock(gPinnedMutex);
+    auto it = gPinnedFree.find(size);
+    if (it != gPinnedFree.end()) {
+      void* p = it->second;
+      gPinnedFree.erase(it);
+      return p;
+    }
+  }
+  void* p = nullptr;
+  CR_CUDA_CHECK(cudaMallocHost(&p, size));
+  return p;
+}
+void givePinned(void* p, size_t size) {
+  std::lock_guard<std::mutex> lock(gPinnedMutex);
+  gPinnedFree.emplace(size, p);
+}
+}  // namespace
+
+void releasePinnedBuffers() {
+  std::lock_guard<std::mutex> lock(gPinnedMutex);
+  for (auto& [size, p] : gPinnedFree) cudaFreeHost(p);
+  gPinnedFree.clear();
+}
+
 PendingHostCopy::PendingHostCopy(const Tensor& t) : source_(t) {
   CR_CHECK(t.device == Device::CUDA, "PendingHostCopy: the tensor must be on the GPU");
-  CR_CUDA_CHECK(cudaMallocHost(&pinned_, std::max<size_t>(t.nbytes(), 1)));
+  pinnedBytes_ = pinnedSize(t.nbytes());
+  pinned_ = takePinned(pinnedBytes_);
   try {
     CR_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
     if (t.nbytes() > 0)
@@ -128,7 +167,7 @@ PendingHostCopy::PendingHostCopy(const Tensor& t) : source_(t) {
     CR_CUDA_CHECK(cudaEventRecord(done_, stream()));
   } catch (...) {
     if (done_) cudaEventDestroy(done_);
-    cudaFreeHost(pinned_);
+    givePinned(pinned_, pinnedBytes_);
     throw;
   }
 }
@@ -138,7 +177,7 @@ PendingHostCopy::~PendingHostCopy() {
     cudaEventSynchronize(done_);  // never free memory a copy may still write
     cudaEventDestroy(done_);
   }
-  if (pinned_) cudaFreeHost(pinned_);
+  if (pinned_) givePinned(pinned_, pinnedBytes_);
 }
 
 Tensor PendingHostCopy::wait() {

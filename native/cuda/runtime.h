@@ -29,6 +29,8 @@ cudaStream_t stream();
 void* workspace(size_t bytes);
 // Frees the workspace (it grows to the largest request, up to cuDNN's algorithm search limit).
 void releaseWorkspace();
+// Frees the pinned host buffers kept for reuse by PendingHostCopy.
+void releasePinnedBuffers();
 
 // New uninitialised / zeroed tensors in device memory.
 Tensor empty(const Shape& shape, DType dtype = DType::Float32, MemoryFormat format = MemoryFormat::Contiguous);
@@ -53,6 +55,7 @@ class PendingHostCopy {
  private:
   Tensor source_;       // kept alive until the copy is done
   void* pinned_ = nullptr;
+  size_t pinnedBytes_ = 0;
   cudaEvent_t done_ = nullptr;
 };
 

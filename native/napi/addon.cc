@@ -107,6 +107,8 @@ Napi::Value CudaControl(const Napi::CallbackInfo& info) {
     else if (what == "allowTf32") cuda::setTf32(toBool(info[1], "allow"));
     else if (what == "tf32") return Napi::Boolean::New(info.Env(), cuda::tf32Allowed());
     else if (what == "deterministic") cuda::setDeterministicConv(toBool(info[1], "on"));
+    else if (what == "fusedBatchNorm") cuda::setFusedBatchNorm(toBool(info[1], "fused"));
+    else if (what == "batchNormKernels") return Napi::String::New(info.Env(), cuda::fusedBatchNorm() ? "fused" : "cudnn");
     else CR_CHECK_TYPE(false, "cuda: unknown action '", what, "'");
     return info.Env().Undefined();
   });

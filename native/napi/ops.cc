@@ -143,6 +143,29 @@ Napi::Value BnAddReluBackward(const Info& info) {
     return list(info.Env(), {g.dx, g.dresidual, g.dweight, g.dbias});
   });
 }
+Napi::Value BnRelu(const Info& info) {
+  return guarded(info, "bnRelu", [&]() -> Napi::Value {
+    const Tensor& x = arg(info, 0, "input");
+    const Tensor *w = optArg(info, 1, "weight"), *b = optArg(info, 2, "bias");
+    Tensor *rm = mutArg(info, 3, "runningMean"), *rv = mutArg(info, 4, "runningVar");
+    Device d = deviceOf("bnRelu", {&x, w, b, rm, rv});
+    auto r = CR_DISPATCH(d, bnReluForward, x, w, b, rm, rv, toBool(info[5], "training"),
+                         toDouble(info[6], "momentum"), toDouble(info[7], "eps"));
+    return list(info.Env(), {r.y, r.saveMean, r.saveInvStd});
+  });
+}
+Napi::Value BnReluBackward(const Info& info) {
+  return guarded(info, "bnRelu_backward", [&]() -> Napi::Value {
+    auto need = flags(info[7], 3, "needs");
+    const Tensor &dy = arg(info, 0, "grad"), &y = arg(info, 1, "output"), &x = arg(info, 2, "input");
+    const Tensor* w = optArg(info, 3, "weight");
+    const Tensor &mean = arg(info, 4, "saveMean"), &invStd = arg(info, 5, "saveInvStd");
+    Device d = deviceOf("bnRelu_backward", {&dy, &y, &x, w, &mean, &invStd});
+    auto g = CR_DISPATCH(d, bnReluBackward, dy, y, x, w, mean, invStd, toBool(info[6], "training"), need[0], need[1],
+                         need[2]);
+    return list(info.Env(), {g.dx, g.dweight, g.dbias});
+  });
+}
 
 Napi::Value MaxPool2d(const Info& info) {
   return guarded(info, "maxPool2d", [&]() -> Napi::Value {
@@ -376,6 +399,8 @@ void InitOps(Napi::Env env, Napi::Object exports) {
       {"batchNormBackward", BatchNormBackward},
       {"bnAddRelu", BnAddRelu},
       {"bnAddReluBackward", BnAddReluBackward},
+      {"bnRelu", BnRelu},
+      {"bnReluBackward", BnReluBackward},
       {"maxPool2d", MaxPool2d},
       {"maxPool2dBackward", MaxPool2dBackward},
       {"avgPool2d", AvgPool2d},
