@@ -40,6 +40,25 @@ function checkBatchNormArgs(op: string, x: Tensor, perChannel: [string, Tensor |
   return { training, momentum, eps };
 }
 
+/** batchNorm2d and bnRelu: one set of checks and one recording; bnRelu's backward also needs y. */
+function normalise(op: 'batchNorm2d' | 'bnRelu', x: Tensor, runningMean: Tensor | null | undefined,
+  runningVar: Tensor | null | undefined, weight: Tensor | null | undefined, bias: Tensor | null | undefined,
+  options: BatchNormOptions | undefined): Tensor {
+  const { training, momentum, eps } = checkBatchNormArgs(
+    op, x, [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]], options);
+  const forward = op === 'bnRelu' ? native.bnRelu : native.batchNorm;
+  const [y, saveMean, saveInvStd] = forward(
+    x.handle, weight?.handle ?? null, bias?.handle ?? null, runningMean?.handle ?? null, runningVar?.handle ?? null,
+    training, momentum, eps);
+  return record(y, {
+    op,
+    inputs: [x, weight, bias],
+    saved: weight ? [x, weight] : [x],
+    extras: op === 'bnRelu' ? [saveMean, saveInvStd, y.alias()] : [saveMean, saveInvStd],
+    attrs: { training, hasWeight: !!weight },
+  });
+}
+
 /**
  * x: (N, C, H, W) or (N, C). In training mode the running statistics (when given) are updated
  * in place with the unbiased batch variance, as PyTorch does.
@@ -52,19 +71,7 @@ export function batchNorm2d(
   bias?: Tensor | null,
   options?: BatchNormOptions,
 ): Tensor {
-  const op = 'batchNorm2d';
-  const { training, momentum, eps } = checkBatchNormArgs(
-    op, x, [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]], options);
-  const [y, saveMean, saveInvStd] = native.batchNorm(
-    x.handle, weight?.handle ?? null, bias?.handle ?? null, runningMean?.handle ?? null, runningVar?.handle ?? null,
-    training, momentum, eps);
-  return record(y, {
-    op,
-    inputs: [x, weight, bias],
-    saved: weight ? [x, weight] : [x],
-    extras: [saveMean, saveInvStd],
-    attrs: { training, hasWeight: !!weight },
-  });
+  return normalise('batchNorm2d', x, runningMean, runningVar, weight, bias, options);
 }
 
 /**
@@ -79,20 +86,7 @@ export function bnRelu(
   bias?: Tensor | null,
   options?: BatchNormOptions,
 ): Tensor {
-  const op = 'bnRelu';
-  const { training, momentum, eps } = checkBatchNormArgs(
-    op, x, [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]], options);
-  const [y, saveMean, saveInvStd] = native.bnRelu(
-    x.handle, weight?.handle ?? null, bias?.handle ?? null, runningMean?.handle ?? null, runningVar?.handle ?? null,
-    training, momentum, eps);
-  const keepOutput = y.alias();
-  return record(y, {
-    op,
-    inputs: [x, weight, bias],
-    saved: weight ? [x, weight] : [x],
-    extras: [saveMean, saveInvStd, keepOutput],
-    attrs: { training, hasWeight: !!weight },
-  });
+  return normalise('bnRelu', x, runningMean, runningVar, weight, bias, options);
 }
 
 /** relu(batchNorm2d(x) + residual) in one op; residual has x's shape. */

@@ -1,5 +1,6 @@
 // Batch normalisation on the GPU with cuDNN's batch-norm API (CUDNN_BATCHNORM_SPATIAL: one mean,
-// variance, scale and shift per channel), and the fused residual tail y = relu(batchNorm(x) +
+// variance, scale and shift per channel) or, in training, the project's fused kernels
+// (kernels/bn_fused.cu), with relu(batchNorm(x)) and the fused residual tail y = relu(batchNorm(x) +
 // residual): the twins of native/cpu/batchnorm.cc, with the same checks, errors, outputs and
 // memory formats (y, dx and dresidual in x's format; per-channel tensors (C)).
 //   training forward: cudnnBatchNormalizationForwardTraining. Its exponentialAverageFactor is our
@@ -108,9 +109,9 @@ Tensor shiftOf(const Tensor* bias, int64_t channels) { return bias != nullptr ? 
 
 // ---- Forward ----
 
-// residual: null for batchNorm; for bnAddRelu, y = relu(batchNorm(x) + residual) (residual read in
-// its own memory format).
-BatchNormResult normalise(const char* op, const Tensor& x, const Tensor* residual, const Tensor* weight,
+// residual: null for batchNorm and bnRelu; for bnAddRelu, y = relu(batchNorm(x) + residual) (residual
+// read in its own memory format). relu: bnRelu and bnAddRelu.
+BatchNormResult normalise(const char* op, const Tensor& x, const Tensor* residual, bool relu, const Tensor* weight,
                           const Tensor* bias, Tensor* runningMean, Tensor* runningVar, bool training, double momentum,
                           double eps) {
   checkInput(op, "x", x);
@@ -130,7 +131,7 @@ BatchNormResult normalise(const char* op, const Tensor& x, const Tensor* residua
   CR_CHECK_RANGE(eps >= dnn::CUDNN_BN_MIN_EPSILON, op, ": eps must be at least cuDNN's minimum ",
                  dnn::CUDNN_BN_MIN_EPSILON, ", got ", eps);
   if (training && batchNormKernelsFused())
-    return bnFusedForward(x, residual, residual != nullptr, weight, bias, runningMean, runningVar, momentum, eps);
+    return bnFusedForward(x, residual, relu, weight, bias, runningMean, runningVar, momentum, eps);
 
   BatchNormResult result;
   result.y = cuda::empty(x.shape, DType::Float32, x.format);
@@ -158,6 +159,7 @@ BatchNormResult normalise(const char* op, const Tensor& x, const Tensor* residua
         channelDesc.get(), dataOf(scale), dataOf(shift), dataOf(*runningMean), dataOf(*runningVar), eps));
   }
   if (residual != nullptr) addReluInPlace(result.y, *residual);
+  else if (relu) result.y = cuda::relu(result.y);
   return result;
 }
 
@@ -195,7 +197,7 @@ BatchNormGrads normBackward(const Tensor& g, const Tensor& x, const Tensor* weig
 
 BatchNormResult batchNormForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                                  Tensor* runningVar, bool training, double momentum, double eps) {
-  return normalise("batchNorm", x, nullptr, weight, bias, runningMean, runningVar, training, momentum, eps);
+  return normalise("batchNorm", x, nullptr, false, weight, bias, runningMean, runningVar, training, momentum, eps);
 }
 
 BatchNormGrads batchNormBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
@@ -217,7 +219,29 @@ BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const 
   checkInput(op, "x", x);
   expectFloat32Gpu(op, "residual", residual);
   expectShape(op, "residual", residual, x.shape);
-  return normalise(op, x, &residual, weight, bias, runningMean, runningVar, training, momentum, eps);
+  return normalise(op, x, &residual, true, weight, bias, runningMean, runningVar, training, momentum, eps);
+}
+
+BatchNormResult bnReluForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+                              Tensor* runningVar, bool training, double momentum, double eps) {
+  return normalise("bnRelu", x, nullptr, true, weight, bias, runningMean, runningVar, training, momentum, eps);
+}
+
+BatchNormGrads bnReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,
+                              const Tensor& saveMean, const Tensor& saveInvStd, bool training, bool needDx,
+                              bool needDweight, bool needDbias) {
+  const char* op = "bnReluBackward";
+  checkBackwardArgs(op, dy, x, weight, saveMean, saveInvStd);
+  expectFloat32Gpu(op, "y", y);
+  expectShape(op, "y", y, x.shape);
+  if (!needDx && !(needDweight && weight != nullptr) && !needDbias) return {};
+  if (training && batchNormKernelsFused()) {
+    BnAddReluGrads g =
+        bnFusedBackward(dy, &y, x, weight, saveMean, saveInvStd, needDx, false, needDweight, needDbias);
+    return {g.dx, g.dweight, g.dbias};
+  }
+  return normBackward(reluGradient(dy, y, x.format), x, weight, saveMean, saveInvStd, training, needDx, needDweight,
+                      needDbias);
 }
 
 BnAddReluGrads bnAddReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,
