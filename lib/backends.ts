@@ -29,6 +29,20 @@ export function backends(): Backends {
   return { cpu: info.cpu, cuda: { ...cuda, cudnnVersion: cuda.cudnn?.version ?? null, cublasVersion: cuda.cublas?.version ?? null } };
 }
 
+let cudaStatus: { available: boolean; reason?: string } | null = null;
+
+/**
+ * Whether CUDA is usable here, and why not: asked of the addon once (device queries and library
+ * loading are not repeated on every `to('cuda')`).
+ */
+export function cudaUsability(): { available: boolean; reason?: string } {
+  if (cudaStatus === null) {
+    const { available, reason } = native.backends().cuda;
+    cudaStatus = available ? { available } : { available, reason: reason ?? 'unknown reason' };
+  }
+  return cudaStatus;
+}
+
 /** Threads used by CPU kernels (1 .. cores); returns the number in force. */
 export function setNumThreads(n: number): number {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, got ${n}`);

@@ -1,11 +1,12 @@
 // rn.cuda: the GPU's memory counters and cache, synchronisation, and the TF32 switch.
 import { native, type CudaMemory } from './binding.js';
+import { cudaUsability } from './backends.js';
 
 export type { CudaMemory } from './binding.js';
 
 /** True when a GPU answers and cuDNN and cuBLAS are loaded (rn.backends().cuda says why not). */
 export function isAvailable(): boolean {
-  return native.backends().cuda.available;
+  return cudaUsability().available;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Argument checks shared by the ops. Each throws a TypeError or RangeError whose message says
 // which op, which argument, what was expected and what came, before anything reaches C++.
-import { native, type DeviceName } from '../binding.js';
+import type { DeviceName } from '../binding.js';
+import { cudaUsability } from '../backends.js';
 import { Tensor, type DType } from '../tensor.js';
 
 export function checkTensor(op: string, name: string, t: unknown): Tensor {
@@ -41,8 +42,8 @@ export function checkShape(op: string, name: string, t: Tensor, shape: readonly 
 export function checkDevice(op: string, device: unknown): DeviceName {
   if (device !== 'cpu' && device !== 'cuda') throw new TypeError(`${op}: device must be 'cpu' or 'cuda', got ${String(device)}`);
   if (device === 'cuda') {
-    const cuda = native.backends().cuda;
-    if (!cuda.available) throw new Error(`${op}: CUDA is unavailable here: ${cuda.reason ?? 'unknown reason'}`);
+    const cuda = cudaUsability();
+    if (!cuda.available) throw new Error(`${op}: CUDA is unavailable here: ${cuda.reason}`);
   }
   return device;
 }
