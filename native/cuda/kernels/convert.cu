@@ -30,8 +30,8 @@ __device__ inline int64_t loadIntegral(const void* src, DType from, int64_t i) {
 __device__ inline float loadAsFloat(const void* src, DType from, int64_t i) {
   switch (from) {
     case DType::Float32: return static_cast<const float*>(src)[i];
-    case DType::Float16: return floatOfHalfBits(static_cast<const uint16_t*>(src)[i]);
-    case DType::BFloat16: return floatOfBFloat16Bits(static_cast<const uint16_t*>(src)[i]);
+    case DType::Float16: return halfToFloat(static_cast<const uint16_t*>(src)[i]);
+    case DType::BFloat16: return bfloat16ToFloat(static_cast<const uint16_t*>(src)[i]);
     case DType::Int32: return static_cast<float>(static_cast<const int32_t*>(src)[i]);
     case DType::Int64: return static_cast<float>(static_cast<const int64_t*>(src)[i]);
     case DType::UInt8: return static_cast<float>(static_cast<const uint8_t*>(src)[i]);
@@ -42,8 +42,8 @@ __device__ inline float loadAsFloat(const void* src, DType from, int64_t i) {
 __device__ inline void storeFloat(void* dst, DType to, int64_t i, float v, bool x86) {
   switch (to) {
     case DType::Float32: static_cast<float*>(dst)[i] = v; break;
-    case DType::Float16: static_cast<uint16_t*>(dst)[i] = halfBitsOf(v); break;
-    case DType::BFloat16: static_cast<uint16_t*>(dst)[i] = bfloat16BitsOf(v); break;
+    case DType::Float16: static_cast<uint16_t*>(dst)[i] = floatToHalf(v); break;
+    case DType::BFloat16: static_cast<uint16_t*>(dst)[i] = floatToBFloat16(v); break;
     case DType::Int32: static_cast<int32_t*>(dst)[i] = int32OfFloat(v, x86); break;
     case DType::Int64: static_cast<int64_t*>(dst)[i] = int64OfFloat(v, x86); break;
     case DType::UInt8: static_cast<uint8_t*>(dst)[i] = uint8OfFloat(v, x86); break;
