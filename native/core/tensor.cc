@@ -200,9 +200,10 @@ Tensor cast(const Tensor& t, DType dtype) {
   return out;
 }
 
-void expectFloat32(const char* op, const char* arg, const Tensor& t) {
+void expectFloat32(const char* op, const char* arg, const Tensor& t) { expectFloat32On(Device::CPU, op, arg, t); }
+void expectFloat32On(Device device, const char* op, const char* arg, const Tensor& t) {
   CR_CHECK_TYPE(t.dtype == DType::Float32, op, ": ", arg, " must be float32, got ", dtypeName(t.dtype));
-  expectCPU(op, arg, t);
+  CR_CHECK_TYPE(t.device == device, op, ": ", arg, device == Device::CPU ? " must be on the CPU" : " must be on the GPU");
 }
 void expectDim(const char* op, const char* arg, const Tensor& t, int64_t dim) {
   CR_CHECK_RANGE(t.dim() == dim, op, ": ", arg, " must be ", dim, "-D, got shape ", shapeString(t.shape));

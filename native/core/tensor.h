@@ -87,5 +87,8 @@ void expectFloat32(const char* op, const char* arg, const Tensor& t);
 void expectDim(const char* op, const char* arg, const Tensor& t, int64_t dim);
 void expectShape(const char* op, const char* arg, const Tensor& t, const Shape& shape);
 void expectCPU(const char* op, const char* arg, const Tensor& t);
+// float32 on `device` ("must be on the CPU" / "must be on the GPU"); the checks shared by an op
+// and its CUDA twin take the device.
+void expectFloat32On(Device device, const char* op, const char* arg, const Tensor& t);
 
 }  // namespace cr

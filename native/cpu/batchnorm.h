@@ -7,6 +7,16 @@
 
 namespace cr {
 
+// The argument checks of the batch-norm ops, shared by the CPU ops and their CUDA twins; `device`
+// is where the tensors must be. Forward: x (N, C[, H, W]), the optional per-channel tensors,
+// eps, momentum, the running statistics' pairing and eval-mode needs. Backward: also dy and the
+// saved statistics.
+void checkBatchNormForward(const char* op, Device device, const Tensor& x, const Tensor* weight, const Tensor* bias,
+                           const Tensor* runningMean, const Tensor* runningVar, bool training, double momentum,
+                           double eps);
+void checkBatchNormBackward(const char* op, Device device, const Tensor& dy, const Tensor& x, const Tensor* weight,
+                            const Tensor& saveMean, const Tensor& saveInvStd);
+
 // x: (N, C, H, W) or (N, C); weight, bias, runningMean, runningVar: (C) or nullptr.
 // Training: normalise with batch statistics (biased variance), and when running stats are given update them
 // in place: running = (1 - momentum) * running + momentum * batchStat, using the UNBIASED variance (n / (n - 1))

@@ -73,33 +73,13 @@ class ChannelDesc {
   dnn::cudnnTensorDescriptor_t desc_ = nullptr;
 };
 
-// ---- Checks: the CPU op's, in its order, asking for GPU tensors ----
-
-void checkInput(const char* op, const char* name, const Tensor& x) {
-  expectFloat32Gpu(op, name, x);
-  CR_CHECK_RANGE(x.dim() == 2 || x.dim() == 4, op, ": ", name, " must be (N, C) or (N, C, H, W), got shape ",
-                 shapeString(x.shape));
-}
-
-void checkPerChannel(const char* op, const char* name, const Tensor* t, int64_t channels) {
-  if (t == nullptr) return;
-  expectFloat32Gpu(op, name, *t);
-  expectShape(op, name, *t, {channels});
-}
+// ---- Checks: the CPU op's (cr::checkBatchNorm*), asking for GPU tensors ----
 
 void checkBackwardArgs(const char* op, const Tensor& dy, const Tensor& x, const Tensor* weight,
                        const Tensor& saveMean, const Tensor& saveInvStd) {
-  checkInput(op, "x", x);
-  expectFloat32Gpu(op, "dy", dy);
-  expectShape(op, "dy", dy, x.shape);
-  const int64_t C = x.shape[1];
-  checkPerChannel(op, "weight", weight, C);
-  checkPerChannel(op, "saveMean", &saveMean, C);
-  checkPerChannel(op, "saveInvStd", &saveInvStd, C);
+  checkBatchNormBackward(op, Device::CUDA, dy, x, weight, saveMean, saveInvStd);
 }
 
-// Values per channel: N for (N, C), N*H*W for (N, C, H, W).
-int64_t perChannelOf(const Tensor& x) { return x.dim() == 2 ? x.shape[0] : x.shape[0] * x.shape[2] * x.shape[3]; }
 
 // The same tensor when it already has x's layout, otherwise a copy in x's memory format.
 Tensor inFormatOf(const Tensor& t, const Tensor& x) { return t.format == x.format ? t : cuda::toFormat(t, x.format); }
@@ -114,19 +94,8 @@ Tensor shiftOf(const Tensor* bias, int64_t channels) { return bias != nullptr ? 
 BatchNormResult normalise(const char* op, const Tensor& x, const Tensor* residual, bool relu, const Tensor* weight,
                           const Tensor* bias, Tensor* runningMean, Tensor* runningVar, bool training, double momentum,
                           double eps) {
-  checkInput(op, "x", x);
-  const int64_t C = x.shape[1], n = perChannelOf(x);
-  checkPerChannel(op, "weight", weight, C);
-  checkPerChannel(op, "bias", bias, C);
-  checkPerChannel(op, "runningMean", runningMean, C);
-  checkPerChannel(op, "runningVar", runningVar, C);
-  CR_CHECK_RANGE(eps > 0 && std::isfinite(eps), op, ": eps must be a positive finite number, got ", eps);
-  CR_CHECK_RANGE(momentum >= 0 && momentum <= 1, op, ": momentum must be in [0, 1], got ", momentum);
-  CR_CHECK_TYPE((runningMean == nullptr) == (runningVar == nullptr), op,
-                ": runningMean and runningVar must be given together");
-  CR_CHECK_TYPE(training || runningMean != nullptr, op, ": eval mode needs runningMean and runningVar");
-  CR_CHECK_RANGE(!training || n > 1, op, ": expected more than 1 value per channel when training, got input shape ",
-                 shapeString(x.shape));
+  checkBatchNormForward(op, Device::CUDA, x, weight, bias, runningMean, runningVar, training, momentum, eps);
+  const int64_t C = x.shape[1];
   // cuDNN 9's minimum is 0, so every eps the CPU op accepts is accepted here too.
   CR_CHECK_RANGE(eps >= dnn::CUDNN_BN_MIN_EPSILON, op, ": eps must be at least cuDNN's minimum ",
                  dnn::CUDNN_BN_MIN_EPSILON, ", got ", eps);
@@ -216,7 +185,7 @@ BatchNormGrads batchNormBackward(const Tensor& dy, const Tensor& x, const Tensor
 BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
                                  Tensor* runningMean, Tensor* runningVar, bool training, double momentum, double eps) {
   const char* op = "bnAddRelu";
-  checkInput(op, "x", x);
+  expectFloat32Gpu(op, "x", x);
   expectFloat32Gpu(op, "residual", residual);
   expectShape(op, "residual", residual, x.shape);
   return normalise(op, x, &residual, true, weight, bias, runningMean, runningVar, training, momentum, eps);

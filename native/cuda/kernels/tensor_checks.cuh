@@ -12,8 +12,7 @@ inline void expectGpu(const char* op, const char* arg, const Tensor& t) {
 
 // The dtype check of cr::expectFloat32, then the device check.
 inline void expectFloat32Gpu(const char* op, const char* arg, const Tensor& t) {
-  CR_CHECK_TYPE(t.dtype == DType::Float32, op, ": ", arg, " must be float32, got ", dtypeName(t.dtype));
-  expectGpu(op, arg, t);
+  expectFloat32On(Device::CUDA, op, arg, t);
 }
 
 }  // namespace cr::cuda
