@@ -61,36 +61,6 @@ int64_t pooledSize(int64_t inSize, int64_t kernel, int64_t stride, int64_t pad, 
   return outSize;
 }
 
-void checkInputShape(const char* op, const char* name, const Shape& x) {
-  CR_CHECK_RANGE(x.size() == 4, op, ": ", name, " must be (N, C, H, W), got shape ", shapeString(x));
-  CR_CHECK_RANGE(x[0] >= 0 && x[1] > 0 && x[2] > 0 && x[3] > 0, op, ": ", name,
-                 " must have non-zero channels, height and width, got shape ", shapeString(x));
-  CR_CHECK_RANGE(x[2] * x[3] <= std::numeric_limits<int32_t>::max(), op, ": ", name,
-                 " has an H*W plane too large for int32 indices, got shape ", shapeString(x));
-}
-
-void checkInput(const char* op, const Tensor& x) {
-  expectFloat32(op, "x", x);
-  checkInputShape(op, "x", x.shape);
-}
-
-Shape pooledShape(const char* op, const Shape& x, const Pool2dParams& p) {
-  checkInputShape(op, "the input", x);
-  CR_CHECK_RANGE(p.kernelH > 0 && p.kernelW > 0, op, ": kernel size must be positive, got ", p.kernelH, "x",
-                 p.kernelW);
-  CR_CHECK_RANGE(p.strideH > 0 && p.strideW > 0, op, ": stride must be positive, got ", p.strideH, "x", p.strideW);
-  CR_CHECK_RANGE(p.padH >= 0 && p.padW >= 0, op, ": padding must be non-negative, got ", p.padH, "x", p.padW);
-  CR_CHECK_RANGE(p.padH <= p.kernelH / 2 && p.padW <= p.kernelW / 2, op,
-                 ": padding must be at most half the kernel size, got padding ", p.padH, "x", p.padW, " for kernel ",
-                 p.kernelH, "x", p.kernelW);
-  const int64_t outH = pooledSize(x[2], p.kernelH, p.strideH, p.padH, p.ceilMode);
-  const int64_t outW = pooledSize(x[3], p.kernelW, p.strideW, p.padW, p.ceilMode);
-  CR_CHECK_RANGE(outH > 0 && outW > 0, op, ": output is empty (", outH, "x", outW, ") for input ", shapeString(x),
-                 ", kernel ", p.kernelH, "x", p.kernelW, ", stride ", p.strideH, "x", p.strideW, ", padding ", p.padH,
-                 "x", p.padW);
-  return {x[0], x[1], outH, outW};
-}
-
 Tensor inFormat(const Tensor& t, MemoryFormat format) { return t.format == format ? t : toFormat(t, format); }
 
 // out (Ho, Wo) plane = window averages of in (H, W) plane.
@@ -144,11 +114,41 @@ Tensor averagePoolBackward(const Tensor& dy, const Shape& xShape, const std::vec
 
 }  // namespace
 
+void checkPoolShape(const char* op, const char* name, const Shape& x) {
+  CR_CHECK_RANGE(x.size() == 4, op, ": ", name, " must be (N, C, H, W), got shape ", shapeString(x));
+  CR_CHECK_RANGE(x[0] >= 0 && x[1] > 0 && x[2] > 0 && x[3] > 0, op, ": ", name,
+                 " must have non-zero channels, height and width, got shape ", shapeString(x));
+  CR_CHECK_RANGE(x[2] * x[3] <= std::numeric_limits<int32_t>::max(), op, ": ", name,
+                 " has an H*W plane too large for int32 indices, got shape ", shapeString(x));
+}
+
+void checkPoolInput(const char* op, Device device, const Tensor& x) {
+  expectFloat32On(device, op, "x", x);
+  checkPoolShape(op, "x", x.shape);
+}
+
+Shape pooledShape(const char* op, const Shape& x, const Pool2dParams& p) {
+  checkPoolShape(op, "the input", x);
+  CR_CHECK_RANGE(p.kernelH > 0 && p.kernelW > 0, op, ": kernel size must be positive, got ", p.kernelH, "x",
+                 p.kernelW);
+  CR_CHECK_RANGE(p.strideH > 0 && p.strideW > 0, op, ": stride must be positive, got ", p.strideH, "x", p.strideW);
+  CR_CHECK_RANGE(p.padH >= 0 && p.padW >= 0, op, ": padding must be non-negative, got ", p.padH, "x", p.padW);
+  CR_CHECK_RANGE(p.padH <= p.kernelH / 2 && p.padW <= p.kernelW / 2, op,
+                 ": padding must be at most half the kernel size, got padding ", p.padH, "x", p.padW, " for kernel ",
+                 p.kernelH, "x", p.kernelW);
+  const int64_t outH = pooledSize(x[2], p.kernelH, p.strideH, p.padH, p.ceilMode);
+  const int64_t outW = pooledSize(x[3], p.kernelW, p.strideW, p.padW, p.ceilMode);
+  CR_CHECK_RANGE(outH > 0 && outW > 0, op, ": output is empty (", outH, "x", outW, ") for input ", shapeString(x),
+                 ", kernel ", p.kernelH, "x", p.kernelW, ", stride ", p.strideH, "x", p.strideW, ", padding ", p.padH,
+                 "x", p.padW);
+  return {x[0], x[1], outH, outW};
+}
+
 Shape pool2dOutputShape(const Shape& x, const Pool2dParams& p) { return pooledShape("pool2d", x, p); }
 
 MaxPoolResult maxPool2dForward(const Tensor& x, const Pool2dParams& p) {
   const char* op = "maxPool2d";
-  checkInput(op, x);
+  checkPoolInput(op, Device::CPU, x);
   const Shape outShape = pooledShape(op, x.shape, p);
   const int64_t H = x.shape[2], W = x.shape[3], outH = outShape[2], outW = outShape[3];
   const auto rows = poolWindows(H, outH, p.kernelH, p.strideH, p.padH, true);
@@ -182,7 +182,7 @@ MaxPoolResult maxPool2dForward(const Tensor& x, const Pool2dParams& p) {
 
 Tensor maxPool2dBackward(const Tensor& dy, const Tensor& argmax, const Shape& xShape) {
   const char* op = "maxPool2dBackward";
-  checkInputShape(op, "xShape", xShape);
+  checkPoolShape(op, "xShape", xShape);
   expectFloat32(op, "dy", dy);
   expectDim(op, "dy", dy, 4);
   CR_CHECK_RANGE(dy.shape[0] == xShape[0] && dy.shape[1] == xShape[1], op, ": dy shape ", shapeString(dy.shape),
@@ -214,7 +214,7 @@ Tensor maxPool2dBackward(const Tensor& dy, const Tensor& argmax, const Shape& xS
 
 Tensor avgPool2dForward(const Tensor& x, const Pool2dParams& p) {
   const char* op = "avgPool2d";
-  checkInput(op, x);
+  checkPoolInput(op, Device::CPU, x);
   const Shape outShape = pooledShape(op, x.shape, p);
   return averagePool(x, poolWindows(x.shape[2], outShape[2], p.kernelH, p.strideH, p.padH, p.countIncludePad),
                      poolWindows(x.shape[3], outShape[3], p.kernelW, p.strideW, p.padW, p.countIncludePad));
@@ -232,16 +232,16 @@ Tensor avgPool2dBackward(const Tensor& dy, const Shape& xShape, const Pool2dPara
 
 Tensor adaptiveAvgPool2dForward(const Tensor& x, int64_t outH, int64_t outW) {
   const char* op = "adaptiveAvgPool2d";
-  checkInput(op, x);
+  checkPoolInput(op, Device::CPU, x);
   CR_CHECK_RANGE(outH > 0 && outW > 0, op, ": output size must be positive, got ", outH, "x", outW);
   return averagePool(x, adaptiveWindows(x.shape[2], outH), adaptiveWindows(x.shape[3], outW));
 }
 
 Tensor adaptiveAvgPool2dBackward(const Tensor& dy, const Shape& xShape) {
   const char* op = "adaptiveAvgPool2dBackward";
-  checkInputShape(op, "xShape", xShape);
+  checkPoolShape(op, "xShape", xShape);
   expectFloat32(op, "dy", dy);
-  checkInputShape(op, "dy", dy.shape);
+  checkPoolShape(op, "dy", dy.shape);
   CR_CHECK_RANGE(dy.shape[0] == xShape[0] && dy.shape[1] == xShape[1], op, ": dy shape ", shapeString(dy.shape),
                  " does not match the batch and channels of xShape ", shapeString(xShape));
   return averagePoolBackward(dy, xShape, adaptiveWindows(xShape[2], dy.shape[2]),

@@ -6,13 +6,34 @@
 #include "../core/parallel.h"
 
 namespace cr {
-namespace {
 
 int64_t normaliseDim(const char* op, int64_t dim, int64_t rank) {
   int64_t d = dim < 0 ? dim + rank : dim;
   CR_CHECK_RANGE(d >= 0 && d < rank, op, ": dimension ", dim, " is out of range for a ", rank, "-D tensor");
   return d;
 }
+
+Shape concatShape(const std::vector<Tensor>& parts, int64_t& dim, Device device) {
+  CR_CHECK_RANGE(!parts.empty(), "concat: needs at least one tensor");
+  const Shape& first = parts[0].shape;
+  dim = normaliseDim("concat", dim, static_cast<int64_t>(first.size()));
+  Shape outShape = first;
+  outShape[dim] = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    expectFloat32On(device, "concat", "every tensor", parts[i]);
+    const Shape& s = parts[i].shape;
+    CR_CHECK_RANGE(s.size() == first.size(), "concat: tensor ", i, " has shape ", shapeString(s),
+                   " but tensor 0 has shape ", shapeString(first), " (ranks differ)");
+    for (size_t d = 0; d < s.size(); ++d)
+      CR_CHECK_RANGE(static_cast<int64_t>(d) == dim || s[d] == first[d], "concat: tensor ", i, " has shape ",
+                     shapeString(s), " but tensor 0 has shape ", shapeString(first), "; only dimension ", dim,
+                     " may differ");
+    outShape[dim] += s[dim];
+  }
+  return outShape;
+}
+
+namespace {
 
 // Splits a contiguous shape around `dim` into (outer, size at dim, inner).
 void splitAt(const Shape& shape, int64_t dim, int64_t& outer, int64_t& inner) {
@@ -25,22 +46,8 @@ void splitAt(const Shape& shape, int64_t dim, int64_t& outer, int64_t& inner) {
 }  // namespace
 
 Tensor concat(const std::vector<Tensor>& parts, int64_t dimIn) {
-  CR_CHECK_RANGE(!parts.empty(), "concat: needs at least one tensor");
-  const Shape& first = parts[0].shape;
-  int64_t dim = normaliseDim("concat", dimIn, static_cast<int64_t>(first.size()));
-  Shape outShape = first;
-  outShape[dim] = 0;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    expectFloat32("concat", "every tensor", parts[i]);
-    const Shape& s = parts[i].shape;
-    CR_CHECK_RANGE(s.size() == first.size(), "concat: tensor ", i, " has shape ", shapeString(s),
-                   " but tensor 0 has shape ", shapeString(first), " (ranks differ)");
-    for (size_t d = 0; d < s.size(); ++d)
-      CR_CHECK_RANGE(static_cast<int64_t>(d) == dim || s[d] == first[d], "concat: tensor ", i, " has shape ",
-                     shapeString(s), " but tensor 0 has shape ", shapeString(first), "; only dimension ", dim,
-                     " may differ");
-    outShape[dim] += s[dim];
-  }
+  int64_t dim = dimIn;
+  const Shape outShape = concatShape(parts, dim, Device::CPU);
   Tensor out = empty(outShape);
   int64_t outer, inner;
   splitAt(outShape, dim, outer, inner);

@@ -5,6 +5,11 @@
 
 namespace cr {
 
+// dim in [-rank, rank) made non-negative; RangeError naming op otherwise.
+int64_t normaliseDim(const char* op, int64_t dim, int64_t rank);
+// concat's checks, shared with its CUDA twin: float32 tensors on `device`, one rank, equal sizes
+// except along dim. Makes dim non-negative and returns the output shape.
+Shape concatShape(const std::vector<Tensor>& parts, int64_t& dim, Device device);
 // Concatenates same-rank float32 tensors along `dim`; all other sizes must agree.
 Tensor concat(const std::vector<Tensor>& parts, int64_t dim);
 // x.narrow(dim, start, length) as a copy.

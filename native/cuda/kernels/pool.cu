@@ -175,33 +175,6 @@ __global__ void maxPoolBackwardKernel(const float* dy, const int32_t* argmax, bo
 
 bool isChannelsLast(const Tensor& t) { return t.format == MemoryFormat::ChannelsLast; }
 
-// The CPU's checkInputShape.
-void checkInputShape(const char* op, const char* name, const Shape& x) {
-  CR_CHECK_RANGE(x.size() == 4, op, ": ", name, " must be (N, C, H, W), got shape ", shapeString(x));
-  CR_CHECK_RANGE(x[0] >= 0 && x[1] > 0 && x[2] > 0 && x[3] > 0, op, ": ", name,
-                 " must have non-zero channels, height and width, got shape ", shapeString(x));
-  CR_CHECK_RANGE(x[2] * x[3] <= INT32_MAX, op, ": ", name, " has an H*W plane too large for int32 indices, got shape ",
-                 shapeString(x));
-}
-
-void checkInput(const char* op, const Tensor& x) {
-  expectFloat32Gpu(op, "x", x);
-  checkInputShape(op, "x", x.shape);
-}
-
-// pool2dOutputShape (the CPU's shape rule and checks), its errors named after `op` as the CPU op
-// names them.
-Shape pooledShape(const char* op, const Shape& x, const Pool2dParams& p) {
-  try {
-    return pool2dOutputShape(x, p);
-  } catch (const Error& e) {
-    const std::string generic = "pool2d";
-    std::string message = e.what();
-    if (message.compare(0, generic.size(), generic) == 0) message = op + message.substr(generic.size());
-    throw Error(e.kind, message);
-  }
-}
-
 Tensor averagePool(const Tensor& x, const PoolAxis& rows, const PoolAxis& cols) {
   Tensor y = cuda::empty({x.shape[0], x.shape[1], rows.out, cols.out}, DType::Float32, x.format);
   const int64_t n = y.numel();
@@ -226,7 +199,7 @@ Tensor averagePoolBackward(const Tensor& dy, const Shape& xShape, const PoolAxis
 
 MaxPoolResult maxPool2dForward(const Tensor& x, const Pool2dParams& p) {
   const char* op = "maxPool2d";
-  checkInput(op, x);
+  checkPoolInput(op, Device::CUDA, x);
   const Shape outShape = pooledShape(op, x.shape, p);
   const PoolAxis rows = fixedAxis(x.shape[2], outShape[2], p.kernelH, p.strideH, p.padH, true);
   const PoolAxis cols = fixedAxis(x.shape[3], outShape[3], p.kernelW, p.strideW, p.padW, true);
@@ -241,7 +214,7 @@ MaxPoolResult maxPool2dForward(const Tensor& x, const Pool2dParams& p) {
 
 Tensor maxPool2dBackward(const Tensor& dy, const Tensor& argmax, const Shape& xShape) {
   const char* op = "maxPool2dBackward";
-  checkInputShape(op, "xShape", xShape);
+  checkPoolShape(op, "xShape", xShape);
   expectFloat32Gpu(op, "dy", dy);
   expectDim(op, "dy", dy, 4);
   CR_CHECK_RANGE(dy.shape[0] == xShape[0] && dy.shape[1] == xShape[1], op, ": dy shape ", shapeString(dy.shape),
@@ -265,7 +238,7 @@ Tensor maxPool2dBackward(const Tensor& dy, const Tensor& argmax, const Shape& xS
 
 Tensor avgPool2dForward(const Tensor& x, const Pool2dParams& p) {
   const char* op = "avgPool2d";
-  checkInput(op, x);
+  checkPoolInput(op, Device::CUDA, x);
   const Shape outShape = pooledShape(op, x.shape, p);
   return averagePool(x, fixedAxis(x.shape[2], outShape[2], p.kernelH, p.strideH, p.padH, p.countIncludePad),
                      fixedAxis(x.shape[3], outShape[3], p.kernelW, p.strideW, p.padW, p.countIncludePad));
@@ -283,16 +256,16 @@ Tensor avgPool2dBackward(const Tensor& dy, const Shape& xShape, const Pool2dPara
 
 Tensor adaptiveAvgPool2dForward(const Tensor& x, int64_t outH, int64_t outW) {
   const char* op = "adaptiveAvgPool2d";
-  checkInput(op, x);
+  checkPoolInput(op, Device::CUDA, x);
   CR_CHECK_RANGE(outH > 0 && outW > 0, op, ": output size must be positive, got ", outH, "x", outW);
   return averagePool(x, adaptiveAxis(x.shape[2], outH), adaptiveAxis(x.shape[3], outW));
 }
 
 Tensor adaptiveAvgPool2dBackward(const Tensor& dy, const Shape& xShape) {
   const char* op = "adaptiveAvgPool2dBackward";
-  checkInputShape(op, "xShape", xShape);
+  checkPoolShape(op, "xShape", xShape);
   expectFloat32Gpu(op, "dy", dy);
-  checkInputShape(op, "dy", dy.shape);
+  checkPoolShape(op, "dy", dy.shape);
   CR_CHECK_RANGE(dy.shape[0] == xShape[0] && dy.shape[1] == xShape[1], op, ": dy shape ", shapeString(dy.shape),
                  " does not match the batch and channels of xShape ", shapeString(xShape));
   return averagePoolBackward(dy, xShape, adaptiveAxis(xShape[2], dy.shape[2]), adaptiveAxis(xShape[3], dy.shape[3]));

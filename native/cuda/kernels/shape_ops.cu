@@ -3,6 +3,7 @@
 // walk over the logical elements moved, with the source and destination strides of the two
 // tensors' storage, so either memory format is read and written in place. Result formats follow
 // the CPU ops.
+#include "../../cpu/shape_ops.h"
 #include "../ops.h"
 #include "copy_plans.cuh"
 #include "tensor_checks.cuh"
@@ -32,31 +33,11 @@ void stridedCopy(const char* op, const float* src, float* dst, const CopyPlan& p
   CR_CUDA_CHECK_LAUNCH("stridedCopyKernel");
 }
 
-int64_t normaliseDim(const char* op, int64_t dim, int64_t rank) {
-  int64_t d = dim < 0 ? dim + rank : dim;
-  CR_CHECK_RANGE(d >= 0 && d < rank, op, ": dimension ", dim, " is out of range for a ", rank, "-D tensor");
-  return d;
-}
-
 }  // namespace
 
 Tensor concat(const std::vector<Tensor>& parts, int64_t dimIn) {
-  CR_CHECK_RANGE(!parts.empty(), "concat: needs at least one tensor");
-  const Shape& first = parts[0].shape;
-  int64_t dim = normaliseDim("concat", dimIn, static_cast<int64_t>(first.size()));
-  Shape outShape = first;
-  outShape[dim] = 0;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    expectFloat32Gpu("concat", "every tensor", parts[i]);
-    const Shape& s = parts[i].shape;
-    CR_CHECK_RANGE(s.size() == first.size(), "concat: tensor ", i, " has shape ", shapeString(s),
-                   " but tensor 0 has shape ", shapeString(first), " (ranks differ)");
-    for (size_t d = 0; d < s.size(); ++d)
-      CR_CHECK_RANGE(static_cast<int64_t>(d) == dim || s[d] == first[d], "concat: tensor ", i, " has shape ",
-                     shapeString(s), " but tensor 0 has shape ", shapeString(first), "; only dimension ", dim,
-                     " may differ");
-    outShape[dim] += s[dim];
-  }
+  int64_t dim = dimIn;
+  const Shape outShape = concatShape(parts, dim, Device::CUDA);
   // The result takes the first tensor's memory format.
   Tensor out = cuda::empty(outShape, DType::Float32, parts[0].format);
   int64_t offset = 0;  // along dim
