@@ -8,9 +8,6 @@
 #include "../core/parallel.h"
 
 namespace cr {
-namespace {
-
-constexpr int64_t kGrain = 1 << 14;
 
 const char* binaryName(BinaryOp op) {
   switch (op) {
@@ -21,6 +18,40 @@ const char* binaryName(BinaryOp op) {
   }
   return "?";
 }
+
+std::vector<bool> reducedDims(const std::vector<int64_t>& dims, int64_t rank) {
+  std::vector<bool> reduced(rank, dims.empty());
+  for (int64_t d : dims) {
+    int64_t dd = d < 0 ? d + rank : d;
+    CR_CHECK_RANGE(dd >= 0 && dd < rank, "sum: dimension ", d, " is out of range for a ", rank, "-D tensor");
+    CR_CHECK_RANGE(!reduced[dd], "sum: dimension ", d, " is listed twice");
+    reduced[dd] = true;
+  }
+  return reduced;
+}
+
+Shape reducedShape(const Shape& x, const std::vector<bool>& reduced, bool keepDim) {
+  Shape out;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (!reduced[i]) out.push_back(x[i]);
+    else if (keepDim) out.push_back(1);
+  }
+  return out;
+}
+
+std::vector<int64_t> sumToDims(const Shape& x, const Shape& shape) {
+  CR_CHECK_RANGE(broadcastShapes("sumTo", shape, x) == x, "sumTo: shape ", shapeString(shape),
+                 " does not broadcast to ", shapeString(x));
+  std::vector<int64_t> dims;
+  size_t lead = x.size() - shape.size();
+  for (size_t i = 0; i < x.size(); ++i)
+    if (i < lead || (shape[i - lead] == 1 && x[i] != 1)) dims.push_back(static_cast<int64_t>(i));
+  return dims;
+}
+
+namespace {
+
+constexpr int64_t kGrain = 1 << 14;
 
 template <typename F>
 Tensor mapUnary(const Tensor& x, F f) {
@@ -170,33 +201,16 @@ Tensor broadcastTo(const Tensor& x, const Shape& shape) {
 Tensor sumTo(const Tensor& x, const Shape& shape) {
   expectFloat32("sumTo", "input", x);
   if (x.shape == shape) return x;
-  CR_CHECK_RANGE(broadcastShapes("sumTo", shape, x.shape) == x.shape, "sumTo: shape ", shapeString(shape),
-                 " does not broadcast to ", shapeString(x.shape));
-  std::vector<int64_t> dims;
-  size_t lead = x.shape.size() - shape.size();
-  for (size_t i = 0; i < x.shape.size(); ++i)
-    if (i < lead || (shape[i - lead] == 1 && x.shape[i] != 1)) dims.push_back(static_cast<int64_t>(i));
-  Tensor summed = reduceSum(x, dims, true);
+  Tensor summed = reduceSum(x, sumToDims(x.shape, shape), true);
   return view(summed, shape);
 }
 
 Tensor reduceSum(const Tensor& x, const std::vector<int64_t>& dimsIn, bool keepDim) {
   expectFloat32("sum", "input", x);
   int64_t rank = x.dim();
-  std::vector<bool> reduced(rank, dimsIn.empty());
-  for (int64_t d : dimsIn) {
-    int64_t dd = d < 0 ? d + rank : d;
-    CR_CHECK_RANGE(dd >= 0 && dd < rank, "sum: dimension ", d, " is out of range for a ", rank, "-D tensor");
-    CR_CHECK_RANGE(!reduced[dd] || dimsIn.empty(), "sum: dimension ", d, " is listed twice");
-    reduced[dd] = true;
-  }
+  const std::vector<bool> reduced = reducedDims(dimsIn, rank);
   Tensor cx = contiguous(x);
-  Shape outShape;
-  for (int64_t i = 0; i < rank; ++i) {
-    if (!reduced[i]) outShape.push_back(x.shape[i]);
-    else if (keepDim) outShape.push_back(1);
-  }
-  Tensor out = empty(outShape);
+  Tensor out = empty(reducedShape(x.shape, reduced, keepDim));
   int64_t outCount = out.numel();
   // Output element o accumulates the inputs that map to it; iterate outputs in parallel and
   // walk the reduced sub-space of each (double accumulation).

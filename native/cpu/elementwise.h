@@ -22,6 +22,14 @@ Tensor sigmoidBackward(const Tensor& dy, const Tensor& y);
 Tensor broadcastTo(const Tensor& x, const Shape& shape);
 // Sums x over the dimensions that broadcasting to x's shape expanded from `shape` (the gradient of broadcastTo).
 Tensor sumTo(const Tensor& x, const Shape& shape);
+// Shared with the CUDA twins: the op's name ("add" ...); which dimensions a sum reduces (all when
+// dims is empty; RangeError on a dimension out of range or listed twice); the sum's output shape;
+// and the dimensions sumTo reduces to get from x to shape (RangeError when shape does not
+// broadcast to x).
+const char* binaryName(BinaryOp op);
+std::vector<bool> reducedDims(const std::vector<int64_t>& dims, int64_t rank);
+Shape reducedShape(const Shape& x, const std::vector<bool>& reduced, bool keepDim);
+std::vector<int64_t> sumToDims(const Shape& x, const Shape& shape);
 // Sum over the listed dimensions (all when empty); keepDim keeps them as size 1.
 Tensor reduceSum(const Tensor& x, const std::vector<int64_t>& dims, bool keepDim);
 // Fills with a constant.

@@ -66,16 +66,6 @@ __global__ void fillKernel(Element* out, int64_t n, Element value) {
   CR_GRID_STRIDE(i, n) out[i] = value;
 }
 
-const char* binaryName(BinaryOp op) {
-  switch (op) {
-    case BinaryOp::Add: return "add";
-    case BinaryOp::Sub: return "sub";
-    case BinaryOp::Mul: return "mul";
-    case BinaryOp::Div: return "div";
-  }
-  return "?";
-}
-
 template <typename F>
 Tensor mapUnary(const Tensor& x, F f) {
   Tensor out = cuda::empty(x.shape, DType::Float32, x.format);

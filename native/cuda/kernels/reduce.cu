@@ -99,32 +99,14 @@ void launchReduce(const float* in, float* out, const ReducePlan& plan) {
 Tensor sumTo(const Tensor& x, const Shape& shape) {
   expectFloat32Gpu("sumTo", "input", x);
   if (x.shape == shape) return x;
-  CR_CHECK_RANGE(cr::broadcastShapes("sumTo", shape, x.shape) == x.shape, "sumTo: shape ", shapeString(shape),
-                 " does not broadcast to ", shapeString(x.shape));
-  std::vector<int64_t> dims;
-  size_t lead = x.shape.size() - shape.size();
-  for (size_t i = 0; i < x.shape.size(); ++i)
-    if (i < lead || (shape[i - lead] == 1 && x.shape[i] != 1)) dims.push_back(static_cast<int64_t>(i));
-  Tensor summed = cuda::reduceSum(x, dims, true);
+  Tensor summed = cuda::reduceSum(x, sumToDims(x.shape, shape), true);
   return cr::view(summed, shape);
 }
 
 Tensor reduceSum(const Tensor& x, const std::vector<int64_t>& dimsIn, bool keepDim) {
   expectFloat32Gpu("sum", "input", x);
-  int64_t rank = x.dim();
-  std::vector<bool> reduced(rank, dimsIn.empty());
-  for (int64_t d : dimsIn) {
-    int64_t dd = d < 0 ? d + rank : d;
-    CR_CHECK_RANGE(dd >= 0 && dd < rank, "sum: dimension ", d, " is out of range for a ", rank, "-D tensor");
-    CR_CHECK_RANGE(!reduced[dd] || dimsIn.empty(), "sum: dimension ", d, " is listed twice");
-    reduced[dd] = true;
-  }
-  Shape outShape;
-  for (int64_t i = 0; i < rank; ++i) {
-    if (!reduced[i]) outShape.push_back(x.shape[i]);
-    else if (keepDim) outShape.push_back(1);
-  }
-  Tensor out = cuda::empty(outShape);
+  const std::vector<bool> reduced = reducedDims(dimsIn, x.dim());
+  Tensor out = cuda::empty(reducedShape(x.shape, reduced, keepDim));
   int64_t outCount = out.numel();
   if (outCount == 0) return out;
   if (numelOf(x.shape) == 0) {  // an empty sum (outCount > 0, so a reduced size is 0)
