@@ -122,14 +122,25 @@ export interface NativeBinding {
   matmul(a: T, b: T, transA: boolean, transB: boolean): T;
   crossEntropy(logits: T, labels: T, labelSmoothing: number): [T, T];
   crossEntropyBackward(grad: number, probs: T, labels: T, labelSmoothing: number): T;
+  /** counter += 1 in place (a one-element int32 / int64 tensor). */
+  increment(counter: T): void;
+  /**
+   * lrTensor (float32, one element) replaces lr when given; skipIfNonzero (int32, one element)
+   * skips the update when nonzero. Both are read when the update runs.
+   */
   sgdStep(param: T, grad: T, momentumBuffer: Maybe, lr: number, momentum: number, dampening: number,
-          weightDecay: number, nesterov: boolean, firstStep: boolean): void;
+          weightDecay: number, nesterov: boolean, firstStep: boolean, lrTensor?: Maybe, skipIfNonzero?: Maybe): void;
 
   /** sgdStep on many parameters (one launch per 64 on the GPU); buffers null when momentum is 0. */
   sgdStepMulti(params: T[], grads: T[], buffers: T[] | null, lr: number, momentum: number, dampening: number,
-               weightDecay: number, nesterov: boolean, firstStep: boolean): void;
+               weightDecay: number, nesterov: boolean, firstStep: boolean, lrTensor?: Maybe, skipIfNonzero?: Maybe): void;
   /** grads *= invScale in place; true when any element is infinite or NaN. */
   unscaleGrads(grads: T[], invScale: number): boolean;
+  /** grads *= 1 / scale in place; found = 1 when any element is not finite (state tensors on the grads' device). */
+  unscaleGradsBy(grads: T[], scale: T, growthTracker: T, found: T, skipped: T): void;
+  /** The loss scaler's update on its state tensors: backoff (and skipped += 1) when found, growth after the interval; found = 0. */
+  updateScaleState(scale: T, growthTracker: T, found: T, skipped: T, growthFactor: number, backoffFactor: number,
+                   growthInterval: number): void;
 
   memory(): NativeMemory;
   emptyCache(): void;
@@ -139,6 +150,9 @@ export interface NativeBinding {
   cudaControl(action: 'allowTf32' | 'deterministic' | 'fusedBatchNorm', on: boolean): void;
   cudaControl(action: 'batchNormKernels'): 'fused' | 'cudnn';
   cudaControl(action: 'tf32'): boolean;
+  cudaControl(action: 'graphCapturing'): boolean;
+  cudaControl(action: 'graphBegin'): number;
+  cudaControl(action: 'graphEnd' | 'graphAbort' | 'graphReplay' | 'graphDestroy', graph: number): void;
   setNumThreads(n: number): number;
   setGemmBackend(name: 'builtin' | 'openblas'): void;
 }

@@ -52,6 +52,7 @@ function addTrainingOptions(cmd: Command, defaults: { epochs: number; batchSize:
     .addOption(new Option('--device <device>', 'where to train').choices(['cpu', 'cuda', 'auto']).default('auto'))
     .addOption(new Option('--amp <dtype>', 'mixed precision: convolutions and linear layers in this dtype (float16 adds loss scaling)').choices(['bfloat16', 'float16']))
     .option('--channels-last', 'model and batches in channels-last (NHWC) memory format', false)
+    .option('--cuda-graph', 'replay each training step from a CUDA graph (GPU only; after two warm-up steps)', false)
     .option('--seed <n>', 'seed of initialisation, data order and augmentation', integer(0), 0)
     .option('--augment', 'random 4-pixel-padded crop and horizontal flip (default: on, except for IDX digits)')
     .option('--no-augment', 'no random crop and flip')
@@ -67,7 +68,7 @@ function runOptions(o: Record<string, unknown>, model: string): RunOptions {
     nesterov: o.nesterov as boolean, bnWeightDecay: o.bnWeightDecay as boolean, schedule: o.schedule as RunOptions['schedule'],
     milestones: o.milestones as number[] | undefined, warmup: o.warmup as number, shortcut: o.shortcut as RunOptions['shortcut'],
     device: o.device as RunOptions['device'], seed: o.seed as number,
-    amp: o.amp as RunOptions['amp'], channelsLast: o.channelsLast as boolean,
+    amp: o.amp as RunOptions['amp'], channelsLast: o.channelsLast as boolean, cudaGraph: o.cudaGraph as boolean,
     augment: o.augment as boolean | undefined,
   };
 }
@@ -95,6 +96,7 @@ export function buildProgram(): Command {
           outDir, resume: o.resume as boolean, dataSpec: o.data as string, logEvery: o.logEvery as number,
           progress: o.progress as boolean, settings: { ...o },
           amp: o.amp as 'bfloat16' | 'float16' | undefined, channelsLast: o.channelsLast as boolean,
+          cudaGraph: o.cudaGraph as boolean,
           onRecord: (r) => {
             if (r.kind === 'test') say(`epoch ${r.epoch + 1}: test loss ${r.loss.toFixed(4)}, top-1 error ${r.top1Error.toFixed(2)}%${r.top5Error !== undefined ? `, top-5 ${r.top5Error.toFixed(2)}%` : ''}`);
           },

@@ -63,3 +63,5 @@ export function setDeterministic(on: boolean): void {
   if (typeof on !== 'boolean') throw new TypeError(`setDeterministic: expected a boolean, got ${typeof on}`);
   native.cudaControl('deterministic', on);
 }
+
+export { CudaGraph, isCapturing } from './cuda_graph.js';

@@ -31,6 +31,8 @@ export interface RunOptions {
   amp?: 'bfloat16' | 'float16';
   /** Model and batches in channels-last (NHWC) memory format. */
   channelsLast?: boolean;
+  /** Training steps replayed from a CUDA graph. */
+  cudaGraph?: boolean;
   seed: number;
   augment?: boolean;
 }

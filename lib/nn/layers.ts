@@ -116,24 +116,11 @@ export class BatchNorm2d extends Module {
     return { training: useBatchStats, momentum: this.momentum, eps: this.eps };
   }
 
-  // The count also lives here, so that counting a batch never waits for the GPU; it is read
-  // from the tensor again when the tensor was replaced (to()) or overwritten (loadStateDict()).
-  #count: { of: Tensor; value: number } | null = null;
-
-  protected override stateLoaded(): void {
-    this.#count = null;
-  }
-
+  // Counted on the tensor's device (an in-place increment), so that counting never waits for
+  // the GPU and a step captured in a CUDA graph counts at each replay.
   #countBatch(): void {
     const counter = this.tensorNamed('num_batches_tracked');
-    if (!counter) return;
-    if (this.#count?.of !== counter) this.#count = { of: counter, value: Number(counter.toArray()[0]) };
-    const count = ++this.#count.value;
-    noGrad(() => untracked(() => {
-      const next = wrap(native.full([], count, 'int64', counter.device));
-      native.copyInto(counter.handle, next.handle);
-      next.dispose();
-    }));
+    if (counter) native.increment(counter.handle);
   }
 
   forward(x: Tensor): Tensor {

@@ -43,9 +43,6 @@ export abstract class Module {
     return t;
   }
 
-  /** Called on every module after loadStateDict() wrote new values into its tensors. */
-  protected stateLoaded(): void {}
-
   /** Replaces the tensor of a registered parameter (the old one is disposed). */
   protected replaceParameter(name: string, t: Tensor): void {
     if (!this.#parameters.has(name)) throw new Error(`${this.constructor.name}: no parameter named '${name}'`);
@@ -179,7 +176,6 @@ export abstract class Module {
         if (converted !== source) converted.dispose();
       }
     }));
-    for (const m of this.modules()) m.stateLoaded();
     return { missingKeys, unexpectedKeys };
   }
 

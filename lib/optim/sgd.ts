@@ -1,6 +1,7 @@
 // Stochastic gradient descent with PyTorch's semantics (torch.optim.SGD): momentum, dampening,
 // nesterov, weight decay, and parameter groups (so BN weights and biases can skip decay).
-import { native } from '../binding.js';
+import { native, type NativeTensor } from '../binding.js';
+import { isCapturing, runEachStep } from '../cuda_graph.js';
 import { untracked } from '../memory.js';
 import { Tensor, wrap } from '../tensor.js';
 
@@ -53,6 +54,8 @@ export class SGD {
   readonly paramGroups: ResolvedGroup[];
   /** Momentum buffers, created at a parameter's first step. */
   readonly momentumBuffers = new Map<Tensor, Tensor>();
+  /** Each group's learning rate on the GPU, as last written, for groups with GPU parameters. */
+  readonly #deviceLr = new Map<ResolvedGroup, { tensor: Tensor; value: number }>();
 
   constructor(params: Tensor[] | ParamGroup[], options: SGDOptions) {
     if (!options || typeof options.lr !== 'number') throw new TypeError('SGD: options.lr is required');
@@ -112,6 +115,8 @@ export class SGD {
     this.zeroGrad();
     for (const b of this.momentumBuffers.values()) b.dispose();
     this.momentumBuffers.clear();
+    for (const { tensor } of this.#deviceLr.values()) tensor.dispose();
+    this.#deviceLr.clear();
   }
 
   /** Drops every parameter's gradient (the next backward starts from zero). */
@@ -126,30 +131,64 @@ export class SGD {
 
   /**
    * Updates every parameter that has a gradient, in place. On the GPU the parameters of a group
-   * are updated together (one launch per 64 tensors), on the CPU one by one.
+   * are updated together (one launch per 64 tensors), on the CPU one by one. On the GPU the
+   * learning rate is read from a one-element device tensor, rewritten when the group's lr changed,
+   * so that a step captured in a CUDA graph follows the schedule at each replay.
+   * `skipIfNonzero`, a one-element int32 tensor on the parameters' device (GradScaler's
+   * non-finite flag), skips the update when it holds a nonzero value as the update runs.
+   * A parameter's first step (which creates its momentum buffer) cannot be captured.
    */
-  step(): void {
+  step(options: { skipIfNonzero?: Tensor } = {}): void {
+    const skip = options.skipIfNonzero?.handle ?? null;
     for (const g of this.paramGroups) {
       const batches = { first: [] as Tensor[], later: [] as Tensor[] };
+      let lrOnDevice: NativeTensor | null = null;
       for (const p of g.params) {
         if (!p.grad) continue;
+        if (p.device === 'cuda') lrOnDevice ??= this.#lrTensor(g);
         if (p.device === 'cuda' && p.grad.memoryFormat === p.memoryFormat) {
           (this.momentumBuffers.has(p) ? batches.later : batches.first).push(p);
           continue;
         }
         const firstStep = !this.momentumBuffers.has(p);
+        if (firstStep && g.momentum !== 0 && isCapturing()) throw this.#firstStepError();
         const buffer = g.momentum !== 0 ? this.#bufferFor(p) : null;
         const grad = p.grad.memoryFormat === p.memoryFormat ? p.grad.handle : native.toFormat(p.grad.handle, p.memoryFormat);
-        native.sgdStep(p.handle, grad, buffer?.handle ?? null, g.lr, g.momentum, g.dampening, g.weightDecay, g.nesterov, firstStep);
+        native.sgdStep(p.handle, grad, buffer?.handle ?? null, g.lr, g.momentum, g.dampening, g.weightDecay, g.nesterov, firstStep,
+          p.device === 'cuda' ? lrOnDevice : null, skip);
         if (grad !== p.grad.handle) grad.dispose();
       }
+      if (batches.first.length > 0 && g.momentum !== 0 && isCapturing()) throw this.#firstStepError();
       for (const [params, firstStep] of [[batches.first, true], [batches.later, false]] as const) {
         if (params.length === 0) continue;
         const buffers = g.momentum === 0 ? null : params.map((p) => this.#bufferFor(p).handle);
         native.sgdStepMulti(params.map((p) => p.handle), params.map((p) => p.grad!.handle), buffers,
-          g.lr, g.momentum, g.dampening, g.weightDecay, g.nesterov, firstStep);
+          g.lr, g.momentum, g.dampening, g.weightDecay, g.nesterov, firstStep, lrOnDevice, skip);
       }
     }
+  }
+
+  #firstStepError(): Error {
+    return new Error('SGD.step: a first step (which creates the momentum buffers) cannot be captured in a CUDA graph; run one step before capturing');
+  }
+
+  /** The group's learning rate on the GPU, brought up to date at each step (each replay, when captured). */
+  #lrTensor(g: ResolvedGroup): NativeTensor {
+    let entry = this.#deviceLr.get(g);
+    if (!entry) {
+      if (isCapturing()) throw this.#firstStepError();
+      entry = { tensor: untracked(() => wrap(native.full([], g.lr, 'float32', 'cuda'))), value: g.lr };
+      this.#deviceLr.set(g, entry);
+    }
+    const e = entry;
+    runEachStep(() => {
+      if (e.value === g.lr) return;
+      const value = native.full([], g.lr, 'float32', 'cuda');
+      native.copyInto(e.tensor.handle, value);
+      value.dispose();
+      e.value = g.lr;
+    });
+    return e.tensor.handle;
   }
 
   #bufferFor(p: Tensor): Tensor {

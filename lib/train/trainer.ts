@@ -18,6 +18,7 @@ import { Average, topKErrors, topKErrorsOf } from './metrics.js';
 import { autocast, type LowPrecision } from '../amp/autocast.js';
 import { GradScaler } from '../amp/grad_scaler.js';
 import type { TransportArray } from '../binding.js';
+import { GraphedSteps, type StepOutputs } from './graph_steps.js';
 import { MetricsLog, type MetricsRecord, type TestRecord, type TrainRecord } from './metrics_log.js';
 import { writeErrorChart, type ErrorPoint } from './plot.js';
 import { EpochProgress } from './progress.js';
@@ -55,6 +56,11 @@ export interface TrainOptions {
   amp?: LowPrecision;
   /** Feed the model channels-last (NHWC) batches; pair with model.to({ memoryFormat: 'channelsLast' }). */
   channelsLast?: boolean;
+  /**
+   * Replay training steps from a CUDA graph (model on the GPU): two eager warm-up steps, then one
+   * captured step replayed for every batch of the same shape. See lib/cuda_graph.ts.
+   */
+  cudaGraph?: boolean;
 }
 
 export interface EvaluationResult {
@@ -155,6 +161,8 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     throw new TypeError(`train: amp must be 'bfloat16' or 'float16', got ${String(o.amp)}`);
   }
   const scaler = o.amp === 'float16' ? new GradScaler() : null;
+  const device = deviceOf(o.model);
+  if (o.cudaGraph && device !== 'cuda') throw new TypeError("train: cudaGraph needs the model on the GPU (model.to({ device: 'cuda' }))");
   let epoch = 0, batchInEpoch = 0, iteration = 0;
   if (o.resume) {
     if (!o.outDir) throw new TypeError('train: resume needs outDir (where the checkpoint is)');
@@ -170,7 +178,24 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     o.onRecord?.(record);
   };
 
-  const device = deviceOf(o.model);
+  // Device-side scaler state, so that a step reads nothing back (and can be captured).
+  if (scaler && o.cudaGraph) scaler.useDeviceState(device);
+  /** One step's GPU work on a batch on the device: forward, loss, backward, optimizer. */
+  const stepBody = (images: Tensor, labels: Tensor): StepOutputs => {
+    o.optimizer.zeroGrad();
+    const logits = autocast({ dtype: o.amp ?? 'bfloat16', enabled: o.amp !== undefined }, () => o.model.forward(images));
+    const loss = crossEntropy(logits, labels);
+    if (scaler) {
+      scaler.scale(loss).backward();
+      scaler.step(o.optimizer);
+      scaler.update();
+    } else {
+      loss.backward();
+      o.optimizer.step();
+    }
+    return { loss, logits };
+  };
+  const graphed = o.cudaGraph ? new GraphedSteps(stepBody, numClasses) : null;
   const started = performance.now();
   let imagesSeen = 0;
   let lastTrain: TrainRecord | undefined;
@@ -188,90 +213,85 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     });
   };
 
-  while (epoch < o.epochs && iteration < maxSteps) {
-    o.model.train();
-    o.trainLoader.setEpoch(epoch, batchInEpoch);
-    const progress = new EpochProgress(`epoch ${epoch + 1}/${o.epochs}`, o.trainLoader.length, process.stderr, o.progress ?? true);
-    /** The metrics of one step, counted once its loss and logits are read back. */
-    const account = (step: StepRecord, lossValue: number, logits: Float32Array): void => {
-      windowLoss.add(lossValue, step.n);
-      const [errors1 = 0, errors5 = 0] = topKErrorsOf(logits, step.labels, numClasses, ks);
-      windowTop1.add((100 * errors1) / step.n, step.n);
-      if (numClasses > 5) windowTop5.add((100 * errors5) / step.n, step.n);
-      windowImages += step.n;
-      const elapsed = (performance.now() - windowStart) / 1000;
-      progress.update(step.batchInEpoch, { loss: windowLoss.value, error: windowTop1.value, imagesPerSecond: windowImages / elapsed, lr: step.lr });
-      if (step.iteration % logEvery === 0 || step.batchInEpoch === o.trainLoader.length || step.iteration >= maxSteps) {
-        lastTrain = {
-          kind: 'train', epoch: step.epoch, iteration: step.iteration, loss: windowLoss.value, top1Error: windowTop1.value,
-          ...(numClasses > 5 ? { top5Error: windowTop5.value } : {}),
-          lr: step.lr, imagesPerSecond: windowImages / elapsed, time: new Date().toISOString(),
-        };
-        emit(lastTrain);
-        for (const a of [windowLoss, windowTop1, windowTop5]) a.reset();
-        windowStart = performance.now();
-        windowImages = 0;
-      }
-    };
-    // A step's loss and logits are read back asynchronously and counted after the next step has
-    // been queued, so on the GPU the host never waits for the step it has just queued.
-    let pending: Promise<void> | null = null;
-    const settle = async () => {
-      const p = pending;
-      pending = null;
-      if (p) await p;
-    };
-    try {
-      for await (const batch of o.trainLoader) {
-        const n = batch.labels.shape[0]!;
-        const labels = batch.labels.toArray();
-        let reads: Promise<[TransportArray, TransportArray]> | undefined;
-        scope(() => {
-          o.optimizer.zeroGrad();
-          const b = onDevice(batch, device, o.channelsLast);
-          const logits = autocast({ dtype: o.amp ?? 'bfloat16', enabled: o.amp !== undefined }, () => o.model.forward(b.images));
-          const loss = crossEntropy(logits, b.labels);
-          if (scaler) {
-            scaler.scale(loss).backward();
-            scaler.step(o.optimizer);
-            scaler.update();
-          } else {
-            loss.backward();
-            o.optimizer.step();
-          }
-          reads = Promise.all([loss.data(), logits.data()]);
-        });
-        release(batch);
-        const lr = o.optimizer.paramGroups[0]!.lr;
-        o.scheduler.step();
-        iteration++;
-        batchInEpoch++;
-        imagesSeen += n;
-        const step: StepRecord = { epoch, iteration, batchInEpoch, lr, n, labels };
-        await settle();
-        pending = reads!.then(([lossValue, logits]) => account(step, Number(lossValue[0]), logits as Float32Array));
-        if (iteration >= maxSteps) break;
-      }
-      await settle();
-    } finally {
-      await settle().catch(() => undefined);
-      progress.stop();
-    }
-    if (batchInEpoch >= o.trainLoader.length) {
-      epoch++;
-      batchInEpoch = 0;
-    }
-    if (o.testLoader) {
-      const result = await evaluate(o.model, o.testLoader, numClasses);
-      lastTest = {
-        kind: 'test', epoch: batchInEpoch === 0 ? epoch - 1 : epoch, iteration, loss: result.loss, top1Error: result.top1Error,
-        ...(result.top5Error !== undefined ? { top5Error: result.top5Error } : {}), time: new Date().toISOString(),
+  try {
+    while (epoch < o.epochs && iteration < maxSteps) {
+      o.model.train();
+      o.trainLoader.setEpoch(epoch, batchInEpoch);
+      const progress = new EpochProgress(`epoch ${epoch + 1}/${o.epochs}`, o.trainLoader.length, process.stderr, o.progress ?? true);
+      /** The metrics of one step, counted once its loss and logits are read back. */
+      const account = (step: StepRecord, lossValue: number, logits: Float32Array): void => {
+        windowLoss.add(lossValue, step.n);
+        const [errors1 = 0, errors5 = 0] = topKErrorsOf(logits, step.labels, numClasses, ks);
+        windowTop1.add((100 * errors1) / step.n, step.n);
+        if (numClasses > 5) windowTop5.add((100 * errors5) / step.n, step.n);
+        windowImages += step.n;
+        const elapsed = (performance.now() - windowStart) / 1000;
+        progress.update(step.batchInEpoch, { loss: windowLoss.value, error: windowTop1.value, imagesPerSecond: windowImages / elapsed, lr: step.lr });
+        if (step.iteration % logEvery === 0 || step.batchInEpoch === o.trainLoader.length || step.iteration >= maxSteps) {
+          lastTrain = {
+            kind: 'train', epoch: step.epoch, iteration: step.iteration, loss: windowLoss.value, top1Error: windowTop1.value,
+            ...(numClasses > 5 ? { top5Error: windowTop5.value } : {}),
+            lr: step.lr, imagesPerSecond: windowImages / elapsed, time: new Date().toISOString(),
+          };
+          emit(lastTrain);
+          for (const a of [windowLoss, windowTop1, windowTop5]) a.reset();
+          windowStart = performance.now();
+          windowImages = 0;
+        }
       };
-      emit(lastTest);
+      // A step's loss and logits are read back asynchronously and counted after the next step has
+      // been queued, so on the GPU the host never waits for the step it has just queued.
+      let pending: Promise<void> | null = null;
+      const settle = async () => {
+        const p = pending;
+        pending = null;
+        if (p) await p;
+      };
+      try {
+        for await (const batch of o.trainLoader) {
+          const n = batch.labels.shape[0]!;
+          const labels = batch.labels.toArray();
+          let reads: Promise<[TransportArray, TransportArray]> | undefined;
+          scope(() => {
+            const b = onDevice(batch, device, o.channelsLast);
+            const { loss, logits } = graphed ? graphed.run(b.images, b.labels, labels) : stepBody(b.images, b.labels);
+            reads = Promise.all([loss.data(), logits.data()]);
+          });
+          release(batch);
+          const lr = o.optimizer.paramGroups[0]!.lr;
+          o.scheduler.step();
+          iteration++;
+          batchInEpoch++;
+          imagesSeen += n;
+          const step: StepRecord = { epoch, iteration, batchInEpoch, lr, n, labels };
+          await settle();
+          pending = reads!.then(([lossValue, logits]) => account(step, Number(lossValue[0]), logits as Float32Array));
+          if (iteration >= maxSteps) break;
+        }
+        await settle();
+      } finally {
+        await settle().catch(() => undefined);
+        progress.stop();
+      }
+      if (batchInEpoch >= o.trainLoader.length) {
+        epoch++;
+        batchInEpoch = 0;
+      }
+      if (o.testLoader) {
+        const result = await evaluate(o.model, o.testLoader, numClasses);
+        lastTest = {
+          kind: 'test', epoch: batchInEpoch === 0 ? epoch - 1 : epoch, iteration, loss: result.loss, top1Error: result.top1Error,
+          ...(result.top5Error !== undefined ? { top5Error: result.top5Error } : {}), time: new Date().toISOString(),
+        };
+        emit(lastTest);
+      }
+      checkpoint();
+      if (o.outDir && log) await writeErrorChart(join(o.outDir, 'errors.svg'), errorPoints(log.read(), runName), `${runName}: top-1 error`);
+      windowStart = performance.now();
     }
-    checkpoint();
-    if (o.outDir && log) await writeErrorChart(join(o.outDir, 'errors.svg'), errorPoints(log.read(), runName), `${runName}: top-1 error`);
-    windowStart = performance.now();
+  } finally {
+    graphed?.dispose();
+    scaler?.dispose();
   }
   const seconds = (performance.now() - started) / 1000;
   return { iterations: iteration, epochs: epoch, lastTrain, lastTest, imagesPerSecond: imagesSeen / seconds, seconds };

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cmath>
 
+#include "../core/error.h"
 #include "../core/parallel.h"
 
 namespace cr {
@@ -23,6 +24,41 @@ bool unscaleGrads(const std::vector<Tensor*>& grads, double invScale) {
     });
   }
   return found.load();
+}
+
+void checkScalerState(const char* op, const ScalerState& s, Device device) {
+  auto check = [&](const Tensor* t, const char* what, DType dtype) {
+    CR_CHECK_TYPE(t != nullptr, op, ": ", what, " is missing");
+    CR_CHECK_TYPE(t->device == device, op, ": ", what, " must be on the gradients' device");
+    CR_CHECK_TYPE(t->dtype == dtype, op, ": ", what, " must be ", dtypeName(dtype), ", got ", dtypeName(t->dtype));
+    CR_CHECK_RANGE(t->numel() == 1, op, ": ", what, " must hold one element, got ", t->numel());
+  };
+  check(s.scale, "scale", DType::Float32);
+  check(s.growthTracker, "growthTracker", DType::Int32);
+  check(s.found, "found", DType::Int32);
+  check(s.skipped, "skipped", DType::Int32);
+}
+
+void unscaleGradsBy(const std::vector<Tensor*>& grads, const ScalerState& s) {
+  checkScalerState("unscaleGradsBy", s, Device::CPU);
+  for (Tensor* t : grads) expectFloat32("unscaleGradsBy", "gradient", *t);
+  if (unscaleGrads(grads, 1.0f / s.scale->f32()[0])) s.found->data<int32_t>()[0] = 1;
+}
+
+void updateScaleState(const ScalerState& s, double growthFactor, double backoffFactor, int64_t growthInterval) {
+  checkScalerState("updateScaleState", s, Device::CPU);
+  float& scale = s.scale->f32()[0];
+  int32_t& tracker = s.growthTracker->data<int32_t>()[0];
+  int32_t& found = s.found->data<int32_t>()[0];
+  if (found != 0) {
+    scale *= static_cast<float>(backoffFactor);
+    tracker = 0;
+    s.skipped->data<int32_t>()[0] += 1;
+  } else if (++tracker >= growthInterval) {
+    scale *= static_cast<float>(growthFactor);
+    tracker = 0;
+  }
+  found = 0;
 }
 
 }  // namespace cr

@@ -265,4 +265,17 @@ Tensor full(const Shape& shape, double value, DType dtype) {
   return out;
 }
 
+void checkCounter(const Tensor& t, Device device) {
+  CR_CHECK_TYPE(t.device == device, "increment: the counter must be on ", device == Device::CUDA ? "the GPU" : "the CPU");
+  CR_CHECK_TYPE(t.dtype == DType::Int32 || t.dtype == DType::Int64, "increment: the counter must be int32 or int64, got ",
+                dtypeName(t.dtype));
+  CR_CHECK_RANGE(t.numel() == 1, "increment: the counter must hold one element, got ", t.numel());
+}
+
+void increment(Tensor& t) {
+  checkCounter(t, Device::CPU);
+  if (t.dtype == DType::Int64) t.data<int64_t>()[0] += 1;
+  else t.data<int32_t>()[0] += 1;
+}
+
 }  // namespace cr

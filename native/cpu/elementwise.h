@@ -34,5 +34,9 @@ std::vector<int64_t> sumToDims(const Shape& x, const Shape& shape);
 Tensor reduceSum(const Tensor& x, const std::vector<int64_t>& dims, bool keepDim);
 // Fills with a constant.
 Tensor full(const Shape& shape, double value, DType dtype);
+// t += 1 in place, for a one-element int32 or int64 tensor (a counter kept on its device, so that
+// counting reads nothing back; a CUDA graph replay counts too).
+void increment(Tensor& t);
+void checkCounter(const Tensor& t, Device device);
 
 }  // namespace cr

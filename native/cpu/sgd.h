@@ -10,7 +10,18 @@
 
 namespace cr {
 
-struct SgdOptions { double lr, momentum, dampening, weightDecay; bool nesterov; bool firstStep; };
+struct SgdOptions {
+  double lr, momentum, dampening, weightDecay;
+  bool nesterov;
+  bool firstStep;
+  // Optional one-element tensors on the parameters' device, read when the update runs (so that a
+  // captured CUDA graph sees their values at each replay): a float32 learning rate replacing lr,
+  // and an int32 flag that skips the update when nonzero (GradScaler's non-finite flag).
+  const Tensor* lrTensor = nullptr;
+  const Tensor* skipIfNonzero = nullptr;
+};
+// Checks lrTensor / skipIfNonzero for parameters on `device`.
+void checkSgdDeviceScalars(const SgdOptions& o, Device device);
 // momentumBuffer may be nullptr when momentum == 0; param, grad and the buffer share one shape.
 void sgdStep(Tensor& param, const Tensor& grad, Tensor* momentumBuffer, const SgdOptions& o);
 // sgdStep on every (params[i], grads[i], buffers[i]); buffers may be empty when momentum == 0.

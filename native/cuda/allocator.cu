@@ -5,10 +5,18 @@
 // reused at once: later work on the stream is ordered after earlier use of the block.
 // On cudaMalloc failure the cache is returned to the driver and the allocation retried once;
 // a second failure is an error the program can catch, with the figures that explain it.
+//
+// Private pools serve CUDA graphs (graph.cu). While a pool is active (a capture is under way),
+// every allocation comes from that pool's cache or from cudaMalloc, and every block freed goes to
+// that pool, whichever pool it came from: a captured graph reads and writes those addresses at
+// each replay, so none of them may be handed to a tensor made outside the graph. Blocks of a pool
+// freed after the capture go back to it too. When the graph is destroyed the pool is retired: its
+// cached blocks join the general cache, and its blocks still in use join it when they are freed.
 #include <cuda_runtime_api.h>
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 #include "allocator.h"
@@ -37,22 +45,25 @@ std::string mib(int64_t bytes) {
   return os.str();
 }
 
+using FreeList = std::multimap<size_t, void*>;  // bucket size -> cached block
+
 class CachingAllocator final : public Allocator {
  public:
   void* allocate(size_t bytes) override {
     const size_t size = roundSize(bytes);
     std::lock_guard<std::mutex> lock(mutex_);
+    FreeList& cache = freeList(active_);
     void* ptr = nullptr;
-    auto it = free_.find(size);
-    if (it != free_.end()) {
+    auto it = cache.find(size);
+    if (it != cache.end()) {
       ptr = it->second;
-      free_.erase(it);
+      cache.erase(it);
       ++stats_.cacheHits;
     } else {
       ptr = deviceMalloc(size, bytes);  // throws on failure: a failed request is not counted as served
     }
     ++stats_.allocations;
-    sizes_[ptr] = size;
+    blocks_[ptr] = {size, active_};
     stats_.allocatedBytes += static_cast<int64_t>(size);
     if (stats_.allocatedBytes > stats_.peakAllocatedBytes) stats_.peakAllocatedBytes = stats_.allocatedBytes;
     return ptr;
@@ -61,13 +72,35 @@ class CachingAllocator final : public Allocator {
   void release(void* ptr, size_t) noexcept override {
     if (ptr == nullptr) return;
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = sizes_.find(ptr);
-    if (it == sizes_.end()) return;  // not ours: never happens, and must not throw in a destructor
-    stats_.allocatedBytes -= static_cast<int64_t>(it->second);
-    free_.emplace(it->second, ptr);
-    sizes_.erase(it);
+    auto it = blocks_.find(ptr);
+    if (it == blocks_.end()) return;  // not ours: never happens, and must not throw in a destructor
+    stats_.allocatedBytes -= static_cast<int64_t>(it->second.size);
+    PoolId pool = active_ != 0 ? active_ : pools_.count(it->second.pool) ? it->second.pool : 0;
+    freeList(pool).emplace(it->second.size, ptr);
+    blocks_.erase(it);
   }
 
+  PoolId createPool() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    PoolId id = ++lastPool_;
+    pools_[id];
+    return id;
+  }
+  void setActivePool(PoolId pool) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    CR_CHECK(pool == 0 || pools_.count(pool), "allocator: pool ", pool, " does not exist");
+    active_ = pool;
+  }
+  void retirePool(PoolId pool) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = pools_.find(pool);
+    if (it == pools_.end()) return;
+    free_.merge(it->second);
+    pools_.erase(it);
+    if (active_ == pool) active_ = 0;
+  }
+
+  // Blocks cached in a live pool stay: a graph uses them.
   void emptyCache() {
     std::lock_guard<std::mutex> lock(mutex_);
     releaseCached();
@@ -83,11 +116,20 @@ class CachingAllocator final : public Allocator {
   }
 
  private:
+  struct Block {
+    size_t size;
+    PoolId pool;
+  };
+
   // Called with the mutex held.
+  FreeList& freeList(PoolId pool) { return pool == 0 ? free_ : pools_.at(pool); }
+
+  // Called with the mutex held. During a capture (a pool is active) the cache cannot be returned
+  // to the driver (cudaFree is not allowed then), so a failure is reported at once.
   void* deviceMalloc(size_t size, size_t requested) {
     void* ptr = nullptr;
     cudaError_t status = cudaMalloc(&ptr, size);
-    if (status == cudaErrorMemoryAllocation) {
+    if (status == cudaErrorMemoryAllocation && active_ == 0) {
       cudaGetLastError();  // clear the error before retrying
       releaseCached();
       status = cudaMalloc(&ptr, size);
@@ -120,8 +162,10 @@ class CachingAllocator final : public Allocator {
   }
 
   std::mutex mutex_;
-  std::multimap<size_t, void*> free_;   // bucket size -> cached block
-  std::map<void*, size_t> sizes_;       // live block -> bucket size
+  FreeList free_;                        // the general cache
+  std::map<PoolId, FreeList> pools_;     // live private pools and their caches
+  PoolId active_ = 0, lastPool_ = 0;
+  std::map<void*, Block> blocks_;        // live block -> bucket size and pool
   DeviceMemoryStats stats_{};
 };
 
@@ -136,5 +180,8 @@ Allocator& deviceAllocator() { return instance(); }
 DeviceMemoryStats memoryStats() { return instance().stats(); }
 void resetPeak() { instance().resetPeak(); }
 void emptyCache() { instance().emptyCache(); }
+PoolId createPool() { return instance().createPool(); }
+void setActivePool(PoolId pool) { instance().setActivePool(pool); }
+void retirePool(PoolId pool) { instance().retirePool(pool); }
 
 }  // namespace cr::cuda

@@ -3,9 +3,11 @@
 
 #include "dynload.h"
 #include "conv_algos.h"
+#include "graph.h"
 #include "kernels/bn_fused.h"
 #include "ops.h"
 #include "runtime.h"
+#include "upload.h"
 
 namespace cr::cuda {
 
@@ -33,6 +35,8 @@ MemoryReport memoryReport() {
   return {s.allocatedBytes, s.reservedBytes, s.peakAllocatedBytes, s.allocations, s.cacheHits, s.deviceMallocs};
 }
 void emptyDeviceCache() {
+  refuseDuringCapture("emptyCache", "memory cannot be returned to the driver then");
+  releaseUploadBuffers();
   releaseWorkspace();
   releasePinnedBuffers();
   emptyCache();
@@ -44,6 +48,13 @@ bool tf32Allowed() { return allowTf32(); }
 void setDeterministicConv(bool on) { setDeterministic(on); }
 void setFusedBatchNorm(bool fused) { setBatchNormKernels(fused); }
 bool fusedBatchNorm() { return batchNormKernelsFused(); }
+
+bool graphCapturing() { return capturing(); }
+int64_t graphBegin() { return beginCapture(); }
+void graphEnd(int64_t graph) { endCapture(graph); }
+void graphAbort(int64_t graph) { abortCapture(graph); }
+void graphReplay(int64_t graph) { replayGraph(graph); }
+void graphDestroy(int64_t graph) { destroyGraph(graph); }
 
 namespace {
 LibraryReport report(const LibraryInfo& info) { return {info.loaded, info.path, info.version, info.reason}; }

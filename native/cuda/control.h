@@ -40,6 +40,14 @@ void setDeterministicConv(bool on);
 void setFusedBatchNorm(bool fused);
 bool fusedBatchNorm();
 
+// CUDA graphs (graph.h): capture of the stream's work and its replay, by graph id.
+bool graphCapturing();
+int64_t graphBegin();
+void graphEnd(int64_t graph);
+void graphAbort(int64_t graph);
+void graphReplay(int64_t graph);
+void graphDestroy(int64_t graph);
+
 struct LibraryReport {
   bool loaded = false;
   std::string path, version, reason;

@@ -32,6 +32,15 @@ bool tf32Allowed() { return false; }
 void setDeterministicConv(bool) {}
 void setFusedBatchNorm(bool) {}
 bool fusedBatchNorm() { return false; }
+bool graphCapturing() { return false; }
+int64_t graphBegin() {
+  CR_CHECK(false, "CUDA graph capture: ", kNoCuda);
+  return 0;
+}
+void graphEnd(int64_t) { CR_CHECK(false, "CUDA graph capture: ", kNoCuda); }
+void graphAbort(int64_t) {}
+void graphReplay(int64_t) { CR_CHECK(false, "CUDA graph replay: ", kNoCuda); }
+void graphDestroy(int64_t) {}
 LibraryReport cudnnReport() { return {false, "", "", kNoCuda}; }
 LibraryReport cublasReport() { return {false, "", "", kNoCuda}; }
 

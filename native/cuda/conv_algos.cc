@@ -6,6 +6,7 @@
 //      asked for, and uses no tensor ops when those are not allowed) is cached under the ConvKey.
 //   3. When the benchmark's workspace cannot be allocated or the benchmark fails, the first heuristic
 //      choice whose workspace can be allocated is used (and cached).
+//   4. During a CUDA graph capture a key not yet cached takes the heuristics' choice (not cached).
 // Before each run the descriptor's math type is set to the chosen result's: cuDNN pairs an algorithm
 // with a math type, and runs a slower kernel when the descriptor's math type differs.
 #include "conv_algos.h"
@@ -20,6 +21,7 @@
 
 #include "../core/error.h"
 #include "dynload.h"
+#include "graph.h"
 #include "handles.h"
 #include "runtime.h"
 
@@ -197,7 +199,11 @@ ConvPlan plan(const ConvArgs& a) {
       cached = true;
     }
   }
-  if (!cached) {
+  if (!cached && capturing()) {
+    // The benchmark synchronises, which a graph capture cannot do: this call takes the heuristics'
+    // choice, and the benchmark runs at the first call outside a capture.
+    choice = firstThatFits<P>(a, heuristicList<P>(a), &ws);
+  } else if (!cached) {
     choice = search<P>(a, &ws);
     std::lock_guard<std::mutex> lock(gMutex);
     cache()[a.key] = choice;

@@ -59,6 +59,7 @@ Tensor broadcastTo(const Tensor& x, const Shape& shape);
 Tensor sumTo(const Tensor& x, const Shape& shape);
 Tensor reduceSum(const Tensor& x, const std::vector<int64_t>& dims, bool keepDim);
 Tensor full(const Shape& shape, double value, DType dtype);
+void increment(Tensor& t);
 
 // kernels/shape_ops.cu
 Tensor concat(const std::vector<Tensor>& parts, int64_t dim);
@@ -81,6 +82,8 @@ void sgdStepMulti(std::vector<Tensor*> params, std::vector<const Tensor*> grads,
                   const SgdOptions& o);  // kernels/sgd_multi.h: one launch per 64 tensors
 // kernels/amp.cu: grads *= invScale in place; true when any element is not finite.
 bool unscaleGrads(const std::vector<Tensor*>& grads, double invScale);
+void unscaleGradsBy(const std::vector<Tensor*>& grads, const ScalerState& s);
+void updateScaleState(const ScalerState& s, double growthFactor, double backoffFactor, int64_t growthInterval);
 // The same counter-based streams as the CPU fills: a seed gives the same values on both devices.
 Tensor randomUniform(const Shape& shape, uint64_t seed, double low, double high);
 Tensor randomNormal(const Shape& shape, uint64_t seed, double mean, double stddev);

@@ -10,6 +10,8 @@
 
 #include "allocator.h"
 #include "device_info.h"
+#include "graph.h"
+#include "upload.h"
 
 namespace cr::cuda {
 namespace {
@@ -111,13 +113,22 @@ void copyInto(Tensor& dst, const Tensor& src) {
     std::memcpy(dst.storage->data, src.storage->data, dst.nbytes());
     return;
   }
+  if (src.device == Device::CPU) {
+    uploadFromHost(dst, src);
+    return;
+  }
+  if (dst.device == Device::CPU)
+    refuseDuringCapture("reading a GPU tensor back", "the captured work has not run yet; read the outputs after replay()");
   cudaStream_t s = stream();
   CR_CUDA_CHECK(cudaMemcpyAsync(dst.storage->data, src.storage->data, dst.nbytes(), copyKind(src.device, dst.device), s));
   // A copy into pageable host memory must be complete before the host reads it.
   if (dst.device == Device::CPU) CR_CUDA_CHECK(cudaStreamSynchronize(s));
 }
 
-void synchronize() { CR_CUDA_CHECK(cudaStreamSynchronize(stream())); }
+void synchronize() {
+  refuseDuringCapture("synchronize", "the captured work does not run until replay()");
+  CR_CUDA_CHECK(cudaStreamSynchronize(stream()));
+}
 
 namespace {
 // Pinned host buffers for PendingHostCopy, kept for reuse (cudaMallocHost / cudaFreeHost are slow
@@ -158,6 +169,7 @@ void releasePinnedBuffers() {
 
 PendingHostCopy::PendingHostCopy(const Tensor& t) : source_(t) {
   CR_CHECK(t.device == Device::CUDA, "PendingHostCopy: the tensor must be on the GPU");
+  refuseDuringCapture("reading a GPU tensor back", "the captured work has not run yet; read the outputs after replay()");
   pinnedBytes_ = pinnedSize(t.nbytes());
   pinned_ = takePinned(pinnedBytes_);
   try {

@@ -109,6 +109,12 @@ Napi::Value CudaControl(const Napi::CallbackInfo& info) {
     else if (what == "deterministic") cuda::setDeterministicConv(toBool(info[1], "on"));
     else if (what == "fusedBatchNorm") cuda::setFusedBatchNorm(toBool(info[1], "fused"));
     else if (what == "batchNormKernels") return Napi::String::New(info.Env(), cuda::fusedBatchNorm() ? "fused" : "cudnn");
+    else if (what == "graphCapturing") return Napi::Boolean::New(info.Env(), cuda::graphCapturing());
+    else if (what == "graphBegin") return Napi::Number::New(info.Env(), static_cast<double>(cuda::graphBegin()));
+    else if (what == "graphEnd") cuda::graphEnd(toInt64(info[1], "graph"));
+    else if (what == "graphAbort") cuda::graphAbort(toInt64(info[1], "graph"));
+    else if (what == "graphReplay") cuda::graphReplay(toInt64(info[1], "graph"));
+    else if (what == "graphDestroy") cuda::graphDestroy(toInt64(info[1], "graph"));
     else CR_CHECK_TYPE(false, "cuda: unknown action '", what, "'");
     return info.Env().Undefined();
   });

@@ -272,6 +272,13 @@ Napi::Value Full(const Info& info) {
                                         toDouble(info[1], "value"), parseDType(toString(info[2], "dtype"))));
   });
 }
+Napi::Value Increment(const Info& info) {
+  return guarded(info, "increment", [&]() -> Napi::Value {
+    Tensor* t = TensorWrap::GetMutable(info[0], "counter");
+    CR_DISPATCH(t->device, increment, *t);
+    return info.Env().Undefined();
+  });
+}
 Napi::Value Concat(const Info& info) {
   return guarded(info, "concat", [&]() -> Napi::Value {
     if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "concat: tensors must be an array");
@@ -333,12 +340,14 @@ Napi::Value SgdStep(const Info& info) {
     Tensor* buffer = mutArg(info, 2, "momentumBuffer");
     SgdOptions o{toDouble(info[3], "lr"),          toDouble(info[4], "momentum"),
                  toDouble(info[5], "dampening"),   toDouble(info[6], "weightDecay"),
-                 toBool(info[7], "nesterov"),      toBool(info[8], "firstStep")};
+                 toBool(info[7], "nesterov"),      toBool(info[8], "firstStep"),
+                 optArg(info, 9, "lrTensor"),      optArg(info, 10, "skipIfNonzero")};
     CR_DISPATCH(deviceOf("sgdStep", {param, &grad, buffer}), sgdStep, *param, grad, buffer, o);
     return info.Env().Undefined();
   });
 }
-// sgdStepMulti(params[], grads[], buffers[] | null, lr, momentum, dampening, weightDecay, nesterov, firstStep)
+// sgdStepMulti(params[], grads[], buffers[] | null, lr, momentum, dampening, weightDecay, nesterov, firstStep,
+//              lrTensor?, skipIfNonzero?)
 Napi::Value SgdStepMulti(const Info& info) {
   return guarded(info, "sgdStepMulti", [&]() -> Napi::Value {
     auto tensors = [&](size_t at, const char* what) {
@@ -358,7 +367,8 @@ Napi::Value SgdStepMulti(const Info& info) {
     }
     SgdOptions o{toDouble(info[3], "lr"),          toDouble(info[4], "momentum"),
                  toDouble(info[5], "dampening"),   toDouble(info[6], "weightDecay"),
-                 toBool(info[7], "nesterov"),      toBool(info[8], "firstStep")};
+                 toBool(info[7], "nesterov"),      toBool(info[8], "firstStep"),
+                 optArg(info, 9, "lrTensor"),      optArg(info, 10, "skipIfNonzero")};
     CR_DISPATCH(params[0]->device, sgdStepMulti, params, grads, buffers, o);
     return info.Env().Undefined();
   });
@@ -373,6 +383,33 @@ Napi::Value UnscaleGrads(const Info& info) {
     if (grads.empty()) return Napi::Boolean::New(info.Env(), false);
     for (const Tensor* g : grads) deviceOf("unscaleGrads", {grads[0], g});
     return Napi::Boolean::New(info.Env(), CR_DISPATCH(grads[0]->device, unscaleGrads, grads, toDouble(info[1], "invScale")));
+  });
+}
+// [scale, growthTracker, found, skipped] from info[at..at+3].
+ScalerState scalerState(const Info& info, size_t at) {
+  return {TensorWrap::GetMutable(info[at], "scale"), TensorWrap::GetMutable(info[at + 1], "growthTracker"),
+          TensorWrap::GetMutable(info[at + 2], "found"), TensorWrap::GetMutable(info[at + 3], "skipped")};
+}
+// unscaleGradsBy(grads[], scale, growthTracker, found, skipped)
+Napi::Value UnscaleGradsBy(const Info& info) {
+  return guarded(info, "unscaleGradsBy", [&]() -> Napi::Value {
+    if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "unscaleGradsBy: gradients must be an array");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    std::vector<Tensor*> grads;
+    for (uint32_t i = 0; i < arr.Length(); ++i) grads.push_back(TensorWrap::GetMutable(arr.Get(i), "gradient"));
+    ScalerState s = scalerState(info, 1);
+    for (const Tensor* g : grads) deviceOf("unscaleGradsBy", {s.scale, g});
+    CR_DISPATCH(s.scale->device, unscaleGradsBy, grads, s);
+    return info.Env().Undefined();
+  });
+}
+// updateScaleState(scale, growthTracker, found, skipped, growthFactor, backoffFactor, growthInterval)
+Napi::Value UpdateScaleState(const Info& info) {
+  return guarded(info, "updateScaleState", [&]() -> Napi::Value {
+    ScalerState s = scalerState(info, 0);
+    CR_DISPATCH(s.scale->device, updateScaleState, s, toDouble(info[4], "growthFactor"),
+                toDouble(info[5], "backoffFactor"), toInt64(info[6], "growthInterval"));
+    return info.Env().Undefined();
   });
 }
 Napi::Value RandomUniform(const Info& info) {
@@ -417,6 +454,7 @@ void InitOps(Napi::Env env, Napi::Object exports) {
       {"sumTo", SumTo},
       {"sum", Sum},
       {"full", Full},
+      {"increment", Increment},
       {"concat", Concat},
       {"narrow", Narrow},
       {"shortcutA", ShortcutA},
@@ -426,6 +464,8 @@ void InitOps(Napi::Env env, Napi::Object exports) {
       {"crossEntropyBackward", CrossEntropyBackward},
       {"sgdStep", SgdStep},
       {"unscaleGrads", UnscaleGrads},
+      {"unscaleGradsBy", UnscaleGradsBy},
+      {"updateScaleState", UpdateScaleState},
       {"sgdStepMulti", SgdStepMulti},
       {"randomUniform", RandomUniform},
       {"randomNormal", RandomNormal},

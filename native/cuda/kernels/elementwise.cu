@@ -187,4 +187,18 @@ Tensor full(const Shape& shape, double value, DType dtype) {
   return out;
 }
 
+namespace {
+template <typename T>
+__global__ void incrementKernel(T* counter) {
+  *counter += 1;
+}
+}  // namespace
+
+void increment(Tensor& t) {
+  checkCounter(t, Device::CUDA);
+  if (t.dtype == DType::Int64) incrementKernel<<<1, 1, 0, stream()>>>(t.data<int64_t>());
+  else incrementKernel<<<1, 1, 0, stream()>>>(t.data<int32_t>());
+  CR_CUDA_CHECK_LAUNCH("incrementKernel");
+}
+
 }  // namespace cr::cuda

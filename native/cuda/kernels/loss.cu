@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "../graph.h"
 #include "../ops.h"
 #include "block_reduce.cuh"
 #include "tensor_checks.cuh"
@@ -125,7 +126,10 @@ CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& label
   CR_CHECK_RANGE(n > 0 && k > 0, "crossEntropy: logits must have a non-empty batch and at least one class");
   CR_CHECK_RANGE(smoothing >= 0 && smoothing <= 1, "crossEntropy: labelSmoothing must be in [0, 1], got ", smoothing);
   checkLabelTensor("crossEntropy", labels, n);
-  Tensor flag = queueLabelCheck(labels, n, k);
+  // The range check reads a flag back, which a graph capture cannot do; captured, a bad label
+  // gives a NaN loss instead (the graph's caller checks its labels on the host).
+  const bool checkLabels = !capturing();
+  Tensor flag = checkLabels ? queueLabelCheck(labels, n, k) : Tensor();
   Tensor probs = cuda::empty({n, k});
   Tensor rowLoss = cuda::empty({n}, DType::Int64);  // doubles
   Tensor loss = cuda::empty({});
@@ -140,7 +144,7 @@ CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& label
   CR_CUDA_CHECK_LAUNCH("crossEntropyRowsKernel");
   meanLossKernel<<<1, kThreads, 0, stream()>>>(rows, n, loss.f32());
   CR_CUDA_CHECK_LAUNCH("meanLossKernel");
-  throwOnBadLabel("crossEntropy", flag, labels, k);
+  if (checkLabels) throwOnBadLabel("crossEntropy", flag, labels, k);
   return {loss, probs};
 }
 

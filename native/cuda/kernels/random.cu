@@ -2,6 +2,7 @@
 // only on (seed, i) through the same splitmix64 hash and the same double arithmetic (the _rn
 // intrinsics keep sums and products from being fused into FMAs), so a seed gives the same
 // tensor on both devices.
+#include "../graph.h"
 #include "../ops.h"
 #include "common.cuh"
 
@@ -43,6 +44,7 @@ __global__ void normalKernel(float* out, int64_t n, uint64_t seed, double mean, 
 }  // namespace
 
 Tensor randomUniform(const Shape& shape, uint64_t seed, double low, double high) {
+  refuseDuringCapture("randomUniform", "a replay would repeat the same numbers; draw them outside the graph");
   Tensor out = cuda::empty(shape);
   int64_t n = out.numel();
   if (n == 0) return out;
@@ -52,6 +54,7 @@ Tensor randomUniform(const Shape& shape, uint64_t seed, double low, double high)
 }
 
 Tensor randomNormal(const Shape& shape, uint64_t seed, double mean, double stddev) {
+  refuseDuringCapture("randomNormal", "a replay would repeat the same numbers; draw them outside the graph");
   Tensor out = cuda::empty(shape);
   int64_t n = out.numel();
   if (n == 0) return out;

@@ -14,11 +14,22 @@ namespace {
 struct SgdScalars {
   float lr, mu, damp, wd;  // damp = 1 - dampening, in float as on the CPU
   bool nesterov, firstStep;
+  const float* lrPtr;  // replaces lr when set (SgdOptions::lrTensor)
+  const int* skip;     // no update when set and nonzero (SgdOptions::skipIfNonzero)
 };
 
 SgdScalars scalarsOf(const SgdOptions& o) {
+  checkSgdDeviceScalars(o, Device::CUDA);
   return {static_cast<float>(o.lr), static_cast<float>(o.momentum), 1.f - static_cast<float>(o.dampening),
-          static_cast<float>(o.weightDecay), o.nesterov, o.firstStep};
+          static_cast<float>(o.weightDecay), o.nesterov, o.firstStep,
+          o.lrTensor ? o.lrTensor->f32() : nullptr, o.skipIfNonzero ? o.skipIfNonzero->data<int32_t>() : nullptr};
+}
+
+// The scalars as the update runs: false when the step is skipped.
+__device__ inline bool resolve(SgdScalars& s) {
+  if (s.skip && *s.skip != 0) return false;
+  if (s.lrPtr) s.lr = *s.lrPtr;
+  return true;
 }
 
 // buf is nullptr without momentum.
@@ -33,6 +44,7 @@ __device__ inline void sgdUpdate(float* p, const float* g, float* buf, int64_t i
 }
 
 __global__ void sgdKernel(float* p, const float* g, float* buf, int64_t n, SgdScalars s) {
+  if (!resolve(s)) return;
   CR_GRID_STRIDE(i, n) sgdUpdate(p, g, buf, i, s);
 }
 
@@ -56,6 +68,7 @@ struct SgdBatch {
 static_assert(sizeof(SgdBatch) + sizeof(SgdScalars) < 4000, "kernel parameters must stay under 4 KB");
 
 __global__ void sgdMultiKernel(SgdBatch batch, SgdScalars s) {
+  if (!resolve(s)) return;
   int block = static_cast<int>(blockIdx.x);
   int lo = 0, hi = batch.count - 1;  // the tensor t with firstBlock[t] <= block < firstBlock[t + 1]
   while (lo < hi) {
