@@ -46,7 +46,7 @@ export type WorkloadSpec =
   // and matmuls; channelsLast: model and input in NHWC.
   | { kind: 'gpu-train'; model: 'resnet18' | 'resnet50' | 'cifar-resnet56'; batch: number; size: number; numClasses: number;
       lr: number; momentum: number; weightDecay: number; steps: number;
-      amp: 'bfloat16' | 'float16' | null; tf32: boolean; channelsLast: boolean }
+      amp: 'bfloat16' | 'float16' | null; tf32: boolean; channelsLast: boolean; cudaGraph?: boolean }
   | { kind: 'gpu-infer'; model: 'resnet18' | 'resnet50'; batch: number; size: number; steps: number;
       amp: 'bfloat16' | null; tf32: boolean; channelsLast: boolean };
 

@@ -121,7 +121,8 @@ export interface NativeBinding {
   shortcutABackward(dy: T, xShape: number[], stride: number): T;
   matmul(a: T, b: T, transA: boolean, transB: boolean): T;
   crossEntropy(logits: T, labels: T, labelSmoothing: number): [T, T];
-  crossEntropyBackward(grad: number, probs: T, labels: T, labelSmoothing: number): T;
+  /** grad: the loss's gradient, a one-element float32 tensor on the probs' device. */
+  crossEntropyBackward(grad: T, probs: T, labels: T, labelSmoothing: number): T;
   /** counter += 1 in place (a one-element int32 / int64 tensor). */
   increment(counter: T): void;
   /**

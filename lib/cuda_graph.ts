@@ -10,7 +10,9 @@
 // - cannot read the GPU back, copy from host memory, draw random numbers or synchronise while it is
 //   captured: those throw, naming the operation. The first step of an optimizer (which creates its
 //   state) and the convolution algorithm search must have run before: warm up with eager steps.
-// The capture's memory comes from a pool of its own, held until dispose().
+// The capture's memory comes from a pool of its own, held until dispose(). Tensors made before the
+// capture that the captured work uses (parameters, optimizer state, the input tensors) must stay
+// alive while the graph is replayed.
 import { native } from './binding.js';
 import { cudaUsability } from './backends.js';
 import { scope } from './memory.js';

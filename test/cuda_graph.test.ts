@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import * as rn from '../lib/index.js';
 import { native } from '../lib/binding.js';
 import { runEachStep } from '../lib/cuda_graph.js';
-import { GraphedSteps, checkLabels } from '../lib/train/graph_steps.js';
+import { GraphedSteps } from '../lib/train/graph_steps.js';
+import { checkLabelValues } from '../lib/ops/loss.js';
 import { announceSkip, cudaReason, expectCuda, runCuda } from './helpers/cuda.js';
 
 announceSkip('CUDA graph tests (GPU part)');
@@ -139,16 +140,17 @@ describe('capturable step pieces (every device)', () => {
       steps.run(x, y, y.toArray());
       steps.run(x, y, y.toArray());
       expect(seen).toEqual([2, 2]);
+      expect(() => steps.run(x, y, new BigInt64Array([1n, 10n]))).toThrow(/label 10 at index 1 is outside \[0, 10\)/);
       if (!runCuda) expect(() => steps.run(x, y, y.toArray())).toThrow(/CUDA is unavailable/);
       steps.dispose();
       expect(() => new GraphedSteps(body, 10, 0)).toThrow(RangeError);
     });
   });
 
-  it('checkLabels gives crossEntropy\'s error on the host', () => {
-    expect(() => checkLabels(new Int32Array([0, 9, 3]), 10)).not.toThrow();
-    expect(() => checkLabels(new BigInt64Array([0n, 10n]), 10)).toThrow(/label 10 at index 1 is outside \[0, 10\)/);
-    expect(() => checkLabels(new Int32Array([-1]), 10)).toThrow(RangeError);
+  it('GraphedSteps checks the labels of a graph step on the host (the captured loss cannot)', () => {
+    expect(() => checkLabelValues(new Int32Array([0, 9, 3]), 10)).not.toThrow();
+    expect(() => checkLabelValues(new BigInt64Array([0n, 10n]), 10)).toThrow(/label 10 at index 1 is outside \[0, 10\)/);
+    expect(() => checkLabelValues(new Int32Array([-1]), 10)).toThrow(RangeError);
   });
 
   it('train({ cudaGraph }) needs a model on the GPU', async () => {

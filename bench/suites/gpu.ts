@@ -2,7 +2,9 @@
 //   - ResNet-50 training, float32, batch 64, 224x224 NCHW, TF32 off and TF32 on;
 //   - ResNet-50 and ResNet-18 training with autocast bf16 and fp16 (GradScaler), batch 256,
 //     channels-last;
-//   - CIFAR ResNet-56 training, batch 128, 32x32, float32 and autocast bf16;
+//   - the same ResNet-50 / ResNet-18 AMP steps replayed from a CUDA graph (ours only; PyTorch eager
+//     is the reference, as in the targets);
+//   - CIFAR ResNet-56 training, batch 128, 32x32, float32 and autocast bf16 (and bf16 with a graph);
 //   - ResNet-50 inference, batch 256, float32 NCHW and autocast bf16 channels-last; batch-1 latency.
 // One repetition is K iterations (10 training steps, 20 inference passes, 50 at batch 1) followed
 // by a device synchronise on both sides; the table shows ms per repetition, img/s from
@@ -12,6 +14,7 @@
 // once, on the device. TF32 is off on both sides except where the name says tf32-on.
 // Without CUDA the suite prints why and runs nothing.
 import * as rn from '../../lib/index.js';
+import { GraphedSteps } from '../../lib/train/graph_steps.js';
 import type { Runner, Workload, WorkloadSpec } from '../harness.js';
 import { requestCudaPeer } from '../peers/torch.js';
 import { timed, type Suite } from './suite.js';
@@ -43,6 +46,7 @@ interface GradScalerLike {
   step(optimizer: rn.optim.SGD): void;
   update(): void;
   dispose?(): void;
+  useDeviceState?(device: rn.Device): void;
 }
 interface MixedPrecision {
   /** Runs fn under autocast to the given dtype on CUDA. */
@@ -120,18 +124,34 @@ function trainRunner(spec: TrainSpec): Runner {
     return { net, x, labels };
   });
   const opt = new rn.optim.SGD(net.parameters(), { lr: spec.lr, momentum: spec.momentum, weightDecay: spec.weightDecay });
-  const forwardLoss = (): rn.Tensor => rn.crossEntropy(net.forward(x), labels);
-  const step = (): void => rn.scope(() => {
+  const body = (images: rn.Tensor, targets: rn.Tensor) => {
     opt.zeroGrad();
-    const loss = mp ? mp.autocast(forwardLoss) : forwardLoss();
+    const forwardLoss = () => {
+      const logits = net.forward(images);
+      return { logits, loss: rn.crossEntropy(logits, targets) };
+    };
+    const out = mp ? mp.autocast(forwardLoss) : forwardLoss();
     if (mp?.scaler) {
-      mp.scaler.scale(loss).backward();
+      mp.scaler.scale(out.loss).backward();
       mp.scaler.step(opt);
       mp.scaler.update();
     } else {
-      loss.backward();
+      out.loss.backward();
       opt.step();
     }
+    return out;
+  };
+  // With a graph: each step copies the batch into the graph's inputs and replays (after two eager
+  // warm-up steps and the capture, all within the first repetition).
+  if (spec.cudaGraph && mp?.scaler) {
+    if (!mp.scaler.useDeviceState) throw new Error('the GradScaler cannot keep its state on the device');
+    mp.scaler.useDeviceState('cuda');
+  }
+  const graphed = spec.cudaGraph ? new GraphedSteps(body, spec.numClasses, 2) : null;
+  const hostLabels = labels.toArray();
+  const step = (): void => rn.scope(() => {
+    if (graphed) graphed.run(x, labels, hostLabels);
+    else body(x, labels);
   });
   return {
     run: () => {
@@ -143,6 +163,7 @@ function trainRunner(spec: TrainSpec): Runner {
     },
     peakMemoryBytes: () => rn.cuda.memory().peakAllocatedBytes,
     dispose: () => {
+      graphed?.dispose();
       mp?.scaler?.dispose?.();
       opt.dispose();
       releaseDevice([x, labels], net);
@@ -185,15 +206,18 @@ function precisionLabel(amp: Amp | null, tf32: boolean): string {
   return tf32 ? 'fp32 tf32-on' : 'fp32';
 }
 
-function trainWorkload(model: TrainSpec['model'], batch: number, o: { amp?: Amp; tf32?: boolean; channelsLast?: boolean } = {}): Workload {
+function trainWorkload(model: TrainSpec['model'], batch: number,
+  o: { amp?: Amp; tf32?: boolean; channelsLast?: boolean; cudaGraph?: boolean } = {}): Workload {
   const cifar = model === 'cifar-resnet56';
   const spec: TrainSpec = {
     kind: 'gpu-train', model, batch, size: cifar ? 32 : 224, numClasses: cifar ? 10 : 1000, ...SGD,
     steps: TRAIN_STEPS, amp: o.amp ?? null, tf32: o.tf32 ?? false, channelsLast: o.channelsLast ?? false,
+    cudaGraph: o.cudaGraph ?? false,
   };
   const layout = spec.channelsLast ? ' NHWC' : '';
+  const graph = spec.cudaGraph ? ' graph' : '';
   return {
-    name: `${model} train b${batch} ${precisionLabel(spec.amp, spec.tf32)}${layout} x${spec.steps}`,
+    name: `${model} train b${batch} ${precisionLabel(spec.amp, spec.tf32)}${layout}${graph} x${spec.steps}`,
     batch: batch * spec.steps,
     spec,
     peers: ['torch'],
@@ -222,11 +246,14 @@ function gpuWorkloads(): Workload[] {
     trainWorkload('resnet50', 64),
     trainWorkload('resnet50', 64, { tf32: true }),
     trainWorkload('resnet50', 256, { amp: 'bfloat16', channelsLast: true }),
+    trainWorkload('resnet50', 256, { amp: 'bfloat16', channelsLast: true, cudaGraph: true }),
     trainWorkload('resnet50', 256, { amp: 'float16', channelsLast: true }),
+    trainWorkload('resnet50', 256, { amp: 'float16', channelsLast: true, cudaGraph: true }),
     trainWorkload('resnet18', 256, { amp: 'bfloat16', channelsLast: true }),
     trainWorkload('resnet18', 256, { amp: 'float16', channelsLast: true }),
     trainWorkload('cifar-resnet56', 128),
     trainWorkload('cifar-resnet56', 128, { amp: 'bfloat16' }),
+    trainWorkload('cifar-resnet56', 128, { amp: 'bfloat16', cudaGraph: true }),
     inferWorkload(256, INFER_STEPS),
     inferWorkload(256, INFER_STEPS, { amp: 'bfloat16', channelsLast: true }),
     inferWorkload(1, LATENCY_STEPS),

@@ -142,7 +142,7 @@ export const rules: Record<string, BackwardRule> = {
     return [w(ga), w(gb)];
   },
   crossEntropy: (node, g) => [
-    wrap(native.crossEntropyBackward(g.item(), saved(node, 1), saved(node, 0), attr(node, 'smoothing'))),
+    wrap(native.crossEntropyBackward(g.handle, saved(node, 1), saved(node, 0), attr(node, 'smoothing'))),
   ],
   cast: (node, g) => [wrap(native.cast(g.handle, attr(node, 'from')))],
   toMemoryFormat: (node, g) => [wrap(native.toFormat(g.handle, attr(node, 'from')))],

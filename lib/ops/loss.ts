@@ -1,5 +1,5 @@
 // Softmax cross-entropy over integer labels, mean over the batch.
-import { native } from '../binding.js';
+import { native, type TransportArray } from '../binding.js';
 import type { Tensor } from '../tensor.js';
 import { record } from './record.js';
 import { checkFloat32, checkNumber, checkOptions, checkRank, checkSameDevice, checkTensor } from './validate.js';
@@ -26,14 +26,17 @@ export function crossEntropy(logits: Tensor, labels: Tensor, options?: CrossEntr
   const smoothing = checkNumber(op, 'labelSmoothing', o.labelSmoothing ?? 0);
   if (smoothing < 0 || smoothing > 1) throw new RangeError(`${op}: labelSmoothing must be in [0, 1], got ${smoothing}`);
   checkSameDevice(op, [logits, labels]);
-  const classes = logits.shape[1]!;
-  const values = labels.toArray();
-  for (let i = 0; i < values.length; i++) {
-    const label = Number(values[i]);
-    if (label < 0 || label >= classes) {
-      throw new RangeError(`${op}: label ${label} at index ${i} is outside [0, ${classes})`);
-    }
-  }
+  // Labels in host memory are checked here; on the GPU the native op checks them (a read-back,
+  // skipped inside a CUDA graph capture, whose caller checks its labels on the host).
+  if (labels.device === 'cpu') checkLabelValues(labels.toArray(), logits.shape[1]!);
   const [loss, probs] = native.crossEntropy(logits.handle, labels.handle, smoothing);
   return record(loss, { op, inputs: [logits], saved: [labels], extras: [probs], attrs: { smoothing } });
+}
+
+/** RangeError unless every label is a class index in [0, classes). */
+export function checkLabelValues(labels: TransportArray, classes: number): void {
+  for (let i = 0; i < labels.length; i++) {
+    const label = Number(labels[i]);
+    if (label < 0 || label >= classes) throw new RangeError(`crossEntropy: label ${label} at index ${i} is outside [0, ${classes})`);
+  }
 }

@@ -6,6 +6,7 @@
 import { CudaGraph } from '../cuda_graph.js';
 import { native, type TransportArray } from '../binding.js';
 import { keep, untracked } from '../memory.js';
+import { checkLabelValues } from '../ops/loss.js';
 import { wrap, type Tensor } from '../tensor.js';
 
 export interface StepOutputs {
@@ -19,16 +20,6 @@ export type StepBody = (images: Tensor, labels: Tensor) => StepOutputs;
 function sameLayout(a: Tensor, b: Tensor): boolean {
   return a.dtype === b.dtype && a.memoryFormat === b.memoryFormat && a.shape.length === b.shape.length
     && a.shape.every((s, i) => s === b.shape[i]);
-}
-
-/** The range check crossEntropy makes, on the host (a captured step cannot read the labels back). */
-export function checkLabels(labels: TransportArray, numClasses: number): void {
-  for (let i = 0; i < labels.length; i++) {
-    const label = Number(labels[i]);
-    if (!(Number.isInteger(label) && label >= 0 && label < numClasses)) {
-      throw new RangeError(`crossEntropy: label ${label} at index ${i} is outside [0, ${numClasses})`);
-    }
-  }
 }
 
 export class GraphedSteps {
@@ -59,7 +50,7 @@ export class GraphedSteps {
   run(images: Tensor, labels: Tensor, hostLabels: TransportArray): StepOutputs {
     const inputs = this.#inputs;
     if (this.#graph && inputs && sameLayout(inputs.images, images) && sameLayout(inputs.labels, labels)) {
-      checkLabels(hostLabels, this.#numClasses);
+      checkLabelValues(hostLabels, this.#numClasses);
       native.copyInto(inputs.images.handle, images.handle);
       native.copyInto(inputs.labels.handle, labels.handle);
       this.#graph.replay();
@@ -69,7 +60,7 @@ export class GraphedSteps {
       this.#eagerSteps++;
       return this.#body(images, labels);
     }
-    checkLabels(hostLabels, this.#numClasses);
+    checkLabelValues(hostLabels, this.#numClasses);
     const copies = untracked(() => ({
       images: wrap(native.clone(images.handle)),
       labels: wrap(native.clone(labels.handle)),

@@ -59,7 +59,16 @@ CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& label
   return {loss, probs};
 }
 
-Tensor crossEntropyBackward(double gradOutput, const Tensor& probs, const Tensor& labels, double smoothing) {
+void checkLossGradient(const Tensor& gradOutput, Device device) {
+  CR_CHECK_TYPE(gradOutput.device == device, "crossEntropy_backward: the gradient must be on the device of probs");
+  CR_CHECK_TYPE(gradOutput.dtype == DType::Float32, "crossEntropy_backward: the gradient must be float32, got ",
+                dtypeName(gradOutput.dtype));
+  CR_CHECK_RANGE(gradOutput.numel() == 1, "crossEntropy_backward: the gradient must hold one element, got ",
+                 gradOutput.numel());
+}
+
+Tensor crossEntropyBackward(const Tensor& gradOutput, const Tensor& probs, const Tensor& labels, double smoothing) {
+  checkLossGradient(gradOutput, Device::CPU);
   expectFloat32("crossEntropy_backward", "probs", probs);
   expectDim("crossEntropy_backward", "probs", probs, 2);
   int64_t n = probs.shape[0], k = probs.shape[1];
@@ -67,7 +76,7 @@ Tensor crossEntropyBackward(double gradOutput, const Tensor& probs, const Tensor
   Tensor grad = empty({n, k});
   const float* p = probs.f32();
   float* g = grad.f32();
-  double scale = gradOutput / static_cast<double>(n);
+  double scale = static_cast<double>(gradOutput.f32()[0]) / static_cast<double>(n);
   double off = smoothing / static_cast<double>(k);
   parallelFor(0, n, 16, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {

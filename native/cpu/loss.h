@@ -9,6 +9,9 @@ namespace cr {
 struct CrossEntropyResult { Tensor loss, probs; };
 CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double labelSmoothing);
 // dlogits (N, K) = gradOutput * (probs - target) / N, target = (1 - s) one-hot + s / K.
-Tensor crossEntropyBackward(double gradOutput, const Tensor& probs, const Tensor& labels, double labelSmoothing);
+// gradOutput: the loss's gradient, a one-element float32 tensor on the probs' device (read as the
+// kernel runs, so that nothing is read back).
+Tensor crossEntropyBackward(const Tensor& gradOutput, const Tensor& probs, const Tensor& labels, double labelSmoothing);
+void checkLossGradient(const Tensor& gradOutput, Device device);
 
 }  // namespace cr

@@ -128,7 +128,7 @@ class CachingAllocator final : public Allocator {
   // to the driver (cudaFree is not allowed then), so a failure is reported at once.
   void* deviceMalloc(size_t size, size_t requested) {
     void* ptr = nullptr;
-    cudaError_t status = cudaMalloc(&ptr, size);
+    cudaError_t status = active_ != 0 ? mallocDuringCapture(&ptr, size) : cudaMalloc(&ptr, size);
     if (status == cudaErrorMemoryAllocation && active_ == 0) {
       cudaGetLastError();  // clear the error before retrying
       releaseCached();
@@ -149,6 +149,17 @@ class CachingAllocator final : public Allocator {
     stats_.reservedBytes += static_cast<int64_t>(size);
     ++stats_.deviceMallocs;
     return ptr;
+  }
+
+  // A capture (other than a relaxed one) forbids cudaMalloc on its thread, because the graph does
+  // not replay allocations; the pool keeps this one for the graph's lifetime, so it is safe, and
+  // the thread's capture mode is relaxed around the call.
+  static cudaError_t mallocDuringCapture(void** ptr, size_t size) {
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    cudaThreadExchangeStreamCaptureMode(&mode);
+    cudaError_t status = cudaMalloc(ptr, size);
+    cudaThreadExchangeStreamCaptureMode(&mode);
+    return status;
   }
 
   void releaseCached() {

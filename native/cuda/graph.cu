@@ -84,9 +84,15 @@ int64_t beginCapture() {
   cudaStream_t s = stream();
   std::lock_guard<std::mutex> lock(gMutex);
   CR_CHECK(gCapturing == 0, "CUDA graph capture: graph ", gCapturing, " is being captured; captures cannot nest");
+  // The shared workspace (runtime.h) is let go first, so that the captured work takes one from the
+  // graph's pool: a block allocated before the capture could go back to the general cache later
+  // while the graph still uses it.
+  releaseWorkspace();
   PoolId pool = createPool();
   setActivePool(pool);
-  cudaError_t status = cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal);
+  // Thread-local: the capturing thread may not make unsafe calls (a synchronisation would break
+  // the capture), while worker threads finishing earlier reads (PendingHostCopy) still may.
+  cudaError_t status = cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
   if (status != cudaSuccess) {
     setActivePool(0);
     retirePool(pool);

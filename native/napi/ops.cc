@@ -328,9 +328,9 @@ Napi::Value CrossEntropy(const Info& info) {
 }
 Napi::Value CrossEntropyBackward(const Info& info) {
   return guarded(info, "crossEntropy_backward", [&]() -> Napi::Value {
-    const Tensor &probs = arg(info, 1, "probs"), &labels = arg(info, 2, "labels");
-    return wrap(info.Env(), CR_DISPATCH(deviceOf("crossEntropy_backward", {&probs, &labels}), crossEntropyBackward,
-                                        toDouble(info[0], "grad"), probs, labels, toDouble(info[3], "labelSmoothing")));
+    const Tensor &grad = arg(info, 0, "grad"), &probs = arg(info, 1, "probs"), &labels = arg(info, 2, "labels");
+    return wrap(info.Env(), CR_DISPATCH(deviceOf("crossEntropy_backward", {&grad, &probs, &labels}), crossEntropyBackward,
+                                        grad, probs, labels, toDouble(info[3], "labelSmoothing")));
   });
 }
 Napi::Value SgdStep(const Info& info) {

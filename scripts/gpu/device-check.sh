@@ -11,7 +11,7 @@
 #      skipped with a note where the file is absent;
 #   3. rn.backends().cuda as JSON, and one small op on the device;
 #   4. the GPU tests (vitest, verbose; the JSON report in $OUT/gpu-tests.json);
-#   5. the GPU benchmark: npm run bench -- gpu --runs 5, the JSON in $OUT/bench-gpu.json;
+#   5. the GPU benchmark: npm run bench -- gpu --runs 3, the JSON in $OUT/bench-gpu.json;
 #   6. a summary: each step's exit code and seconds.
 # Every step runs whatever happened before it; each is capped by `timeout`, and all of them by
 # DEVICE_CHECK_BUDGET_S (default 530 s: with run.sh unpacking first, under the 600 s a device
@@ -102,7 +102,7 @@ import('./lib/index.ts').then((rn) => {
 # 4. the GPU tests
 tests_json="$out_dir/gpu-tests.json"
 rm -f "$tests_json"
-step "4 GPU tests (vitest)" 150 npx --no vitest run test/cuda_device.test.ts test/cuda_ops.test.ts test/cuda_training.test.ts test/amp.test.ts \
+step "4 GPU tests (vitest)" 150 npx --no vitest run test/cuda_device.test.ts test/cuda_ops.test.ts test/cuda_training.test.ts test/cuda_graph.test.ts test/amp.test.ts \
   --reporter=verbose --reporter=json --outputFile.json="$tests_json"
 
 # 5. the GPU benchmark; a run that writes no JSON (CUDA unavailable: the suite only says why) fails
@@ -110,7 +110,7 @@ bench_json="$out_dir/bench-gpu.json"
 rm -f "$bench_json"
 # shellcheck disable=SC2016  # $1 and $rc expand in the inner shell
 step "5 bench gpu" 360 bash -c '
-npm run bench -- gpu --runs 5 --json "$1"
+npm run bench -- gpu --runs 3 --json "$1"
 rc=$?
 if [[ ! -s "$1" ]]; then echo "no benchmark JSON written ($1)"; (( rc == 0 )) && rc=1; fi
 exit $rc' bench "$bench_json"

@@ -70,7 +70,8 @@ __global__ void meanLossKernel(const double* rowLoss, int64_t n, float* loss) {
 // dlogits = gradOutput / N * (probs - target), target = s / K + (1 - s) one-hot.
 template <typename Label>
 __global__ void crossEntropyBackwardKernel(const float* probs, const Label* labels, float* grad, int64_t n, int64_t k,
-                                           double scale, double smoothing, double off) {
+                                           const float* gradOutput, double smoothing, double off) {
+  const double scale = __ddiv_rn(static_cast<double>(*gradOutput), static_cast<double>(n));
   CR_GRID_STRIDE(idx, n * k) {
     int64_t i = idx / k, j = idx % k;
     double target = __dadd_rn(off, j == static_cast<int64_t>(labels[i]) ? 1 - smoothing : 0);
@@ -148,7 +149,8 @@ CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& label
   return {loss, probs};
 }
 
-Tensor crossEntropyBackward(double gradOutput, const Tensor& probs, const Tensor& labels, double smoothing) {
+Tensor crossEntropyBackward(const Tensor& gradOutput, const Tensor& probs, const Tensor& labels, double smoothing) {
+  checkLossGradient(gradOutput, Device::CUDA);
   expectFloat32Gpu("crossEntropy_backward", "probs", probs);
   expectDim("crossEntropy_backward", "probs", probs, 2);
   int64_t n = probs.shape[0], k = probs.shape[1];
@@ -158,14 +160,13 @@ Tensor crossEntropyBackward(double gradOutput, const Tensor& probs, const Tensor
   Tensor grad = cuda::empty({n, k});
   int64_t total = n * k;
   if (total == 0) return grad;
-  double scale = gradOutput / static_cast<double>(n);
   double off = smoothing / static_cast<double>(k);
   if (labels.dtype == DType::Int64)
     crossEntropyBackwardKernel<<<blocksFor(total), kThreads, 0, stream()>>>(probs.f32(), labels.data<int64_t>(),
-                                                                             grad.f32(), n, k, scale, smoothing, off);
+                                                                             grad.f32(), n, k, gradOutput.f32(), smoothing, off);
   else
     crossEntropyBackwardKernel<<<blocksFor(total), kThreads, 0, stream()>>>(probs.f32(), labels.data<int32_t>(),
-                                                                             grad.f32(), n, k, scale, smoothing, off);
+                                                                             grad.f32(), n, k, gradOutput.f32(), smoothing, off);
   CR_CUDA_CHECK_LAUNCH("crossEntropyBackwardKernel");
   return grad;
 }
