@@ -120,7 +120,8 @@ export interface NativeBinding {
   shortcutA(x: T, outChannels: number, stride: number): T;
   shortcutABackward(dy: T, xShape: number[], stride: number): T;
   matmul(a: T, b: T, transA: boolean, transB: boolean): T;
-  crossEntropy(logits: T, labels: T, labelSmoothing: number): [T, T];
+  /** checkLabels: range-check labels on the GPU (a read-back); CPU labels are always checked. */
+  crossEntropy(logits: T, labels: T, labelSmoothing: number, checkLabels: boolean): [T, T];
   /** grad: the loss's gradient, a one-element float32 tensor on the probs' device. */
   crossEntropyBackward(grad: T, probs: T, labels: T, labelSmoothing: number): T;
   /** counter += 1 in place (a one-element int32 / int64 tensor). */

@@ -147,6 +147,14 @@ describe('capturable step pieces (every device)', () => {
     });
   });
 
+  it('crossEntropy({ checkLabels: false }) still checks labels on the CPU; the option must be a boolean', () => {
+    rn.scope(() => {
+      const logits = rn.randn([2, 3]);
+      expect(() => rn.crossEntropy(logits, rn.tensor([0, 3], [2], { dtype: 'int64' }), { checkLabels: false })).toThrow(/label 3 at index 1/);
+      expect(() => rn.crossEntropy(logits, rn.tensor([0, 1], [2], { dtype: 'int64' }), { checkLabels: 'no' as never })).toThrow(TypeError);
+    });
+  });
+
   it('GraphedSteps checks the labels of a graph step on the host (the captured loss cannot)', () => {
     expect(() => checkLabelValues(new Int32Array([0, 9, 3]), 10)).not.toThrow();
     expect(() => checkLabelValues(new BigInt64Array([0n, 10n]), 10)).toThrow(/label 10 at index 1 is outside \[0, 10\)/);
@@ -225,6 +233,15 @@ describe.skipIf(!runCuda)('CUDA graph capture and replay', () => {
       expect(maxDiff, `parameter ${i}`).toBeLessThan(1e-5);
     });
     expect(graphed.counted).toBe(lrs.length);
+  });
+
+  it('crossEntropy on GPU labels: a bad label throws, or gives NaN with checkLabels: false', () => {
+    expectCuda();
+    rn.scope(() => {
+      const logits = rn.randn([2, 3]).to('cuda'), bad = rn.tensor([0, 7], [2], { dtype: 'int64' }).to('cuda');
+      expect(() => rn.crossEntropy(logits, bad)).toThrow(/label 7 at index 1 is outside \[0, 3\)/);
+      expect(Number.isNaN(rn.crossEntropy(logits, bad, { checkLabels: false }).item())).toBe(true);
+    });
   });
 
   it('replays allocate nothing: device counters flat', () => {

@@ -24,7 +24,7 @@ void checkLabels(const char* op, const Tensor& labels, int64_t n, int64_t k) {
 
 }  // namespace
 
-CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double smoothing) {
+CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double smoothing, bool) {
   expectFloat32("crossEntropy", "logits", logits);
   expectDim("crossEntropy", "logits", logits, 2);
   int64_t n = logits.shape[0], k = logits.shape[1];

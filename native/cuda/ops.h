@@ -75,7 +75,8 @@ Tensor toFormat(const Tensor& t, MemoryFormat format);
 Tensor matmul(const Tensor& a, const Tensor& b, bool transA, bool transB);
 
 // kernels/loss.cu, kernels/sgd.cu, kernels/random.cu
-CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double labelSmoothing);
+CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double labelSmoothing,
+                                       bool checkLabels = true);
 Tensor crossEntropyBackward(const Tensor& gradOutput, const Tensor& probs, const Tensor& labels, double labelSmoothing);
 void sgdStep(Tensor& param, const Tensor& grad, Tensor* momentumBuffer, const SgdOptions& o);
 void sgdStepMulti(std::vector<Tensor*> params, std::vector<const Tensor*> grads, std::vector<Tensor*> buffers,

@@ -322,7 +322,7 @@ Napi::Value CrossEntropy(const Info& info) {
   return guarded(info, "crossEntropy", [&]() -> Napi::Value {
     const Tensor &logits = arg(info, 0, "logits"), &labels = arg(info, 1, "labels");
     auto r = CR_DISPATCH(deviceOf("crossEntropy", {&logits, &labels}), crossEntropyForward, logits, labels,
-                         toDouble(info[2], "labelSmoothing"));
+                         toDouble(info[2], "labelSmoothing"), toBool(info[3], "checkLabels"));
     return list(info.Env(), {r.loss, r.probs});
   });
 }

@@ -120,16 +120,17 @@ void throwOnBadLabel(const char* op, const Tensor& flag, const Tensor& labels, i
 
 }  // namespace
 
-CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double smoothing) {
+CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double smoothing, bool check) {
   expectFloat32Gpu("crossEntropy", "logits", logits);
   expectDim("crossEntropy", "logits", logits, 2);
   int64_t n = logits.shape[0], k = logits.shape[1];
   CR_CHECK_RANGE(n > 0 && k > 0, "crossEntropy: logits must have a non-empty batch and at least one class");
   CR_CHECK_RANGE(smoothing >= 0 && smoothing <= 1, "crossEntropy: labelSmoothing must be in [0, 1], got ", smoothing);
   checkLabelTensor("crossEntropy", labels, n);
-  // The range check reads a flag back, which a graph capture cannot do; captured, a bad label
-  // gives a NaN loss instead (the graph's caller checks its labels on the host).
-  const bool checkLabels = !capturing();
+  // The range check reads a flag back: skipped when the caller checked the labels on the host,
+  // and inside a graph capture, which cannot read back (the graph's caller checks its labels on
+  // the host). Unchecked, a bad label gives a NaN loss.
+  const bool checkLabels = check && !capturing();
   Tensor flag = checkLabels ? queueLabelCheck(labels, n, k) : Tensor();
   Tensor probs = cuda::empty({n, k});
   Tensor rowLoss = cuda::empty({n}, DType::Int64);  // doubles
