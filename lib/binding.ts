@@ -77,6 +77,16 @@ export interface NativeMemory {
   layoutConversions: number;
 }
 
+/** One (op, device) line of the native profiler's counts: calls and summed times since the last reset. */
+export interface NativeProfileEntry {
+  op: string;
+  device: DeviceName;
+  calls: number;
+  hostMs: number;
+  /** Present for ops on GPU tensors. */
+  deviceMs?: number;
+}
+
 export interface NativeBinding {
   fromArray(data: TransportArray, shape: number[], dtype: DType, format: MemoryFormat, device?: DeviceName): T;
   toArray(t: T): TransportArray;
@@ -139,6 +149,8 @@ export interface NativeBinding {
   cudaControl(action: 'allowTf32' | 'deterministic' | 'fusedBatchNorm', on: boolean): void;
   cudaControl(action: 'batchNormKernels'): 'fused' | 'cudnn';
   cudaControl(action: 'tf32'): boolean;
+  profiler(action: 'enable' | 'disable' | 'reset'): void;
+  profiler(action: 'report'): { ops: NativeProfileEntry[]; skippedCalls: number };
   setNumThreads(n: number): number;
   setGemmBackend(name: 'builtin' | 'openblas'): void;
 }
