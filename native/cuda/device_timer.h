@@ -24,7 +24,7 @@ class DeviceTimer {
 
   // Records the start event of one piece of work on the backend's stream.
   Start start();
-  // Records the end event of the work started last, whose time goes to totals[key] on collect().
+  // Records the end event of the work started last; its time goes to msByKey[key] on collect().
   void finish(int key);
   // Adds the milliseconds of every recorded pair to msByKey[key] (growing it as needed), waiting
   // for the pairs still in flight; the events go back to the pool. Throws while the stream is

@@ -3,7 +3,7 @@
 // and the device of its tensors: host time with a steady clock around the call (on the CPU the
 // op's whole time, on the GPU its launch overhead) and, for ops on GPU tensors, device time from
 // an event pair on the backend's stream (cuda/device_timer.h), read when the report is asked for.
-// While profiling is off a call costs one branch more than the op itself.
+// While profiling is off a call costs one branch (and one indirect call) more than the op itself.
 #pragma once
 #include <napi.h>
 
