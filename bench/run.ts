@@ -2,22 +2,25 @@
 //   npm run bench -- <suite...> [--runs N] [--warmup N] [--json out.json] [--threads N]
 //                               [--filter TEXT] [--peers torch,onnxruntime|none] [--no-install]
 //                               [--wait-idle SECONDS]
+//   npm run bench -- profile [options]   (the per-op profile of a training step or an inference
+//                                         pass: bench/profile.ts, --help for its options)
 // See bench/README.md.
 import './env.js'; // first: sets OpenBLAS's environment before the addon loads it
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as rn from '../lib/index.js';
 import { measure, type Peer, type Row } from './harness.js';
+import { profileCommand } from './profile.js';
 import { busyCores, OthersMeter } from './machine.js';
-import { fileFromRoot, OrtPeer } from './peers/ort.js';
+import { OrtPeer } from './peers/ort.js';
 import { TorchPeer } from './peers/torch.js';
 import { SUITES } from './suites/index.js';
 import type { Suite } from './suites/suite.js';
+import { writeResults } from './results.js';
 import { renderMissing, renderTable } from './table.js';
 
 const USAGE = `usage: npm run bench -- <suite...> [options]
+       npm run bench -- profile [options]   (where the time goes per native op; profile --help)
 
 suites:
 ${[...SUITES.values()].map((s) => `  ${s.name.padEnd(10)} ${s.description}`).join('\n')}
@@ -95,11 +98,6 @@ type Options = ReturnType<typeof parseCli>;
 
 const log = (line: string): void => { process.stderr.write(`${line}\n`); };
 const fmtLoad = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' / ');
-
-function stamp(d: Date): string {
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}_${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
 
 /** Waits until other processes use under a quarter of a core (over 2 s), or `seconds` have passed. */
 async function waitIdle(seconds: number, cores: number): Promise<void> {
@@ -212,8 +210,6 @@ async function runSuite(suite: Suite, o: Options): Promise<void> {
     console.log(`warning: other processes used ${busyDuring.toFixed(2)} of ${cores} cores on average while this suite ran; the timings are unreliable`);
   }
 
-  const path = resolve(o.json ?? fileFromRoot(`bench/results/${suite.name}-${stamp(started)}.json`));
-  mkdirSync(dirname(path), { recursive: true });
   const report = {
     suite: suite.name,
     description: suite.description,
@@ -236,10 +232,12 @@ async function runSuite(suite: Suite, o: Options): Promise<void> {
     peers: Object.fromEntries(suite.peers.map((n) => [n, peers.get(n)!.missing === null ? 'ok' : `missing (${peers.get(n)!.missing})`])),
     rows,
   };
-  writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
-  const shown = relative(process.cwd(), path);
-  console.log(`results: ${shown && !shown.startsWith('..') ? shown : path}`);
+  console.log(`results: ${writeResults(o.json, suite.name, started, report)}`);
 }
 
-const options = parseCli();
-for (const suite of options.suites) await runSuite(suite, options);
+if (process.argv[2] === 'profile') {
+  profileCommand(process.argv.slice(3));
+} else {
+  const options = parseCli();
+  for (const suite of options.suites) await runSuite(suite, options);
+}

@@ -77,6 +77,16 @@ export interface NativeMemory {
   layoutConversions: number;
 }
 
+/** One (op, device) line of the native profiler's counts: calls and summed times since the last reset. */
+export interface NativeProfileEntry {
+  op: string;
+  device: DeviceName;
+  calls: number;
+  hostMs: number;
+  /** Present for ops on GPU tensors. */
+  deviceMs?: number;
+}
+
 export interface NativeBinding {
   fromArray(data: TransportArray, shape: number[], dtype: DType, format: MemoryFormat, device?: DeviceName): T;
   toArray(t: T): TransportArray;
@@ -155,6 +165,8 @@ export interface NativeBinding {
   cudaControl(action: 'graphCapturing'): boolean;
   cudaControl(action: 'graphBegin'): number;
   cudaControl(action: 'graphEnd' | 'graphAbort' | 'graphReplay' | 'graphDestroy', graph: number): void;
+  profiler(action: 'enable' | 'disable' | 'reset'): void;
+  profiler(action: 'report'): { ops: NativeProfileEntry[]; skippedCalls: number };
   setNumThreads(n: number): number;
   setGemmBackend(name: 'builtin' | 'openblas'): void;
 }

@@ -6,6 +6,7 @@ export { noGrad, isGradEnabled } from './autograd.js';
 export { manualSeed } from './random.js';
 export { backends, setNumThreads, setGemmBackend, type Backends } from './backends.js';
 export * as cuda from './cuda.js';
+export * as profiler from './profiler.js';
 export * as amp from './amp/index.js';
 export { autocast } from './amp/autocast.js';
 export { add, sub, mul, div, scale, affine, relu, sigmoid } from './ops/elementwise.js';

@@ -1,5 +1,5 @@
 // The addon's entry point: registers the tensor class, the tensor functions, the ops, and the
-// process-wide queries (memory counters, backends, thread and GEMM settings).
+// process-wide queries (memory counters, backends, thread and GEMM settings), and the profiler.
 #include <napi.h>
 
 #include "../core/parallel.h"
@@ -9,6 +9,7 @@
 #include "../cuda/device_info.h"
 #include "convert.h"
 #include "ops.h"
+#include "profile.h"
 #include "tensor_wrap.h"
 
 namespace cr::napi {
@@ -143,7 +144,7 @@ Napi::Value SetGemmBackend(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   TensorWrap::Init(env, exports);
   InitTensorFunctions(env, exports);
-  InitOps(env, exports);
+  InitOps(env, exports, InitProfiler(env, exports));
   exports.Set("memory", Napi::Function::New(env, Memory, "memory"));
   exports.Set("emptyCache", Napi::Function::New(env, EmptyCache, "emptyCache"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));

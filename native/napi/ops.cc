@@ -15,6 +15,7 @@
 #include "../cpu/shape_ops.h"
 #include "convert.h"
 #include "dispatch.h"
+#include "profile.h"
 #include "tensor_wrap.h"
 
 namespace cr::napi {
@@ -427,7 +428,7 @@ Napi::Value RandomNormal(const Info& info) {
 
 }  // namespace
 
-void InitOps(Napi::Env env, Napi::Object exports) {
+void InitOps(Napi::Env env, Napi::Object exports, Profiler& profiler) {
   struct Entry { const char* name; Napi::Function::Callback fn; };
   const Entry entries[] = {
       {"conv2d", Conv2d},
@@ -470,7 +471,7 @@ void InitOps(Napi::Env env, Napi::Object exports) {
       {"randomUniform", RandomUniform},
       {"randomNormal", RandomNormal},
   };
-  for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+  for (const Entry& e : entries) exports.Set(e.name, profiledFunction(env, profiler, e.name, e.fn));
 }
 
 }  // namespace cr::napi

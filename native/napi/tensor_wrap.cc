@@ -76,6 +76,12 @@ Tensor* TensorWrap::GetMutable(const Napi::Value& v, const char* what) {
   return &wrap->tensor_;
 }
 
+const Tensor* TensorWrap::Peek(const Napi::Value& v) {
+  if (!hasTensorTag(v)) return nullptr;
+  TensorWrap* wrap = Napi::ObjectWrap<TensorWrap>::Unwrap(v.As<Napi::Object>());
+  return wrap->live_ ? &wrap->tensor_ : nullptr;
+}
+
 const Tensor* TensorWrap::GetOptional(const Napi::Value& v, const char* what) {
   if (v.IsUndefined() || v.IsNull()) return nullptr;
   return &Get(v, what);

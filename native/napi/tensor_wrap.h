@@ -17,6 +17,8 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   // nullptr for undefined / null, otherwise as Get.
   static const Tensor* GetOptional(const Napi::Value& v, const char* what);
   static Tensor* GetMutable(const Napi::Value& v, const char* what);
+  // The tensor behind v when v is a live NativeTensor, else nullptr (never throws).
+  static const Tensor* Peek(const Napi::Value& v);
 
   explicit TensorWrap(const Napi::CallbackInfo& info);
   ~TensorWrap() override;

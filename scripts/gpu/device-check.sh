@@ -11,8 +11,11 @@
 #      skipped with a note where the file is absent;
 #   3. rn.backends().cuda as JSON, and one small op on the device;
 #   4. the GPU tests (vitest, verbose; the JSON report in $OUT/gpu-tests.json);
-#   5. the GPU benchmark: npm run bench -- gpu --runs 3, the JSON in $OUT/bench-gpu.json;
-#   6. a summary: each step's exit code and seconds.
+#   5. the per-op profile of a ResNet-50 training step (autocast bf16, batch 256, channels-last,
+#      3 warm-up + 20 profiled steps; estimated under 40 s, capped at 90 s), the JSON in
+#      $OUT/profile-resnet50-train.json (it runs before the benchmark and takes from its time);
+#   6. the GPU benchmark: npm run bench -- gpu --runs 3, the JSON in $OUT/bench-gpu.json;
+#   7. a summary: each step's exit code and seconds.
 # Every step runs whatever happened before it; each is capped by `timeout`, and all of them by
 # DEVICE_CHECK_BUDGET_S (default 530 s: with run.sh unpacking first, under the 600 s a device
 # command may take). Everything printed goes to $OUT/device-check.log too ($OUT unset: ./).
@@ -102,20 +105,33 @@ import('./lib/index.ts').then((rn) => {
 # 4. the GPU tests
 tests_json="$out_dir/gpu-tests.json"
 rm -f "$tests_json"
-step "4 GPU tests (vitest)" 150 npx --no vitest run test/cuda_device.test.ts test/cuda_ops.test.ts test/cuda_training.test.ts test/cuda_graph.test.ts test/amp.test.ts \
+step "4 GPU tests (vitest)" 150 npx --no vitest run test/cuda_device.test.ts test/cuda_ops.test.ts test/cuda_training.test.ts test/cuda_graph.test.ts \
+  test/amp.test.ts test/profiler.test.ts \
   --reporter=verbose --reporter=json --outputFile.json="$tests_json"
 
-# 5. the GPU benchmark; a run that writes no JSON (CUDA unavailable: the suite only says why) fails
+# 5. where the time of a training step goes, per op; before the benchmark, whose cap the budget
+# may cut, so that this short step always runs
+profile_json="$out_dir/profile-resnet50-train.json"
+rm -f "$profile_json"
+# shellcheck disable=SC2016  # $1 and $rc expand in the inner shell
+step "5 profile resnet50 train" 90 bash -c '
+npm run bench -- profile --model resnet50 --mode train --device cuda --amp bfloat16 --batch 256 --channels-last \
+  --warmup 3 --steps 20 --json "$1"
+rc=$?
+if [[ ! -s "$1" ]]; then echo "no profile JSON written ($1)"; (( rc == 0 )) && rc=1; fi
+exit $rc' profile "$profile_json"
+
+# 6. the GPU benchmark; a run that writes no JSON (CUDA unavailable: the suite only says why) fails
 bench_json="$out_dir/bench-gpu.json"
 rm -f "$bench_json"
 # shellcheck disable=SC2016  # $1 and $rc expand in the inner shell
-step "5 bench gpu" 360 bash -c '
+step "6 bench gpu" 360 bash -c '
 npm run bench -- gpu --runs 3 --json "$1"
 rc=$?
 if [[ ! -s "$1" ]]; then echo "no benchmark JSON written ($1)"; (( rc == 0 )) && rc=1; fi
 exit $rc' bench "$bench_json"
 
-# 6. the summary
+# 7. the summary
 failed=0
 say ""
 say "==== summary (${log})"
@@ -130,7 +146,7 @@ say "$summary"
 for c in "${codes[@]}"; do
   [[ $c == 0 || $c == skip ]] || failed=1
 done
-for f in "$tests_json" "$bench_json"; do
+for f in "$tests_json" "$profile_json" "$bench_json"; do
   if [[ -s $f ]]; then say "written: $f"; else say "not written: $f"; fi
 done
 if (( failed )); then say "device-check: FAILED"; else say "device-check: all steps passed"; fi
