@@ -142,12 +142,13 @@ function trainRunner(spec: TrainSpec): Runner {
     }
     return out;
   };
-  // With a graph: each step copies the batch into the graph's inputs and replays (after two eager
-  // warm-up steps and the capture, all within the first repetition).
-  if (spec.cudaGraph && mp?.scaler) {
+  // The scaler's state stays on the GPU, so that a step reads nothing back (as the trainer does).
+  if (mp?.scaler) {
     if (!mp.scaler.useDeviceState) throw new Error('the GradScaler cannot keep its state on the device');
     mp.scaler.useDeviceState('cuda');
   }
+  // With a graph: each step copies the batch into the graph's inputs and replays (after two eager
+  // warm-up steps and the capture, all within the first repetition).
   const graphed = spec.cudaGraph ? new GraphedSteps(body, spec.numClasses, 2) : null;
   const hostLabels = labels.toArray();
   const step = (): void => rn.scope(() => {

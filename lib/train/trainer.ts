@@ -178,8 +178,9 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     o.onRecord?.(record);
   };
 
-  // Device-side scaler state, so that a step reads nothing back (and can be captured).
-  if (scaler && o.cudaGraph) scaler.useDeviceState(device);
+  // On the GPU the scaler keeps its state there, so that a step reads nothing back (and can be
+  // captured in a CUDA graph).
+  if (scaler && device === 'cuda') scaler.useDeviceState(device);
   /** One step's GPU work on a batch on the device: forward, loss, backward, optimizer. */
   const stepBody = (images: Tensor, labels: Tensor): StepOutputs => {
     o.optimizer.zeroGrad();
