@@ -5,28 +5,29 @@
 
 namespace cr {
 
-void checkSgdDeviceScalars(const SgdOptions& o, Device device) {
-  auto check = [device](const Tensor* t, const char* what, DType dtype) {
+void checkSgdStep(const Tensor& param, const Tensor& grad, const Tensor* momentumBuffer, const SgdOptions& o,
+                  Device device) {
+  expectFloat32On(device, "sgdStep", "param", param);
+  expectFloat32On(device, "sgdStep", "grad", grad);
+  expectShape("sgdStep", "grad", grad, param.shape);
+  CR_CHECK_TYPE(grad.format == param.format, "sgdStep: grad and param must share a memory format");
+  CR_CHECK_RANGE(o.momentum == 0 || momentumBuffer != nullptr, "sgdStep: momentum needs a momentum buffer");
+  if (momentumBuffer) {
+    expectFloat32On(device, "sgdStep", "momentumBuffer", *momentumBuffer);
+    expectShape("sgdStep", "momentumBuffer", *momentumBuffer, param.shape);
+  }
+  auto scalar = [device](const Tensor* t, const char* what, DType dtype) {
     if (!t) return;
     CR_CHECK_TYPE(t->device == device, "sgdStep: ", what, " must be on the parameters' device");
     CR_CHECK_TYPE(t->dtype == dtype, "sgdStep: ", what, " must be ", dtypeName(dtype), ", got ", dtypeName(t->dtype));
     CR_CHECK_RANGE(t->numel() == 1, "sgdStep: ", what, " must hold one element, got ", t->numel());
   };
-  check(o.lrTensor, "lrTensor", DType::Float32);
-  check(o.skipIfNonzero, "skipIfNonzero", DType::Int32);
+  scalar(o.lrTensor, "lrTensor", DType::Float32);
+  scalar(o.skipIfNonzero, "skipIfNonzero", DType::Int32);
 }
 
 void sgdStep(Tensor& param, const Tensor& grad, Tensor* momentumBuffer, const SgdOptions& o) {
-  expectFloat32("sgdStep", "param", param);
-  expectFloat32("sgdStep", "grad", grad);
-  expectShape("sgdStep", "grad", grad, param.shape);
-  CR_CHECK_TYPE(grad.format == param.format, "sgdStep: grad and param must share a memory format");
-  CR_CHECK_RANGE(o.momentum == 0 || momentumBuffer != nullptr, "sgdStep: momentum needs a momentum buffer");
-  if (momentumBuffer) {
-    expectFloat32("sgdStep", "momentumBuffer", *momentumBuffer);
-    expectShape("sgdStep", "momentumBuffer", *momentumBuffer, param.shape);
-  }
-  checkSgdDeviceScalars(o, Device::CPU);
+  checkSgdStep(param, grad, momentumBuffer, o, Device::CPU);
   if (o.skipIfNonzero && o.skipIfNonzero->data<int32_t>()[0] != 0) return;
   float lr = o.lrTensor ? o.lrTensor->f32()[0] : static_cast<float>(o.lr), mu = static_cast<float>(o.momentum);
   float damp = 1.f - static_cast<float>(o.dampening), wd = static_cast<float>(o.weightDecay);

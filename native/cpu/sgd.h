@@ -20,8 +20,9 @@ struct SgdOptions {
   const Tensor* lrTensor = nullptr;
   const Tensor* skipIfNonzero = nullptr;
 };
-// Checks lrTensor / skipIfNonzero for parameters on `device`.
-void checkSgdDeviceScalars(const SgdOptions& o, Device device);
+// The argument checks of sgdStep for tensors on `device` (shared by the CPU op and its CUDA twin).
+void checkSgdStep(const Tensor& param, const Tensor& grad, const Tensor* momentumBuffer, const SgdOptions& o,
+                  Device device);
 // momentumBuffer may be nullptr when momentum == 0; param, grad and the buffer share one shape.
 void sgdStep(Tensor& param, const Tensor& grad, Tensor* momentumBuffer, const SgdOptions& o);
 // sgdStep on every (params[i], grads[i], buffers[i]); buffers may be empty when momentum == 0.

@@ -6,7 +6,6 @@
 #include "../ops.h"
 #include "common.cuh"
 #include "sgd_multi.h"
-#include "tensor_checks.cuh"
 
 namespace cr::cuda {
 namespace {
@@ -19,7 +18,6 @@ struct SgdScalars {
 };
 
 SgdScalars scalarsOf(const SgdOptions& o) {
-  checkSgdDeviceScalars(o, Device::CUDA);
   return {static_cast<float>(o.lr), static_cast<float>(o.momentum), 1.f - static_cast<float>(o.dampening),
           static_cast<float>(o.weightDecay), o.nesterov, o.firstStep,
           o.lrTensor ? o.lrTensor->f32() : nullptr, o.skipIfNonzero ? o.skipIfNonzero->data<int32_t>() : nullptr};
@@ -84,19 +82,6 @@ __global__ void sgdMultiKernel(SgdBatch batch, SgdScalars s) {
     sgdUpdate(t.param, t.grad, t.buf, i, s);
 }
 
-// The checks of the CPU's sgdStep, plus the device.
-void checkSgdArgs(const Tensor& param, const Tensor& grad, const Tensor* momentumBuffer, const SgdOptions& o) {
-  expectFloat32Gpu("sgdStep", "param", param);
-  expectFloat32Gpu("sgdStep", "grad", grad);
-  expectShape("sgdStep", "grad", grad, param.shape);
-  CR_CHECK_TYPE(grad.format == param.format, "sgdStep: grad and param must share a memory format");
-  CR_CHECK_RANGE(o.momentum == 0 || momentumBuffer != nullptr, "sgdStep: momentum needs a momentum buffer");
-  if (momentumBuffer) {
-    expectFloat32Gpu("sgdStep", "momentumBuffer", *momentumBuffer);
-    expectShape("sgdStep", "momentumBuffer", *momentumBuffer, param.shape);
-  }
-}
-
 void launchBatch(SgdBatch& batch, const SgdScalars& s) {
   if (batch.count == 0) return;
   sgdMultiKernel<<<static_cast<unsigned int>(batch.firstBlock[batch.count]), kThreads, 0, stream()>>>(batch, s);
@@ -108,7 +93,7 @@ void launchBatch(SgdBatch& batch, const SgdScalars& s) {
 }  // namespace
 
 void sgdStep(Tensor& param, const Tensor& grad, Tensor* momentumBuffer, const SgdOptions& o) {
-  checkSgdArgs(param, grad, momentumBuffer, o);
+  checkSgdStep(param, grad, momentumBuffer, o, Device::CUDA);
   int64_t n = param.numel();
   if (n == 0) return;
   float* buf = o.momentum != 0 ? momentumBuffer->f32() : nullptr;
@@ -124,7 +109,7 @@ void sgdStepMulti(std::vector<Tensor*> params, std::vector<const Tensor*> grads,
                  " params but ", buffers.size(), " momentum buffers");
   for (size_t i = 0; i < count; ++i) {
     CR_CHECK_TYPE(params[i] != nullptr && grads[i] != nullptr, "sgdStepMulti: param and grad ", i, " must be given");
-    checkSgdArgs(*params[i], *grads[i], buffers.empty() ? nullptr : buffers[i], o);
+    checkSgdStep(*params[i], *grads[i], buffers.empty() ? nullptr : buffers[i], o, Device::CUDA);
   }
   SgdScalars s = scalarsOf(o);
   SgdBatch batch{};
