@@ -12,10 +12,7 @@ int64_t labelAt(const Tensor& labels, int64_t i) {
   return labels.dtype == DType::Int64 ? labels.data<int64_t>()[i] : labels.data<int32_t>()[i];
 }
 
-void checkLabels(const char* op, const Tensor& labels, int64_t n, int64_t k) {
-  CR_CHECK_TYPE(labels.dtype == DType::Int32 || labels.dtype == DType::Int64, op,
-                ": labels must be int32 or int64, got ", dtypeName(labels.dtype));
-  expectShape(op, "labels", labels, {n});
+void checkLabelRange(const char* op, const Tensor& labels, int64_t n, int64_t k) {
   for (int64_t i = 0; i < n; ++i) {
     int64_t label = labelAt(labels, i);
     CR_CHECK_RANGE(label >= 0 && label < k, op, ": label ", label, " at index ", i, " is outside [0, ", k, ")");
@@ -24,13 +21,23 @@ void checkLabels(const char* op, const Tensor& labels, int64_t n, int64_t k) {
 
 }  // namespace
 
-CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double smoothing, bool) {
-  expectFloat32("crossEntropy", "logits", logits);
-  expectDim("crossEntropy", "logits", logits, 2);
+void checkCrossEntropyArgs(const char* op, const char* logitsName, const Tensor& logits, const Tensor& labels,
+                           double smoothing, Device device) {
+  expectFloat32On(device, op, logitsName, logits);
+  expectDim(op, logitsName, logits, 2);
   int64_t n = logits.shape[0], k = logits.shape[1];
-  CR_CHECK_RANGE(n > 0 && k > 0, "crossEntropy: logits must have a non-empty batch and at least one class");
-  CR_CHECK_RANGE(smoothing >= 0 && smoothing <= 1, "crossEntropy: labelSmoothing must be in [0, 1], got ", smoothing);
-  checkLabels("crossEntropy", labels, n, k);
+  CR_CHECK_RANGE(n > 0 && k > 0, op, ": ", logitsName, " must have a non-empty batch and at least one class");
+  CR_CHECK_RANGE(smoothing >= 0 && smoothing <= 1, op, ": labelSmoothing must be in [0, 1], got ", smoothing);
+  CR_CHECK_TYPE(labels.dtype == DType::Int32 || labels.dtype == DType::Int64, op,
+                ": labels must be int32 or int64, got ", dtypeName(labels.dtype));
+  CR_CHECK_TYPE(labels.device == device, op, ": labels", device == Device::CPU ? " must be on the CPU" : " must be on the GPU");
+  expectShape(op, "labels", labels, {n});
+}
+
+CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double smoothing, bool) {
+  checkCrossEntropyArgs("crossEntropy", "logits", logits, labels, smoothing, Device::CPU);
+  int64_t n = logits.shape[0], k = logits.shape[1];
+  checkLabelRange("crossEntropy", labels, n, k);
   Tensor probs = empty({n, k});
   std::vector<double> rowLoss(n);
   const float* in = logits.f32();
@@ -69,10 +76,9 @@ void checkLossGradient(const Tensor& gradOutput, Device device) {
 
 Tensor crossEntropyBackward(const Tensor& gradOutput, const Tensor& probs, const Tensor& labels, double smoothing) {
   checkLossGradient(gradOutput, Device::CPU);
-  expectFloat32("crossEntropy_backward", "probs", probs);
-  expectDim("crossEntropy_backward", "probs", probs, 2);
+  checkCrossEntropyArgs("crossEntropy_backward", "probs", probs, labels, 0, Device::CPU);
   int64_t n = probs.shape[0], k = probs.shape[1];
-  checkLabels("crossEntropy_backward", labels, n, k);
+  checkLabelRange("crossEntropy_backward", labels, n, k);
   Tensor grad = empty({n, k});
   const float* p = probs.f32();
   float* g = grad.f32();

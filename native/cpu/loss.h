@@ -16,5 +16,10 @@ CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& label
 // kernel runs, so that nothing is read back).
 Tensor crossEntropyBackward(const Tensor& gradOutput, const Tensor& probs, const Tensor& labels, double labelSmoothing);
 void checkLossGradient(const Tensor& gradOutput, Device device);
+// The argument checks shared by the CPU ops and their CUDA twins (not the labels' range):
+// logits (N, K) float32 with N, K > 0 and labels (N) int32 / int64, both on `device`; the
+// smoothing in [0, 1] (crossEntropy only; pass 0 from the backward).
+void checkCrossEntropyArgs(const char* op, const char* logitsName, const Tensor& logits, const Tensor& labels,
+                           double smoothing, Device device);
 
 }  // namespace cr

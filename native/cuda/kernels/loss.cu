@@ -9,7 +9,6 @@
 #include "../graph.h"
 #include "../ops.h"
 #include "block_reduce.cuh"
-#include "tensor_checks.cuh"
 
 namespace cr::cuda {
 namespace {
@@ -79,14 +78,6 @@ __global__ void crossEntropyBackwardKernel(const float* probs, const Label* labe
   }
 }
 
-// Dtype, device and shape checks of the labels (as the CPU's checkLabels, in the same order).
-void checkLabelTensor(const char* op, const Tensor& labels, int64_t n) {
-  CR_CHECK_TYPE(labels.dtype == DType::Int32 || labels.dtype == DType::Int64, op,
-                ": labels must be int32 or int64, got ", dtypeName(labels.dtype));
-  expectGpu(op, "labels", labels);
-  expectShape(op, "labels", labels, {n});
-}
-
 // Queues the label range check; the flag holds the first bad index after it runs.
 Tensor queueLabelCheck(const Tensor& labels, int64_t n, int64_t k) {
   Tensor flag = cuda::empty({1}, DType::Int64);
@@ -121,12 +112,8 @@ void throwOnBadLabel(const char* op, const Tensor& flag, const Tensor& labels, i
 }  // namespace
 
 CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double smoothing, bool check) {
-  expectFloat32Gpu("crossEntropy", "logits", logits);
-  expectDim("crossEntropy", "logits", logits, 2);
+  checkCrossEntropyArgs("crossEntropy", "logits", logits, labels, smoothing, Device::CUDA);
   int64_t n = logits.shape[0], k = logits.shape[1];
-  CR_CHECK_RANGE(n > 0 && k > 0, "crossEntropy: logits must have a non-empty batch and at least one class");
-  CR_CHECK_RANGE(smoothing >= 0 && smoothing <= 1, "crossEntropy: labelSmoothing must be in [0, 1], got ", smoothing);
-  checkLabelTensor("crossEntropy", labels, n);
   // The range check reads a flag back: skipped when the caller checked the labels on the host,
   // and inside a graph capture, which cannot read back (the graph's caller checks its labels on
   // the host). Unchecked, a bad label gives a NaN loss.
@@ -152,10 +139,8 @@ CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& label
 
 Tensor crossEntropyBackward(const Tensor& gradOutput, const Tensor& probs, const Tensor& labels, double smoothing) {
   checkLossGradient(gradOutput, Device::CUDA);
-  expectFloat32Gpu("crossEntropy_backward", "probs", probs);
-  expectDim("crossEntropy_backward", "probs", probs, 2);
+  checkCrossEntropyArgs("crossEntropy_backward", "probs", probs, labels, 0, Device::CUDA);
   int64_t n = probs.shape[0], k = probs.shape[1];
-  checkLabelTensor("crossEntropy_backward", labels, n);
   // The labels were range-checked by the forward pass (a read-back that waits for the GPU); the
   // backward kernel only compares class indices with them, so it needs no second check.
   Tensor grad = cuda::empty({n, k});
