@@ -67,11 +67,38 @@ Tensor concat(const std::vector<Tensor>& parts, int64_t dimIn) {
   return allLast ? toFormat(out, MemoryFormat::ChannelsLast) : out;
 }
 
-Tensor narrow(const Tensor& x, int64_t dimIn, int64_t start, int64_t length) {
-  expectFloat32("narrow", "input", x);
+int64_t narrowDim(const Tensor& x, int64_t dimIn, int64_t start, int64_t length, Device device) {
+  expectFloat32On(device, "narrow", "input", x);
   int64_t dim = normaliseDim("narrow", dimIn, x.dim());
   CR_CHECK_RANGE(start >= 0 && length >= 0 && start + length <= x.shape[dim], "narrow: range [", start, ", ",
                  start + length, ") is outside dimension ", dim, " of size ", x.shape[dim]);
+  return dim;
+}
+
+ShortcutAShape shortcutAShape(const Tensor& x, int64_t outChannels, int64_t stride, Device device) {
+  expectFloat32On(device, "shortcutA", "input", x);
+  expectDim("shortcutA", "input", x, 4);
+  int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+  CR_CHECK_RANGE(stride >= 1, "shortcutA: stride must be at least 1, got ", stride);
+  CR_CHECK_RANGE(outChannels >= c, "shortcutA: outChannels (", outChannels, ") must be at least the input's ", c);
+  return {n, c, h, w, outChannels, (h + stride - 1) / stride, (w + stride - 1) / stride, (outChannels - c) / 2};
+}
+
+ShortcutAShape shortcutABackwardShape(const Tensor& dy, const Shape& xShape, int64_t stride, Device device) {
+  expectFloat32On(device, "shortcutA_backward", "grad", dy);
+  CR_CHECK_RANGE(xShape.size() == 4, "shortcutA_backward: input shape must be 4-D");
+  CR_CHECK_RANGE(stride >= 1, "shortcutA_backward: stride must be at least 1, got ", stride);
+  int64_t n = xShape[0], c = xShape[1], h = xShape[2], w = xShape[3];
+  int64_t outChannels = dy.dim() >= 2 ? dy.shape[1] : 0;
+  int64_t ho = (h + stride - 1) / stride, wo = (w + stride - 1) / stride;
+  expectShape("shortcutA_backward", "grad", dy, {n, outChannels, ho, wo});
+  CR_CHECK_RANGE(outChannels >= c, "shortcutA_backward: grad has ", outChannels, " channels, fewer than the input's ",
+                 c);
+  return {n, c, h, w, outChannels, ho, wo, (outChannels - c) / 2};
+}
+
+Tensor narrow(const Tensor& x, int64_t dimIn, int64_t start, int64_t length) {
+  int64_t dim = narrowDim(x, dimIn, start, length, Device::CPU);
   Tensor c = contiguous(x);
   Shape outShape = x.shape;
   outShape[dim] = length;
@@ -88,13 +115,8 @@ Tensor narrow(const Tensor& x, int64_t dimIn, int64_t start, int64_t length) {
 }
 
 Tensor shortcutA(const Tensor& x, int64_t outChannels, int64_t stride) {
-  expectFloat32("shortcutA", "input", x);
-  expectDim("shortcutA", "input", x, 4);
-  int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
-  CR_CHECK_RANGE(stride >= 1, "shortcutA: stride must be at least 1, got ", stride);
-  CR_CHECK_RANGE(outChannels >= c, "shortcutA: outChannels (", outChannels, ") must be at least the input's ", c);
-  int64_t ho = (h + stride - 1) / stride, wo = (w + stride - 1) / stride;
-  int64_t before = (outChannels - c) / 2;
+  const ShortcutAShape g = shortcutAShape(x, outChannels, stride, Device::CPU);
+  const int64_t n = g.n, c = g.c, h = g.h, w = g.w, ho = g.ho, wo = g.wo, before = g.before;
   Tensor cx = contiguous(x);
   Tensor out = zeros({n, outChannels, ho, wo});
   const float* src = cx.f32();
@@ -111,13 +133,8 @@ Tensor shortcutA(const Tensor& x, int64_t outChannels, int64_t stride) {
 }
 
 Tensor shortcutABackward(const Tensor& dy, const Shape& xShape, int64_t stride) {
-  expectFloat32("shortcutA_backward", "grad", dy);
-  CR_CHECK_RANGE(xShape.size() == 4, "shortcutA_backward: input shape must be 4-D");
-  int64_t n = xShape[0], c = xShape[1], h = xShape[2], w = xShape[3];
-  int64_t outChannels = dy.shape[1];
-  int64_t ho = (h + stride - 1) / stride, wo = (w + stride - 1) / stride;
-  expectShape("shortcutA_backward", "grad", dy, {n, outChannels, ho, wo});
-  int64_t before = (outChannels - c) / 2;
+  const ShortcutAShape g = shortcutABackwardShape(dy, xShape, stride, Device::CPU);
+  const int64_t n = g.n, c = g.c, h = g.h, w = g.w, outChannels = g.outChannels, ho = g.ho, wo = g.wo, before = g.before;
   Tensor cdy = contiguous(dy);
   Tensor dx = zeros(xShape);
   const float* src = cdy.f32();

@@ -6,7 +6,6 @@
 #include "../../cpu/shape_ops.h"
 #include "../ops.h"
 #include "copy_plans.cuh"
-#include "tensor_checks.cuh"
 
 namespace cr::cuda {
 namespace {
@@ -49,10 +48,7 @@ Tensor concat(const std::vector<Tensor>& parts, int64_t dimIn) {
 }
 
 Tensor narrow(const Tensor& x, int64_t dimIn, int64_t start, int64_t length) {
-  expectFloat32Gpu("narrow", "input", x);
-  int64_t dim = normaliseDim("narrow", dimIn, x.dim());
-  CR_CHECK_RANGE(start >= 0 && length >= 0 && start + length <= x.shape[dim], "narrow: range [", start, ", ",
-                 start + length, ") is outside dimension ", dim, " of size ", x.shape[dim]);
+  int64_t dim = narrowDim(x, dimIn, start, length, Device::CUDA);
   Shape outShape = x.shape;
   outShape[dim] = length;
   Tensor out = cuda::empty(outShape, DType::Float32, x.format);
@@ -61,32 +57,17 @@ Tensor narrow(const Tensor& x, int64_t dimIn, int64_t start, int64_t length) {
 }
 
 Tensor shortcutA(const Tensor& x, int64_t outChannels, int64_t stride) {
-  expectFloat32Gpu("shortcutA", "input", x);
-  expectDim("shortcutA", "input", x, 4);
-  int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
-  CR_CHECK_RANGE(stride >= 1, "shortcutA: stride must be at least 1, got ", stride);
-  CR_CHECK_RANGE(outChannels >= c, "shortcutA: outChannels (", outChannels, ") must be at least the input's ", c);
-  int64_t ho = (h + stride - 1) / stride, wo = (w + stride - 1) / stride;
-  int64_t before = (outChannels - c) / 2;
-  Tensor out = cuda::zeros({n, outChannels, ho, wo}, DType::Float32, x.format);
-  stridedCopy("shortcutA", x.f32(), out.f32(), shortcutAPlan(x, out, stride, before));
+  const ShortcutAShape g = shortcutAShape(x, outChannels, stride, Device::CUDA);
+  Tensor out = cuda::zeros({g.n, outChannels, g.ho, g.wo}, DType::Float32, x.format);
+  stridedCopy("shortcutA", x.f32(), out.f32(), shortcutAPlan(x, out, stride, g.before));
   return out;
 }
 
 Tensor shortcutABackward(const Tensor& dy, const Shape& xShape, int64_t stride) {
-  expectFloat32Gpu("shortcutA_backward", "grad", dy);
-  CR_CHECK_RANGE(xShape.size() == 4, "shortcutA_backward: input shape must be 4-D");
-  CR_CHECK_RANGE(stride >= 1, "shortcutA_backward: stride must be at least 1, got ", stride);
-  int64_t n = xShape[0], c = xShape[1], h = xShape[2], w = xShape[3];
-  int64_t outChannels = dy.dim() >= 2 ? dy.shape[1] : 0;
-  int64_t ho = (h + stride - 1) / stride, wo = (w + stride - 1) / stride;
-  expectShape("shortcutA_backward", "grad", dy, {n, outChannels, ho, wo});
-  CR_CHECK_RANGE(outChannels >= c, "shortcutA_backward: grad has ", outChannels, " channels, fewer than the input's ",
-                 c);
-  int64_t before = (outChannels - c) / 2;
+  const ShortcutAShape g = shortcutABackwardShape(dy, xShape, stride, Device::CUDA);
   // The result takes dy's memory format; positions the forward pass skipped get zero.
   Tensor dx = cuda::zeros(xShape, DType::Float32, dy.format);
-  stridedCopy("shortcutA_backward", dy.f32(), dx.f32(), shortcutABackwardPlan(dy, dx, stride, before));
+  stridedCopy("shortcutA_backward", dy.f32(), dx.f32(), shortcutABackwardPlan(dy, dx, stride, g.before));
   return dx;
 }
 
