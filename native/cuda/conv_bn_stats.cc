@@ -1,8 +1,12 @@
 // convBnStats on the GPU as one cuDNN graph (the graph API's "ConvBNfprop" pattern):
 //   x ──[× scale]──[+ bias]──[relu]──► conv(·, weight) ──► y ──► genStats ──► sum, sqSum
-// x, weight, scale, bias and y are float16 or bfloat16 stored NHWC (the weight KRSC); the prologue's
-// intermediates are virtual float32 tensors, the convolution accumulates in float32 and the
-// statistics are float32 (O). Each bracketed node is present only when asked for.
+// x, weight, scale, bias, y and the prologue's virtual intermediates are float16 or bfloat16, stored
+// NHWC (the weight KRSC; scale and bias as (1, C, 1, 1)); the pointwise math and the convolution's
+// accumulation are float32, and so are the statistics (O). Each bracketed node is present only when
+// asked for. Data types and layouts follow cuDNN's documentation of the pattern (its pre-compiled
+// engine takes float16 only, on compute capability 8.0 and newer except 8.9; on 9.0 and newer only
+// the full prologue or none) and NVIDIA's cudnn-frontend sample of it ("SBRCS" in
+// samples/cpp/convolution/fprop.cpp): bfloat16 runs only where some other engine takes it.
 // Plans: heuristics mode A, then FALLBACK, propose engine configurations; the first whose execution
 // plan finalizes (and, when deterministic convolutions are asked for, whose engine is not marked
 // nondeterministic) is cached under the shapes, parameters, dtype and prologue parts. A configuration
@@ -107,7 +111,7 @@ const BackendDesc& operationGraph(const PlanKey& k, std::deque<BackendDesc>& par
   std::vector<const BackendDesc*> ops;
   const BackendDesc* input = &x;  // the convolution's input: x or the prologue's last intermediate
   auto prologueStep = [&](Uid uid, dnn::cudnnPointwiseMode_t mode, const BackendDesc* operand) {
-    const BackendDesc& out = keep(tensorDesc(uid, xDims, nhwcStrides(xDims), dnn::CUDNN_DATA_FLOAT, true));
+    const BackendDesc& out = keep(tensorDesc(uid, xDims, nhwcStrides(xDims), io, true));
     ops.push_back(&keep(pointwiseOp(parts, mode, *input, operand, out)));
     input = &out;
   };
