@@ -102,7 +102,7 @@ import('./lib/index.ts').then((rn) => {
 # 4. the GPU tests
 tests_json="$out_dir/gpu-tests.json"
 rm -f "$tests_json"
-step "4 GPU tests (vitest)" 150 npx --no vitest run test/cuda_device.test.ts test/cuda_ops.test.ts test/cuda_training.test.ts test/cuda_graph.test.ts test/amp.test.ts \
+step "4 GPU tests (vitest)" 150 npx --no vitest run test/cuda_device.test.ts test/cuda_ops.test.ts test/cuda_training.test.ts test/cuda_graph.test.ts test/amp.test.ts test/conv_bn_stats.test.ts \
   --reporter=verbose --reporter=json --outputFile.json="$tests_json"
 
 # 5. the GPU benchmark; a run that writes no JSON (CUDA unavailable: the suite only says why) fails
