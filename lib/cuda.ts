@@ -1,4 +1,5 @@
-// rn.cuda: the GPU's memory counters and cache, synchronisation, and the TF32 switch.
+// rn.cuda: the GPU's memory counters and cache, synchronisation, the TF32 switch, and the fused
+// convolution's plan cache.
 import { native, type CudaMemory, type FusedConvPlans } from './binding.js';
 import { cudaUsability } from './backends.js';
 

@@ -3,7 +3,7 @@
 // the device has no fused kernel for a call). The forward uses them directly; the backward rule
 // (ops/grad.ts) recomputes z with them rather than keeping it. Every function returns new handles
 // that the caller owns and leaves its arguments alone.
-import { native, type ConvParams, type DType, type NativeTensor } from '../binding.js';
+import { native, type ConvParams, type DType, type MemoryFormat, type NativeTensor } from '../binding.js';
 
 export interface Prologue {
   /** (C) float32 or null */
@@ -48,7 +48,7 @@ export function applyPrologue(x32: NativeTensor, p: Prologue): NativeTensor {
 }
 
 /** dx = dz * scale per channel (a copy of dz without a scale), in `format`. */
-export function unscalePrologue(dz32: NativeTensor, scale: NativeTensor | null, format: NativeTensor['format']): NativeTensor {
+export function unscalePrologue(dz32: NativeTensor, scale: NativeTensor | null, format: MemoryFormat): NativeTensor {
   const dx = scale ? perChannel(2, dz32, scale) : dz32.alias();
   if (dx.format === format) return dx;
   const converted = native.toFormat(dx, format);
@@ -68,7 +68,9 @@ export function prologueOf(x: NativeTensor, p: Prologue): NativeTensor {
 }
 
 /** [y, sum, sqSum] as convBnStats gives them, composed: prologue, conv2d, sums of y and y² over (N, H, W). */
-export function composeConvBnStats(x: NativeTensor, weight: NativeTensor, p: Prologue, params: ConvParams): [NativeTensor, NativeTensor, NativeTensor] {
+export function composeConvBnStats(
+  x: NativeTensor, weight: NativeTensor, p: Prologue, params: ConvParams,
+): [NativeTensor, NativeTensor, NativeTensor] {
   const z = prologueOf(x, p);
   const y = native.conv2d(z, weight, null, params);
   z.dispose();

@@ -85,7 +85,8 @@ BackendDesc pointwiseOp(std::deque<BackendDesc>& parts, dnn::cudnnPointwiseMode_
       .setDataType(dnn::CUDNN_ATTR_POINTWISE_MATH_PREC, dnn::CUDNN_DATA_FLOAT)
       .finalize();
   BackendDesc op(dnn::CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR);
-  op.setDesc(dnn::CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, pw).setDesc(dnn::CUDNN_ATTR_OPERATION_POINTWISE_XDESC, x);
+  op.setDesc(dnn::CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, pw)
+      .setDesc(dnn::CUDNN_ATTR_OPERATION_POINTWISE_XDESC, x);
   if (b) op.setDesc(dnn::CUDNN_ATTR_OPERATION_POINTWISE_BDESC, *b);
   op.setDesc(dnn::CUDNN_ATTR_OPERATION_POINTWISE_YDESC, y).finalize();
   return op;
@@ -115,8 +116,11 @@ const BackendDesc& operationGraph(const PlanKey& k, std::deque<BackendDesc>& par
     ops.push_back(&keep(pointwiseOp(parts, mode, *input, operand, out)));
     input = &out;
   };
-  if (k.scale) prologueStep(kScaled, dnn::CUDNN_POINTWISE_MUL, &keep(tensorDesc(kScale, channelDims, nhwcStrides(channelDims), io, false)));
-  if (k.bias) prologueStep(kBiased, dnn::CUDNN_POINTWISE_ADD, &keep(tensorDesc(kBias, channelDims, nhwcStrides(channelDims), io, false)));
+  auto perChannel = [&](Uid uid) -> const BackendDesc* {  // (1, C, 1, 1)
+    return &keep(tensorDesc(uid, channelDims, nhwcStrides(channelDims), io, false));
+  };
+  if (k.scale) prologueStep(kScaled, dnn::CUDNN_POINTWISE_MUL, perChannel(kScale));
+  if (k.bias) prologueStep(kBiased, dnn::CUDNN_POINTWISE_ADD, perChannel(kBias));
   if (k.relu) prologueStep(kActivated, dnn::CUDNN_POINTWISE_RELU_FWD, nullptr);
 
   BackendDesc& conv = parts.emplace_back(dnn::CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
@@ -177,7 +181,8 @@ std::shared_ptr<const Plan> buildPlan(const PlanKey& k, std::string* why) {
           .setDesc(dnn::CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, config);
       const dnn::cudnnStatus_t status = candidate.tryFinalize();
       if (status != dnn::CUDNN_STATUS_SUCCESS) {
-        lastFailure = "cudnnBackendFinalize(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR) failed: " + cudnnStatusName(status);
+        lastFailure =
+            "cudnnBackendFinalize(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR) failed: " + cudnnStatusName(status);
         continue;
       }
       plan->workspaceBytes = candidate.getInt64(dnn::CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE);
@@ -248,7 +253,8 @@ ConvBnStatsResult convBnStatsForward(const Tensor& x, const Tensor& weight, cons
   if (x.dtype == DType::Float32) return unsupported("this call", "it takes float16 or bfloat16 data, got float32");
   if (x.format != MemoryFormat::ChannelsLast) return unsupported("this call", "it takes channels-last (NHWC) x");
   if (p.groups != 1) return unsupported("this call", "grouped convolutions are not fused");
-  if (x.numel() == 0 || weight.numel() == 0 || numelOf(yShape) == 0) return unsupported("this call", "a tensor is empty");
+  if (x.numel() == 0 || weight.numel() == 0 || numelOf(yShape) == 0)
+    return unsupported("this call", "a tensor is empty");
   for (const char* function : {"cudnnBackendCreateDescriptor", "cudnnBackendDestroyDescriptor", "cudnnBackendFinalize",
                                "cudnnBackendSetAttribute", "cudnnBackendGetAttribute", "cudnnBackendExecute"}) {
     if (!cudnnHasFunction(function)) return unsupported("this call", std::string("the loaded cuDNN lacks ") + function);

@@ -39,7 +39,8 @@ std::string backendDescriptorName(dnn::cudnnBackendDescriptorType_t type) {
 }
 
 BackendDesc::BackendDesc(dnn::cudnnBackendDescriptorType_t type) : type_(type) {
-  check(dnn::cudnnBackendCreateDescriptor(type, &desc_), "cudnnBackendCreateDescriptor(" + backendDescriptorName(type) + ")");
+  check(dnn::cudnnBackendCreateDescriptor(type, &desc_),
+        "cudnnBackendCreateDescriptor(" + backendDescriptorName(type) + ")");
 }
 
 BackendDesc::~BackendDesc() { reset(); }
@@ -104,7 +105,8 @@ BackendDesc& BackendDesc::setDesc(dnn::cudnnBackendAttributeName_t name, const B
   return set(name, dnn::CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &raw);
 }
 
-BackendDesc& BackendDesc::setDescs(dnn::cudnnBackendAttributeName_t name, const std::vector<const BackendDesc*>& descs) {
+BackendDesc& BackendDesc::setDescs(dnn::cudnnBackendAttributeName_t name,
+                                   const std::vector<const BackendDesc*>& descs) {
   std::vector<dnn::cudnnBackendDescriptor_t> raw;
   for (const BackendDesc* d : descs) raw.push_back(d->get());
   return set(name, dnn::CUDNN_TYPE_BACKEND_DESCRIPTOR, static_cast<int64_t>(raw.size()), raw.data());

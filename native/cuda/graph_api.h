@@ -3,7 +3,6 @@
 // the attribute and descriptor in the error. Host code only; nothing here touches device memory.
 #pragma once
 #include <cstdint>
-#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -29,7 +28,6 @@ class BackendDesc {
   BackendDesc& operator=(const BackendDesc&) = delete;
 
   dnn::cudnnBackendDescriptor_t get() const { return desc_; }
-  dnn::cudnnBackendDescriptorType_t type() const { return type_; }
 
   // Each throws cr::Error "cudnnBackendSetAttribute(<ATTRIBUTE> of <descriptor>) failed: ...".
   BackendDesc& set(dnn::cudnnBackendAttributeName_t name, dnn::cudnnBackendAttributeType_t type, int64_t count,
