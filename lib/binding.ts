@@ -67,6 +67,17 @@ export interface CudaMemory {
   cacheHits: number;
   deviceMallocs: number;
 }
+/** The fused convolution's cache of cuDNN execution plans (all zero without the CUDA part). */
+export interface FusedConvPlans {
+  /** Configurations with a cached execution plan. */
+  plans: number;
+  /** Configurations that no cuDNN engine runs (remembered: they take the composition at once). */
+  unsupported: number;
+  /** Calls that ran a cached plan. */
+  hits: number;
+  /** Why the latest unsupported configuration was ('' when none was). */
+  lastReason: string;
+}
 export interface NativeMemory {
   liveTensors: number;
   liveStorages: number;
@@ -103,6 +114,8 @@ export interface NativeBinding {
 
   conv2d(x: T, w: T, b: Maybe, p: ConvParams): T;
   conv2dBackward(dy: T, x: T, w: T, p: ConvParams, needs: [boolean, boolean, boolean]): [Maybe, Maybe, Maybe];
+  /** [y, sum, sqSum], or why this device does not run the configuration (the CUDA op fuses float16 / bfloat16 channels-last data only). */
+  convBnStats(x: T, w: T, scale: Maybe, bias: Maybe, relu: boolean, p: ConvParams): [T, T, T] | string;
   batchNorm(x: T, w: Maybe, b: Maybe, rm: Maybe, rv: Maybe, training: boolean, momentum: number, eps: number): [T, T, T];
   batchNormBackward(dy: T, x: T, w: Maybe, mean: T, invStd: T, training: boolean, needs: [boolean, boolean, boolean]): [Maybe, Maybe, Maybe];
   bnAddRelu(x: T, r: T, w: Maybe, b: Maybe, rm: Maybe, rv: Maybe, training: boolean, momentum: number, eps: number): [T, T, T];
@@ -163,6 +176,7 @@ export interface NativeBinding {
   cudaControl(action: 'batchNormKernels'): 'fused' | 'cudnn';
   cudaControl(action: 'tf32'): boolean;
   cudaControl(action: 'graphCapturing'): boolean;
+  cudaControl(action: 'fusedConvPlans'): FusedConvPlans;
   cudaControl(action: 'graphBegin'): number;
   cudaControl(action: 'graphEnd' | 'graphAbort' | 'graphReplay' | 'graphDestroy', graph: number): void;
   profiler(action: 'enable' | 'disable' | 'reset'): void;

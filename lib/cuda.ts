@@ -1,8 +1,9 @@
-// rn.cuda: the GPU's memory counters and cache, synchronisation, and the TF32 switch.
-import { native, type CudaMemory } from './binding.js';
+// rn.cuda: the GPU's memory counters and cache, synchronisation, the TF32 switch, and the fused
+// convolution's plan cache.
+import { native, type CudaMemory, type FusedConvPlans } from './binding.js';
 import { cudaUsability } from './backends.js';
 
-export type { CudaMemory } from './binding.js';
+export type { CudaMemory, FusedConvPlans } from './binding.js';
 
 /** True when a GPU answers and cuDNN and cuBLAS are loaded (rn.backends().cuda says why not). */
 export function isAvailable(): boolean {
@@ -62,6 +63,15 @@ export function batchNormKernels(): 'fused' | 'cudnn' {
 export function setDeterministic(on: boolean): void {
   if (typeof on !== 'boolean') throw new TypeError(`setDeterministic: expected a boolean, got ${typeof on}`);
   native.cudaControl('deterministic', on);
+}
+
+/**
+ * The cache of cuDNN execution plans behind rn.convBnStats on the GPU: how many configurations have a
+ * plan, how many no engine runs (those take the composition of existing ops), how many calls ran a
+ * cached plan, and why the latest unsupported configuration was. All zero before any fused call.
+ */
+export function fusedConvPlans(): FusedConvPlans {
+  return native.cudaControl('fusedConvPlans');
 }
 
 export { CudaGraph, isCapturing } from './cuda_graph.js';

@@ -50,22 +50,35 @@ function rounded(t: Tensor, dtype: LowPrecision): Tensor {
 }
 
 /**
+ * @internal An op input as autocast hands it to the op: cast to `dtype` on the GPU, rounded to it
+ * (staying float32) on the CPU. Recorded, so gradients flow through it.
+ */
+export function lowerForAutocast(t: Tensor, dtype: LowPrecision): Tensor {
+  return t.device === 'cuda' ? cast(t, dtype) : rounded(t, dtype);
+}
+
+/** @internal An op output back to float32 from `dtype` (on the CPU: rounded to it). Recorded. */
+export function raiseFromAutocast(t: Tensor, dtype: LowPrecision): Tensor {
+  return t.device === 'cuda' ? cast(t, 'float32') : rounded(t, dtype);
+}
+
+/**
  * @internal The autocast wrapper of a float32 op: `compute` receives the inputs as the op should
  * see them (low dtype on the GPU, rounded float32 on the CPU) and the result comes back float32.
+ * The inputs are on one device (the ops check that first).
  * Outside autocast it is compute(inputs).
  */
 export function autocastOp(inputs: readonly (Tensor | null)[], compute: (inputs: (Tensor | null)[]) => Tensor): Tensor {
   const dtype = autocastDType();
   if (dtype === null) return compute([...inputs]);
-  const onGpu = inputs.some((t) => t?.device === 'cuda');
-  const lowered = inputs.map((t) => (t === null ? null : onGpu ? cast(t, dtype) : rounded(t, dtype)));
+  const lowered = inputs.map((t) => (t === null ? null : lowerForAutocast(t, dtype)));
   let out: Tensor;
   try {
     out = compute(lowered);
   } finally {
     for (const t of lowered) t?.dispose();
   }
-  const result = onGpu ? cast(out, 'float32') : rounded(out, dtype);
+  const result = raiseFromAutocast(out, dtype);
   out.dispose();
   return result;
 }

@@ -4,6 +4,7 @@
 import { native, type ConvParams, type NativeTensor, type PoolParams } from '../binding.js';
 import type { BackwardRule, GradNode } from '../autograd.js';
 import { wrap, type Tensor } from '../tensor.js';
+import { applyPrologue, asDType, float32Of, hasPrologue, unscalePrologue, type Prologue } from './prologue.js';
 
 const w = (h: NativeTensor | null): Tensor | null => (h ? wrap(h) : null);
 const wanted = (node: GradNode, i: number): boolean => node.parents[i] !== null && node.parents[i] !== undefined;
@@ -63,6 +64,14 @@ export const rules: Record<string, BackwardRule> = {
   affine: (node, g) => [wrap(native.affine(g.handle, attr<number>(node, 'scale'), 0))],
   relu: (node, g) => [wrap(native.reluBackward(g.handle, saved(node, 0)))],
   sigmoid: (node, g) => [wrap(native.sigmoidBackward(g.handle, saved(node, 0)))],
+  sumOfSquares: (node, g) => {  // Σ y² over the reduced dims: dy = 2 · y · g (g broadcast back)
+    const kept = native.view(g.handle, attr(node, 'keptShape'));
+    const product = native.binary(2, saved(node, 0), kept);
+    const out = wrap(native.affine(product, 2, 0));
+    kept.dispose();
+    product.dispose();
+    return [out];
+  },
   sum: (node, g) => {
     const kept = native.view(g.handle, attr(node, 'keptShape'));
     const out = wrap(native.broadcastTo(kept, attr(node, 'inputShape')));
@@ -97,6 +106,51 @@ export const rules: Record<string, BackwardRule> = {
     const needs: [boolean, boolean, boolean] = [wanted(node, 0), wanted(node, 1), wanted(node, 2)];
     const grads = native.conv2dBackward(g.handle, saved(node, 0), saved(node, 1), attr<ConvParams>(node, 'params'), needs);
     return grads.map(w);
+  },
+  convBnStats: (node, g) => {
+    // y = conv2d(z, weight) with z = relu(x * scale + bias): z is recomputed (in float32, then in x's
+    // dtype for the convolution), conv2d's backward gives dz and dweight, and dz goes back through
+    // the ReLU (its mask is z > 0) and the affine: dx = da · scale, dscale = Σ da · x, dbias = Σ da.
+    const params = attr<ConvParams>(node, 'params');
+    const x = saved(node, 0), weight = saved(node, 1);
+    let next = 2;
+    const prologue: Prologue = {
+      scale: attr<boolean>(node, 'hasScale') ? saved(node, next++) : null,
+      bias: attr<boolean>(node, 'hasBias') ? saved(node, next++) : null,
+      relu: attr<boolean>(node, 'relu'),
+    };
+    if (!hasPrologue(prologue)) {
+      const [dx, dweight] = native.conv2dBackward(g.handle, x, weight, params, [wanted(node, 0), wanted(node, 1), false]);
+      return [w(dx), w(dweight), null, null];
+    }
+    const x32 = float32Of(x);
+    const z32 = applyPrologue(x32, prologue);
+    const z = asDType(z32, x.dtype);
+    const needDz = wanted(node, 0) || wanted(node, 2) || wanted(node, 3);
+    const [dz, dweight] = native.conv2dBackward(g.handle, z, weight, params, [needDz, wanted(node, 1), false]);
+    z.dispose();
+    let dx: NativeTensor | null = null, dscale: NativeTensor | null = null, dbias: NativeTensor | null = null;
+    if (dz) {
+      const dz32 = float32Of(dz);
+      dz.dispose();
+      const da = prologue.relu ? native.reluBackward(dz32, z32) : dz32.alias();
+      dz32.dispose();
+      if (wanted(node, 0)) {
+        const dx32 = unscalePrologue(da, prologue.scale, x.format);
+        dx = asDType(dx32, x.dtype);
+        dx32.dispose();
+      }
+      if (wanted(node, 2)) {
+        const product = native.binary(2, da, x32);
+        dscale = native.sum(product, [0, 2, 3], false);
+        product.dispose();
+      }
+      if (wanted(node, 3)) dbias = native.sum(da, [0, 2, 3], false);
+      da.dispose();
+    }
+    x32.dispose();
+    z32.dispose();
+    return [w(dx), w(dweight), w(dscale), w(dbias)];
   },
   batchNorm2d: (node, g) => {
     const hasWeight = attr<boolean>(node, 'hasWeight');

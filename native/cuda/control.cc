@@ -3,6 +3,7 @@
 
 #include "dynload.h"
 #include "conv_algos.h"
+#include "conv_bn_stats.h"
 #include "graph.h"
 #include "kernels/bn_fused.h"
 #include "ops.h"
@@ -48,6 +49,10 @@ bool tf32Allowed() { return allowTf32(); }
 void setDeterministicConv(bool on) { setDeterministic(on); }
 void setFusedBatchNorm(bool fused) { setBatchNormKernels(fused); }
 bool fusedBatchNorm() { return batchNormKernelsFused(); }
+FusedConvReport fusedConvReport() {
+  FusedConvPlanStats s = fusedConvPlanStats();
+  return {s.plans, s.unsupported, s.hits, s.lastReason};
+}
 
 bool graphCapturing() { return capturing(); }
 int64_t graphBegin() { return beginCapture(); }

@@ -40,6 +40,14 @@ void setDeterministicConv(bool on);
 void setFusedBatchNorm(bool fused);
 bool fusedBatchNorm();
 
+// The fused convolution's plan cache (conv_bn_stats.h): plans, unsupported configurations, hits,
+// and why the latest unsupported one was.
+struct FusedConvReport {
+  int64_t plans = 0, unsupported = 0, hits = 0;
+  std::string lastReason;
+};
+FusedConvReport fusedConvReport();
+
 // CUDA graphs (graph.h): capture of the stream's work and its replay, by graph id.
 bool graphCapturing();
 int64_t graphBegin();

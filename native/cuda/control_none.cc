@@ -32,6 +32,7 @@ bool tf32Allowed() { return false; }
 void setDeterministicConv(bool) {}
 void setFusedBatchNorm(bool) {}
 bool fusedBatchNorm() { return false; }
+FusedConvReport fusedConvReport() { return {}; }
 bool graphCapturing() { return false; }
 int64_t graphBegin() {
   CR_CHECK(false, "CUDA graph capture: ", kNoCuda);

@@ -7,6 +7,11 @@
 // (CUDNN_MAJOR 9, CUDNN_MINOR 6, CUDNN_PATCHLEVEL 0) as vendored verbatim in the public GitHub
 // repository zspace/system.cuda-12.6, files include/cudnn_version.h, include/cudnn_graph.h,
 // include/cudnn_ops.h and include/cudnn_cnn.h (commit b3d92c837713411301ae5df45b0c7758df7d931e).
+// The graph (backend) API subset at the end of the enumerator lists and CR_CUDNN_BACKEND_FUNCTIONS
+// come from the same file, include/cudnn_graph.h of that commit: the enums cudnnBackendDescriptorType_t,
+// cudnnBackendAttributeType_t and cudnnBackendNumericalNote_t number their enumerators implicitly
+// from 0, and the values below are those positions (cross-checked against vosen/ZLUDA's bindgen
+// transcription of the cuDNN 9.13.1 headers, cuda_types/src/cudnn9.rs, which spells them out).
 // CUDNN_STATUS_NOT_SUPPORTED_INVALID_DYNAMIC_SHAPE (3014) is newer than 9.6: it was added in
 // cuDNN 9.18 (taken from a bindgen transcription of the cuDNN 9.22.0 headers).
 //
@@ -20,6 +25,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+#include <cstdint>
 
 // ---- Enumerator lists: X(name, value) ----
 
@@ -194,6 +200,110 @@
   X(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING, 6)         \
   X(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, 7)
 
+// ---- Graph (backend) API enumerators (cudnn_graph.h): only those the project uses ----
+
+// cudnnBackendDescriptorType_t (implicit values: the position in the enum)
+#define CR_CUDNN_BACKEND_DESCRIPTOR_TYPE_VALUES(X)               \
+  X(CUDNN_BACKEND_POINTWISE_DESCRIPTOR, 0)                       \
+  X(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, 1)                     \
+  X(CUDNN_BACKEND_ENGINE_DESCRIPTOR, 2)                          \
+  X(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, 3)                       \
+  X(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, 4)                      \
+  X(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, 5)                  \
+  X(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR, 10)  \
+  X(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, 13)            \
+  X(CUDNN_BACKEND_OPERATION_GEN_STATS_DESCRIPTOR, 14)            \
+  X(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, 15)                 \
+  X(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, 16)                   \
+  X(CUDNN_BACKEND_TENSOR_DESCRIPTOR, 17)
+
+// cudnnBackendAttributeName_t (explicit values in the header)
+#define CR_CUDNN_BACKEND_ATTRIBUTE_NAME_VALUES(X)               \
+  X(CUDNN_ATTR_POINTWISE_MODE, 0)                               \
+  X(CUDNN_ATTR_POINTWISE_MATH_PREC, 1)                          \
+  X(CUDNN_ATTR_CONVOLUTION_COMP_TYPE, 100)                      \
+  X(CUDNN_ATTR_CONVOLUTION_CONV_MODE, 101)                      \
+  X(CUDNN_ATTR_CONVOLUTION_DILATIONS, 102)                      \
+  X(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 103)                 \
+  X(CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, 104)                  \
+  X(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, 105)                   \
+  X(CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, 106)                   \
+  X(CUDNN_ATTR_ENGINEHEUR_MODE, 200)                            \
+  X(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, 201)                 \
+  X(CUDNN_ATTR_ENGINEHEUR_RESULTS, 202)                         \
+  X(CUDNN_ATTR_ENGINECFG_ENGINE, 300)                           \
+  X(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, 400)                      \
+  X(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, 401)               \
+  X(CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, 402)              \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, 700)        \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, 701)         \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, 702)    \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, 703)            \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, 704)            \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, 705)            \
+  X(CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, 750)          \
+  X(CUDNN_ATTR_OPERATION_POINTWISE_XDESC, 751)                  \
+  X(CUDNN_ATTR_OPERATION_POINTWISE_BDESC, 752)                  \
+  X(CUDNN_ATTR_OPERATION_POINTWISE_YDESC, 753)                  \
+  X(CUDNN_ATTR_OPERATION_GENSTATS_MODE, 770)                    \
+  X(CUDNN_ATTR_OPERATION_GENSTATS_MATH_PREC, 771)               \
+  X(CUDNN_ATTR_OPERATION_GENSTATS_XDESC, 772)                   \
+  X(CUDNN_ATTR_OPERATION_GENSTATS_SUMDESC, 773)                 \
+  X(CUDNN_ATTR_OPERATION_GENSTATS_SQSUMDESC, 774)               \
+  X(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, 800)                      \
+  X(CUDNN_ATTR_OPERATIONGRAPH_OPS, 801)                         \
+  X(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, 900)                      \
+  X(CUDNN_ATTR_TENSOR_DATA_TYPE, 901)                           \
+  X(CUDNN_ATTR_TENSOR_DIMENSIONS, 902)                          \
+  X(CUDNN_ATTR_TENSOR_STRIDES, 903)                             \
+  X(CUDNN_ATTR_TENSOR_UNIQUE_ID, 906)                           \
+  X(CUDNN_ATTR_TENSOR_IS_VIRTUAL, 907)                          \
+  X(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, 1000)                   \
+  X(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, 1001)                \
+  X(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, 1003)                    \
+  X(CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, 1303)
+
+// cudnnBackendAttributeType_t (implicit values: the position in the enum)
+#define CR_CUDNN_BACKEND_ATTRIBUTE_TYPE_VALUES(X) \
+  X(CUDNN_TYPE_HANDLE, 0)                         \
+  X(CUDNN_TYPE_DATA_TYPE, 1)                      \
+  X(CUDNN_TYPE_BOOLEAN, 2)                        \
+  X(CUDNN_TYPE_INT64, 3)                          \
+  X(CUDNN_TYPE_FLOAT, 4)                          \
+  X(CUDNN_TYPE_DOUBLE, 5)                         \
+  X(CUDNN_TYPE_VOID_PTR, 6)                       \
+  X(CUDNN_TYPE_CONVOLUTION_MODE, 7)               \
+  X(CUDNN_TYPE_HEUR_MODE, 8)                      \
+  X(CUDNN_TYPE_NUMERICAL_NOTE, 11)                \
+  X(CUDNN_TYPE_POINTWISE_MODE, 14)                \
+  X(CUDNN_TYPE_BACKEND_DESCRIPTOR, 15)            \
+  X(CUDNN_TYPE_GENSTATS_MODE, 16)
+
+// cudnnPointwiseMode_t (explicit values)
+#define CR_CUDNN_POINTWISE_MODE_VALUES(X) \
+  X(CUDNN_POINTWISE_ADD, 0)               \
+  X(CUDNN_POINTWISE_MUL, 1)               \
+  X(CUDNN_POINTWISE_RELU_FWD, 100)
+
+// cudnnGenStatsMode_t
+#define CR_CUDNN_GENSTATS_MODE_VALUES(X) X(CUDNN_GENSTATS_SUM_SQSUM, 0)
+
+// cudnnBackendHeurMode_t (explicit values)
+#define CR_CUDNN_HEUR_MODE_VALUES(X) \
+  X(CUDNN_HEUR_MODE_INSTANT, 0)      \
+  X(CUDNN_HEUR_MODE_B, 1)            \
+  X(CUDNN_HEUR_MODE_FALLBACK, 2)     \
+  X(CUDNN_HEUR_MODE_A, 3)
+
+// cudnnBackendNumericalNote_t (implicit values). Its count grows between versions, so it is not
+// declared; a query asks for at most kMaxNumericalNotes notes (graph_api.h).
+#define CR_CUDNN_NUMERICAL_NOTE_VALUES(X)                \
+  X(CUDNN_NUMERICAL_NOTE_TENSOR_CORE, 0)                 \
+  X(CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS, 1)         \
+  X(CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION, 2) \
+  X(CUDNN_NUMERICAL_NOTE_FFT, 3)                         \
+  X(CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC, 4)
+
 // Every list above that is checked against any cuDNN 9 header, as L(list).
 #define CR_CUDNN_ENUM_LISTS(L)                \
   L(CR_CUDNN_STATUS_VALUES)                   \
@@ -210,7 +320,14 @@
   L(CR_CUDNN_BATCH_NORM_OPS_VALUES)           \
   L(CR_CUDNN_CONV_FWD_ALGO_VALUES)            \
   L(CR_CUDNN_CONV_BWD_DATA_ALGO_VALUES)       \
-  L(CR_CUDNN_CONV_BWD_FILTER_ALGO_VALUES)
+  L(CR_CUDNN_CONV_BWD_FILTER_ALGO_VALUES)       \
+  L(CR_CUDNN_BACKEND_DESCRIPTOR_TYPE_VALUES)    \
+  L(CR_CUDNN_BACKEND_ATTRIBUTE_NAME_VALUES)     \
+  L(CR_CUDNN_BACKEND_ATTRIBUTE_TYPE_VALUES)     \
+  L(CR_CUDNN_POINTWISE_MODE_VALUES)             \
+  L(CR_CUDNN_GENSTATS_MODE_VALUES)              \
+  L(CR_CUDNN_HEUR_MODE_VALUES)                  \
+  L(CR_CUDNN_NUMERICAL_NOTE_VALUES)
 
 #define CR_DNN_ENUMERATOR(name, value) name = value,
 
@@ -227,6 +344,8 @@ struct cudnnConvolutionStruct;
 typedef struct cudnnConvolutionStruct* cudnnConvolutionDescriptor_t;
 struct cudnnActivationStruct;
 typedef struct cudnnActivationStruct* cudnnActivationDescriptor_t;
+// Every graph (backend) API descriptor, whatever its cudnnBackendDescriptorType_t.
+typedef void* cudnnBackendDescriptor_t;
 
 // ---- Enums ----
 enum cudnnStatus_t {
@@ -247,6 +366,13 @@ enum cudnnBatchNormOps_t { CR_CUDNN_BATCH_NORM_OPS_VALUES(CR_DNN_ENUMERATOR) };
 enum cudnnConvolutionFwdAlgo_t { CR_CUDNN_CONV_FWD_ALGO_VALUES(CR_DNN_ENUMERATOR) };
 enum cudnnConvolutionBwdDataAlgo_t { CR_CUDNN_CONV_BWD_DATA_ALGO_VALUES(CR_DNN_ENUMERATOR) };
 enum cudnnConvolutionBwdFilterAlgo_t { CR_CUDNN_CONV_BWD_FILTER_ALGO_VALUES(CR_DNN_ENUMERATOR) };
+enum cudnnBackendDescriptorType_t { CR_CUDNN_BACKEND_DESCRIPTOR_TYPE_VALUES(CR_DNN_ENUMERATOR) };
+enum cudnnBackendAttributeName_t { CR_CUDNN_BACKEND_ATTRIBUTE_NAME_VALUES(CR_DNN_ENUMERATOR) };
+enum cudnnBackendAttributeType_t { CR_CUDNN_BACKEND_ATTRIBUTE_TYPE_VALUES(CR_DNN_ENUMERATOR) };
+enum cudnnPointwiseMode_t { CR_CUDNN_POINTWISE_MODE_VALUES(CR_DNN_ENUMERATOR) };
+enum cudnnGenStatsMode_t { CR_CUDNN_GENSTATS_MODE_VALUES(CR_DNN_ENUMERATOR) };
+enum cudnnBackendHeurMode_t { CR_CUDNN_HEUR_MODE_VALUES(CR_DNN_ENUMERATOR) };
+enum cudnnBackendNumericalNote_t { CR_CUDNN_NUMERICAL_NOTE_VALUES(CR_DNN_ENUMERATOR) };
 
 // Minimum epsilon allowed in the batch normalization formula (cudnn_ops.h).
 constexpr double CUDNN_BN_MIN_EPSILON = 0.0;
@@ -505,11 +631,33 @@ typedef struct cudnnConvolutionBwdFilterAlgoPerfStruct {
      const void* beta, const cudnnTensorDescriptor_t dbDesc, void* db),                                \
     (handle, alpha, dyDesc, dy, beta, dbDesc, db))
 
+// cudnn_graph.h: the graph (backend) API. Called by the fused convolution only (conv_bn_stats.cc),
+// never at load time: optional symbols (dynload_symbols.cc).
+#define CR_CUDNN_BACKEND_FUNCTIONS(X)                                                                  \
+  X(cudnnStatus_t, cudnnBackendCreateDescriptor,                                                       \
+    (cudnnBackendDescriptorType_t descriptorType, cudnnBackendDescriptor_t* descriptor),               \
+    (descriptorType, descriptor))                                                                      \
+  X(cudnnStatus_t, cudnnBackendDestroyDescriptor, (cudnnBackendDescriptor_t descriptor), (descriptor)) \
+  X(cudnnStatus_t, cudnnBackendFinalize, (cudnnBackendDescriptor_t descriptor), (descriptor))          \
+  X(cudnnStatus_t, cudnnBackendSetAttribute,                                                           \
+    (cudnnBackendDescriptor_t descriptor, cudnnBackendAttributeName_t attributeName,                   \
+     cudnnBackendAttributeType_t attributeType, int64_t elementCount, const void* arrayOfElements),    \
+    (descriptor, attributeName, attributeType, elementCount, arrayOfElements))                         \
+  X(cudnnStatus_t, cudnnBackendGetAttribute,                                                           \
+    (cudnnBackendDescriptor_t const descriptor, cudnnBackendAttributeName_t attributeName,             \
+     cudnnBackendAttributeType_t attributeType, int64_t requestedElementCount, int64_t* elementCount,  \
+     void* arrayOfElements),                                                                           \
+    (descriptor, attributeName, attributeType, requestedElementCount, elementCount, arrayOfElements))  \
+  X(cudnnStatus_t, cudnnBackendExecute,                                                                \
+    (cudnnHandle_t handle, cudnnBackendDescriptor_t executionPlan, cudnnBackendDescriptor_t variantPack), \
+    (handle, executionPlan, variantPack))
+
 // Every cuDNN function the project calls; each one is resolved when the library is loaded.
 #define CR_CUDNN_FUNCTIONS(X) \
   CR_CUDNN_GRAPH_FUNCTIONS(X) \
   CR_CUDNN_OPS_FUNCTIONS(X)   \
-  CR_CUDNN_CNN_FUNCTIONS(X)
+  CR_CUDNN_CNN_FUNCTIONS(X)   \
+  CR_CUDNN_BACKEND_FUNCTIONS(X)
 
 namespace cr::dnn {
 

@@ -37,6 +37,9 @@ const LibraryInfo& cublasLibrary();
 // Throw cr::Error with the reason when the library is not loaded.
 void requireCudnn();
 void requireCublas();
+// True when cuDNN is loaded and has `name`, a function of cudnn_api.h (the optional ones may be
+// missing from a library that loaded).
+bool cudnnHasFunction(const char* name);
 // A multi-line summary of both libraries: version and path, or the reason and the places looked at.
 std::string describeLibraries();
 

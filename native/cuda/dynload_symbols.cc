@@ -4,7 +4,7 @@
 // filled once by the loader (dynload.cc), all symbols at once, before the library counts as
 // loaded; the trampolines read them only after cudnnLibrary() / cublasLibrary() has said so.
 // Declared functions that no op calls yet are optional: a library without them still loads, and
-// calling one then throws.
+// calling one then throws (cudnnHasFunction says beforehand).
 #include <dlfcn.h>
 
 #include <cstring>
@@ -63,7 +63,9 @@ CR_CUBLAS_FUNCTIONS(CR_BLAS_TRAMPOLINE)
 namespace cr::cuda::detail {
 
 // Declared for later use (the batch-norm "Ex" and activation API, workspace-size queries, batched
-// GEMM ...) but called by no op yet: their absence does not make a library unusable.
+// GEMM ...) but called by no op yet, or called only by an op that falls back to another path
+// without them (the graph API of the fused convolution): their absence does not make a library
+// unusable.
 const char* const kOptionalSymbols[] = {
     "cudnnGetCudartVersion", "cudnnSetTensor4dDescriptorEx", "cudnnGetConvolutionForwardWorkspaceSize",
     "cudnnGetConvolutionBackwardDataWorkspaceSize", "cudnnGetConvolutionBackwardFilterWorkspaceSize",
@@ -71,6 +73,8 @@ const char* const kOptionalSymbols[] = {
     "cudnnGetBatchNormalizationTrainingExReserveSpaceSize", "cudnnBatchNormalizationForwardTrainingEx",
     "cudnnBatchNormalizationBackwardEx", "cudnnCreateActivationDescriptor", "cudnnSetActivationDescriptor",
     "cudnnDestroyActivationDescriptor", "cublasGetVersion_v2", "cublasSetWorkspace_v2", "cublasSgemmStridedBatched",
+    "cudnnBackendCreateDescriptor", "cudnnBackendDestroyDescriptor", "cudnnBackendFinalize",
+    "cudnnBackendSetAttribute", "cudnnBackendGetAttribute", "cudnnBackendExecute",
 };
 
 bool optionalSymbol(const char* name) {
@@ -114,3 +118,16 @@ void unbindCudnnSymbols() { dnn::table = dnn::CudnnTable{}; }
 void unbindCublasSymbols() { blas::table = blas::CublasTable{}; }
 
 }  // namespace cr::cuda::detail
+
+namespace cr::cuda {
+
+bool cudnnHasFunction(const char* name) {
+  if (!cudnnLibrary().loaded) return false;
+#define CR_DNN_HAS(ret, function, params, args) \
+  if (std::strcmp(name, #function) == 0) return dnn::table.function != nullptr;
+  CR_CUDNN_FUNCTIONS(CR_DNN_HAS)
+#undef CR_DNN_HAS
+  return false;
+}
+
+}  // namespace cr::cuda

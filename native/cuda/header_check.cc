@@ -86,7 +86,14 @@ CR_MAP_TYPE(cr::blas::cublasContext, ::cublasContext)
   X(cudnnBatchNormOps_t)                  \
   X(cudnnConvolutionFwdAlgo_t)            \
   X(cudnnConvolutionBwdDataAlgo_t)        \
-  X(cudnnConvolutionBwdFilterAlgo_t)
+  X(cudnnConvolutionBwdFilterAlgo_t)      \
+  X(cudnnBackendDescriptorType_t)         \
+  X(cudnnBackendAttributeName_t)          \
+  X(cudnnBackendAttributeType_t)          \
+  X(cudnnPointwiseMode_t)                 \
+  X(cudnnGenStatsMode_t)                  \
+  X(cudnnBackendHeurMode_t)               \
+  X(cudnnBackendNumericalNote_t)
 #define CR_CUBLAS_ENUM_TYPES(X) \
   X(cublasStatus_t)             \
   X(cublasOperation_t)          \
@@ -128,13 +135,15 @@ CR_CUDNN_PERF_STRUCTS(CR_MAP_DNN_STRUCT)
   CR_CHECK_FIELD(name, reserved)
 CR_CUDNN_PERF_STRUCTS(CR_CHECK_PERF_STRUCT)
 
-// Handle and descriptor types: pointers to the same opaque structs.
+// Handle and descriptor types: pointers to the same opaque structs (the graph API's descriptors
+// are void pointers in both).
 #define CR_CUDNN_POINTER_TYPES(X) \
   X(cudnnHandle_t)                \
   X(cudnnTensorDescriptor_t)      \
   X(cudnnFilterDescriptor_t)      \
   X(cudnnConvolutionDescriptor_t) \
-  X(cudnnActivationDescriptor_t)
+  X(cudnnActivationDescriptor_t) \
+  X(cudnnBackendDescriptor_t)
 #define CR_CHECK_DNN_POINTER(name)                                                                  \
   static_assert(std::is_pointer_v<cr::dnn::name>, CR_CHECK_LAYOUT(#name " is a pointer"));          \
   static_assert(std::is_same_v<RealType<cr::dnn::name>, ::name>, CR_CHECK_LAYOUT(#name " type"));

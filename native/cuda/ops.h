@@ -7,6 +7,7 @@
 #include "../cpu/amp.h"
 #include "../cpu/batchnorm.h"
 #include "../cpu/conv2d.h"
+#include "../cpu/conv_bn_stats.h"
 #include "../cpu/elementwise.h"
 #include "../cpu/loss.h"
 #include "../cpu/pool.h"
@@ -18,6 +19,11 @@ namespace cr::cuda {
 Tensor conv2dForward(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p);
 Conv2dGrads conv2dBackward(const Tensor& dy, const Tensor& x, const Tensor& weight, const Conv2dParams& p,
                            bool needDx, bool needDweight, bool needDbias);
+// conv_bn_stats.cc (cuDNN graph API): the fused prologue + convolution + output statistics for
+// float16 / bfloat16 channels-last data; other calls, and configurations no engine runs, come back
+// with `unsupported` set (the caller composes the op instead).
+ConvBnStatsResult convBnStatsForward(const Tensor& x, const Tensor& weight, const Tensor* scale, const Tensor* bias,
+                                     bool relu, const Conv2dParams& p);
 // TF32 tensor-op math for convolutions and matmul (off by default: results then match float32).
 void setAllowTf32(bool allow);
 bool allowTf32();

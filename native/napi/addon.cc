@@ -99,6 +99,16 @@ Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value fusedConvPlans(Napi::Env env) {
+  cuda::FusedConvReport r = cuda::fusedConvReport();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("plans", static_cast<double>(r.plans));
+  out.Set("unsupported", static_cast<double>(r.unsupported));
+  out.Set("hits", static_cast<double>(r.hits));
+  out.Set("lastReason", r.lastReason);
+  return out;
+}
+
 Napi::Value CudaControl(const Napi::CallbackInfo& info) {
   return guarded(info, "cuda", [&]() -> Napi::Value {
     std::string what = toString(info[0], "action");
@@ -110,6 +120,7 @@ Napi::Value CudaControl(const Napi::CallbackInfo& info) {
     else if (what == "deterministic") cuda::setDeterministicConv(toBool(info[1], "on"));
     else if (what == "fusedBatchNorm") cuda::setFusedBatchNorm(toBool(info[1], "fused"));
     else if (what == "batchNormKernels") return Napi::String::New(info.Env(), cuda::fusedBatchNorm() ? "fused" : "cudnn");
+    else if (what == "fusedConvPlans") return fusedConvPlans(info.Env());
     else if (what == "graphCapturing") return Napi::Boolean::New(info.Env(), cuda::graphCapturing());
     else if (what == "graphBegin") return Napi::Number::New(info.Env(), static_cast<double>(cuda::graphBegin()));
     else if (what == "graphEnd") cuda::graphEnd(toInt64(info[1], "graph"));

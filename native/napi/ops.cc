@@ -6,6 +6,7 @@
 #include "../cpu/amp.h"
 #include "../cpu/batchnorm.h"
 #include "../cpu/conv2d.h"
+#include "../cpu/conv_bn_stats.h"
 #include "../cpu/elementwise.h"
 #include "../cpu/loss.h"
 #include "../cpu/matmul.h"
@@ -95,6 +96,19 @@ Napi::Value Conv2dBackward(const Info& info) {
     Device d = deviceOf("conv2d_backward", {&dy, &x, &w});
     auto g = CR_DISPATCH(d, conv2dBackward, dy, x, w, convParams(info[3]), need[0], need[1], need[2]);
     return list(info.Env(), {g.dx, g.dweight, g.dbias});
+  });
+}
+
+// convBnStats(x, weight, scale?, bias?, relu, params): [y, sum, sqSum], or the reason (a string) when
+// the device cannot run this configuration.
+Napi::Value ConvBnStats(const Info& info) {
+  return guarded(info, "convBnStats", [&]() -> Napi::Value {
+    const Tensor &x = arg(info, 0, "input"), &w = arg(info, 1, "weight");
+    const Tensor *scale = optArg(info, 2, "scale"), *bias = optArg(info, 3, "bias");
+    Device d = deviceOf("convBnStats", {&x, &w, scale, bias});
+    auto r = CR_DISPATCH(d, convBnStatsForward, x, w, scale, bias, toBool(info[4], "relu"), convParams(info[5]));
+    if (!r.unsupported.empty()) return Napi::String::New(info.Env(), r.unsupported);
+    return list(info.Env(), {r.y, r.sum, r.sqSum});
   });
 }
 
@@ -433,6 +447,7 @@ void InitOps(Napi::Env env, Napi::Object exports, Profiler& profiler) {
   const Entry entries[] = {
       {"conv2d", Conv2d},
       {"conv2dBackward", Conv2dBackward},
+      {"convBnStats", ConvBnStats},
       {"batchNorm", BatchNorm},
       {"batchNormBackward", BatchNormBackward},
       {"bnAddRelu", BnAddRelu},
