@@ -65,12 +65,11 @@ namespace cr::cuda::detail {
 // Declared for later use (the batch-norm "Ex" and activation API, workspace-size queries, batched
 // GEMM ...) but called by no op yet: their absence does not make a library unusable.
 const char* const kOptionalSymbols[] = {
-    "cudnnGetCudartVersion", "cudnnSetTensor4dDescriptorEx", "cudnnGetConvolutionForwardWorkspaceSize",
-    "cudnnGetConvolutionBackwardDataWorkspaceSize", "cudnnGetConvolutionBackwardFilterWorkspaceSize",
-    "cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize", "cudnnGetBatchNormalizationBackwardExWorkspaceSize",
-    "cudnnGetBatchNormalizationTrainingExReserveSpaceSize", "cudnnBatchNormalizationForwardTrainingEx",
-    "cudnnBatchNormalizationBackwardEx", "cudnnCreateActivationDescriptor", "cudnnSetActivationDescriptor",
-    "cudnnDestroyActivationDescriptor", "cublasGetVersion_v2", "cublasSetWorkspace_v2", "cublasSgemmStridedBatched",
+    "cudnnGetCudartVersion", "cudnnSetTensor4dDescriptorEx", "cudnnGetConvolutionBackwardDataWorkspaceSize",
+    "cudnnGetConvolutionBackwardFilterWorkspaceSize", "cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize",
+    "cudnnGetBatchNormalizationBackwardExWorkspaceSize", "cudnnGetBatchNormalizationTrainingExReserveSpaceSize",
+    "cudnnBatchNormalizationForwardTrainingEx", "cudnnBatchNormalizationBackwardEx", "cublasGetVersion_v2",
+    "cublasSetWorkspace_v2", "cublasSgemmStridedBatched",
 };
 
 bool optionalSymbol(const char* name) {
