@@ -93,6 +93,8 @@ export interface NativeBinding {
 
   conv2d(x: T, w: T, b: Maybe, p: ConvParams): T;
   conv2dBackward(dy: T, x: T, w: T, p: ConvParams, needs: [boolean, boolean, boolean]): [Maybe, Maybe, Maybe];
+  /** act(conv2d(x, w) + b + z), act = ReLU when relu: forward only (inference), one pass over the output. */
+  convBiasAct(x: T, w: T, b: Maybe, z: Maybe, relu: boolean, p: ConvParams): T;
   batchNorm(x: T, w: Maybe, b: Maybe, rm: Maybe, rv: Maybe, training: boolean, momentum: number, eps: number): [T, T, T];
   batchNormBackward(dy: T, x: T, w: Maybe, mean: T, invStd: T, training: boolean, needs: [boolean, boolean, boolean]): [Maybe, Maybe, Maybe];
   bnAddRelu(x: T, r: T, w: Maybe, b: Maybe, rm: Maybe, rv: Maybe, training: boolean, momentum: number, eps: number): [T, T, T];

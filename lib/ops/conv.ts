@@ -1,8 +1,10 @@
-// conv2d with PyTorch's semantics: stride, padding, dilation, groups, optional bias.
+// conv2d with PyTorch's semantics: stride, padding, dilation, groups, optional bias; and
+// convBiasAct, the inference form with the bias, a residual and the ReLU fused into its output pass.
 import { native, type ConvParams } from '../binding.js';
-import type { Tensor } from '../tensor.js';
+import { wrap, type Tensor } from '../tensor.js';
 import { autocastOp } from '../amp/autocast.js';
-import { record } from './record.js';
+import { add, relu as reluOp } from './elementwise.js';
+import { needsGrad, record } from './record.js';
 import { checkFloat32, checkOptions, checkPair, checkInt, checkRank, checkSameDevice, checkShape } from './validate.js';
 
 export interface Conv2dOptions {
@@ -12,10 +14,16 @@ export interface Conv2dOptions {
   groups?: number;
 }
 
-/** x: (N, C, H, W), weight: (O, C / groups, kH, kW), bias: (O) -> (N, O, Ho, Wo) */
-export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options?: Conv2dOptions): Tensor {
-  const op = 'conv2d';
-  const o = checkOptions(op, options, ['stride', 'padding', 'dilation', 'groups']);
+export interface ConvBiasActOptions extends Conv2dOptions {
+  /** Apply a ReLU to the sum (default false: the identity). */
+  relu?: boolean;
+}
+
+const CONV_OPTIONS = ['stride', 'padding', 'dilation', 'groups'];
+
+/** Checks a convolution's operands and options; returns the native parameters and the output shape. */
+function checkConv(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, o: Conv2dOptions):
+  { params: ConvParams; outShape: [number, number, number, number] } {
   checkFloat32(op, 'input', x);
   checkFloat32(op, 'weight', weight);
   checkRank(op, 'input', x, 4);
@@ -41,8 +49,15 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options?
   if (ho <= 0 || wo <= 0 || n === 0) {
     throw new RangeError(`${op}: input [${x.shape}] with kernel ${kH}x${kW}, padding ${padH},${padW} and dilation ${dilationH},${dilationW} gives an empty output (${ho}x${wo})`);
   }
+  return { params: [strideH, strideW, padH, padW, dilationH, dilationW, groups], outShape: [n, outChannels, ho, wo] };
+}
+
+/** x: (N, C, H, W), weight: (O, C / groups, kH, kW), bias: (O) -> (N, O, Ho, Wo) */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options?: Conv2dOptions): Tensor {
+  const op = 'conv2d';
+  const o = checkOptions(op, options, CONV_OPTIONS) as Conv2dOptions;
+  const { params } = checkConv(op, x, weight, bias, o);
   checkSameDevice(op, [x, weight, bias]);
-  const params: ConvParams = [strideH, strideW, padH, padW, dilationH, dilationW, groups];
   const b = bias ?? null;
   return autocastOp([x, weight, b], ([xx, ww, bb]) => record(native.conv2d(xx!.handle, ww!.handle, bb ? bb.handle : null, params), {
     op,
@@ -50,4 +65,42 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options?
     saved: [xx!, ww!],
     attrs: { params, hasBias: bb !== null },
   }));
+}
+
+/**
+ * act(conv2d(x, weight) + bias + z), act = ReLU with { relu: true }, else the identity: the
+ * inference form of a convolution whose BatchNorm was folded into it (rn.nn.fuseForInference),
+ * followed by the residual add and the ReLU of a residual block. One native op applies the bias,
+ * z and the ReLU to each block of the output as the convolution computes it (cuDNN's
+ * cudnnConvolutionBiasActivationForward on the GPU), instead of three more passes over memory.
+ * x: (N, C, H, W), weight: (O, C / groups, kH, kW), bias: (O) or null, z: (N, O, Ho, Wo) or null.
+ *
+ * The fused op has no backward: when autograd needs a gradient (an input requires grad outside
+ * rn.noGrad), the same value is computed as conv2d, add and relu, which record the graph. Under
+ * autocast, z is rounded to the low dtype with the other inputs and the sum is rounded once.
+ */
+export function convBiasAct(x: Tensor, weight: Tensor, bias?: Tensor | null, z?: Tensor | null,
+  options?: ConvBiasActOptions): Tensor {
+  const op = 'convBiasAct';
+  const o = checkOptions(op, options, [...CONV_OPTIONS, 'relu']) as ConvBiasActOptions;
+  if (o.relu !== undefined && typeof o.relu !== 'boolean') throw new TypeError(`${op}: relu must be a boolean, got ${String(o.relu)}`);
+  const { params, outShape } = checkConv(op, x, weight, bias, o);
+  if (z !== undefined && z !== null) {
+    checkFloat32(op, 'z', z);
+    checkShape(op, 'z', z, outShape);
+  }
+  checkSameDevice(op, [x, weight, bias, z]);
+  const b = bias ?? null, residual = z ?? null, relu = o.relu ?? false;
+  if (needsGrad([x, weight, b, residual])) {
+    const { relu: _, ...convOptions } = o;
+    const y = conv2d(x, weight, b, convOptions);
+    const sum = residual ? add(y, residual) : y;
+    if (sum !== y) y.dispose();
+    if (!relu) return sum;
+    const out = reluOp(sum);
+    sum.dispose();
+    return out;
+  }
+  return autocastOp([x, weight, b, residual], ([xx, ww, bb, zz]) =>
+    wrap(native.convBiasAct(xx!.handle, ww!.handle, bb ? bb.handle : null, zz ? zz.handle : null, relu, params)));
 }
