@@ -116,6 +116,8 @@ export interface NativeBinding {
   conv2dBackward(dy: T, x: T, w: T, p: ConvParams, needs: [boolean, boolean, boolean]): [Maybe, Maybe, Maybe];
   /** [y, sum, sqSum], or why this device does not run the configuration (the CUDA op fuses float16 / bfloat16 channels-last data only). */
   convBnStats(x: T, w: T, scale: Maybe, bias: Maybe, relu: boolean, p: ConvParams): [T, T, T] | string;
+  /** act(conv2d(x, w) + b + z), act = ReLU when relu: forward only (inference), one pass over the output. */
+  convBiasAct(x: T, w: T, b: Maybe, z: Maybe, relu: boolean, p: ConvParams): T;
   batchNorm(x: T, w: Maybe, b: Maybe, rm: Maybe, rv: Maybe, training: boolean, momentum: number, eps: number): [T, T, T];
   batchNormBackward(dy: T, x: T, w: Maybe, mean: T, invStd: T, training: boolean, needs: [boolean, boolean, boolean]): [Maybe, Maybe, Maybe];
   bnAddRelu(x: T, r: T, w: Maybe, b: Maybe, rm: Maybe, rv: Maybe, training: boolean, momentum: number, eps: number): [T, T, T];

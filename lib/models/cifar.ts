@@ -7,7 +7,7 @@
 // `plain: true` drops the shortcuts (the plain-20/32/44/56 baselines).
 import { flatten, shortcutA } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Sequential, applyInOrder, fusedBnRelu } from '../nn/layers.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Sequential, applyInOrder, convBnAddRelu, convBnRelu } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { initialiseResNet } from './resnet.js';
 
@@ -57,18 +57,19 @@ export class CifarBlock extends Module {
   override foldablePairs(): [Module, Module][] {
     return [[this.conv1, this.bn1], [this.conv2, this.bn2]];
   }
+  /** relu(bn2(conv2(relu(bn1(conv1 x)))) + shortcut), each conv-BN(-add)-ReLU one convBiasAct once folded. */
   forward(x: Tensor): Tensor {
-    const branch = applyInOrder(x, [this.conv1, fusedBnRelu(this.bn1), this.conv2]);
+    const h = convBnRelu(this.conv1, this.bn1)(x);
     if (this.plain) {
-      const out = this.bn2.forwardRelu(branch);
-      branch.dispose();
+      const out = convBnRelu(this.conv2, this.bn2)(h);
+      h.dispose();
       return out;
     }
     const identity = this.downsample
       ? this.downsample.forward(x)
       : this.#zeroPadTo !== null ? shortcutA(x, this.#zeroPadTo, this.#stride) : x;
-    const out = this.bn2.forwardAddRelu(branch, identity);
-    branch.dispose();
+    const out = convBnAddRelu(this.conv2, this.bn2, h, identity);
+    h.dispose();
     if (identity !== x) identity.dispose();
     return out;
   }
@@ -130,7 +131,7 @@ export abstract class CifarNet extends Module {
     return [[this.conv1, this.bn1]];
   }
   forward(x: Tensor): Tensor {
-    return applyInOrder(x, [this.conv1, fusedBnRelu(this.bn1), this.layer1, this.layer2, this.layer3, this.avgpool,
+    return applyInOrder(x, [convBnRelu(this.conv1, this.bn1), this.layer1, this.layer2, this.layer3, this.avgpool,
       (t) => flatten(t, 1), this.fc]);
   }
 }

@@ -4,7 +4,7 @@
 import { flatten } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
 import { kaimingNormal, ones, zeros } from '../nn/init.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Sequential, applyInOrder, fusedBnRelu } from '../nn/layers.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Sequential, applyInOrder, convBnAddRelu, convBnRelu } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 
 export interface BlockConfig {
@@ -22,18 +22,20 @@ export interface BlockConfig {
 }
 
 /**
- * The end of a block: relu(lastBn(branch) + shortcut) with the fused op, the shortcut being x or
- * downsample(x); plain blocks have no shortcut. Consumes `branch`.
+ * The end of a block: relu(lastBn(lastConv(h)) + shortcut) with the fused ops, the shortcut being x
+ * or downsample(x); plain blocks have no shortcut. One convBiasAct once the BN is folded (eval
+ * mode). Consumes `h`, the input of the last convolution.
  */
-function residualTail(x: Tensor, branch: Tensor, lastBn: BatchNorm2d, downsample: Sequential | null, plain: boolean): Tensor {
+function residualTail(x: Tensor, h: Tensor, lastConv: Conv2d, lastBn: BatchNorm2d, downsample: Sequential | null,
+  plain: boolean): Tensor {
   if (plain) {
-    const out = lastBn.forwardRelu(branch);
-    branch.dispose();
+    const out = convBnRelu(lastConv, lastBn)(h);
+    h.dispose();
     return out;
   }
   const identity = downsample ? downsample.forward(x) : x;
-  const out = lastBn.forwardAddRelu(branch, identity);
-  branch.dispose();
+  const out = convBnAddRelu(lastConv, lastBn, h, identity);
+  h.dispose();
   if (identity !== x) identity.dispose();
   return out;
 }
@@ -67,7 +69,7 @@ export class BasicBlock extends Module {
     return [[this.conv1, this.bn1], [this.conv2, this.bn2]];
   }
   forward(x: Tensor): Tensor {
-    return residualTail(x, applyInOrder(x, [this.conv1, fusedBnRelu(this.bn1), this.conv2]), this.bn2, this.downsample, this.plain);
+    return residualTail(x, convBnRelu(this.conv1, this.bn1)(x), this.conv2, this.bn2, this.downsample, this.plain);
   }
 }
 
@@ -103,8 +105,8 @@ export class Bottleneck extends Module {
     return [[this.conv1, this.bn1], [this.conv2, this.bn2], [this.conv3, this.bn3]];
   }
   forward(x: Tensor): Tensor {
-    const branch = applyInOrder(x, [this.conv1, fusedBnRelu(this.bn1), this.conv2, fusedBnRelu(this.bn2), this.conv3]);
-    return residualTail(x, branch, this.bn3, this.downsample, this.plain);
+    const h = applyInOrder(x, [convBnRelu(this.conv1, this.bn1), convBnRelu(this.conv2, this.bn2)]);
+    return residualTail(x, h, this.conv3, this.bn3, this.downsample, this.plain);
   }
 }
 
@@ -191,7 +193,7 @@ export class ResNet extends Module {
     return [[this.conv1, this.bn1]];
   }
   forward(x: Tensor): Tensor {
-    return applyInOrder(x, [this.conv1, fusedBnRelu(this.bn1), this.maxpool, this.layer1, this.layer2, this.layer3, this.layer4,
+    return applyInOrder(x, [convBnRelu(this.conv1, this.bn1), this.maxpool, this.layer1, this.layer2, this.layer3, this.layer4,
       this.avgpool, (t) => flatten(t, 1), this.fc]);
   }
 }

@@ -1,7 +1,7 @@
 // The layers ResNets are made of, with PyTorch's names, defaults and initialisation.
 import { full } from '../creation.js';
 import { native } from '../binding.js';
-import { conv2d, type Conv2dOptions } from '../ops/conv.js';
+import { conv2d, convBiasAct, type Conv2dOptions } from '../ops/conv.js';
 import { add, relu } from '../ops/elementwise.js';
 import { linear } from '../ops/linear.js';
 import { batchNorm2d, bnAddRelu, bnRelu } from '../ops/norm.js';
@@ -260,6 +260,35 @@ export type Layer = Module | ((x: Tensor) => Tensor);
 /** A layer for applyInOrder that runs relu(bn(x)) as one fused op (BatchNorm2d.forwardRelu). */
 export function fusedBnRelu(bn: BatchNorm2d): Layer {
   return (x) => bn.forwardRelu(x);
+}
+
+/** True when fuseForInference() folded bn into the convolution before it and the model runs in eval mode. */
+function foldedForInference(bn: BatchNorm2d): boolean {
+  return bn.folded && !bn.training;
+}
+
+/**
+ * A layer for applyInOrder that runs relu(bn(conv(x))): once fuseForInference() folded bn into
+ * conv (eval mode), one convBiasAct (the convolution with its folded bias and the ReLU in one
+ * pass); otherwise conv, then the fused BN + ReLU, as before folding.
+ */
+export function convBnRelu(conv: Conv2d, bn: BatchNorm2d): (x: Tensor) => Tensor {
+  return (x) => foldedForInference(bn)
+    ? convBiasAct(x, conv.weight, conv.bias, null, { ...conv.options, relu: true })
+    : applyInOrder(x, [conv, fusedBnRelu(bn)]);
+}
+
+/**
+ * relu(bn(conv(x)) + residual), the tail of a residual block: once fuseForInference() folded bn
+ * into conv (eval mode), one convBiasAct with the residual as z; otherwise conv, then the fused
+ * BN + add + ReLU (BatchNorm2d.forwardAddRelu), as before folding.
+ */
+export function convBnAddRelu(conv: Conv2d, bn: BatchNorm2d, x: Tensor, residual: Tensor): Tensor {
+  if (foldedForInference(bn)) return convBiasAct(x, conv.weight, conv.bias, residual, { ...conv.options, relu: true });
+  const y = conv.forward(x);
+  const out = bn.forwardAddRelu(y, residual);
+  y.dispose();
+  return out;
 }
 
 /**

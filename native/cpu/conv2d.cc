@@ -1,10 +1,12 @@
 // CPU 2-D convolution: im2col + sgemm per (image, group), parallelised over the batch.
-//   forward:  y_g (Og, Ho*Wo)  = W_g (Og, K) * col (K, Ho*Wo)          [+ bias]
+//   forward:  y_g (Og, Ho*Wo)  = W_g (Og, K) * col (K, Ho*Wo)          [+ bias, in the GEMM's epilogue]
 //   dweight:  dW_g (Og, K)    += dy_g (Og, Ho*Wo) * col^T (Ho*Wo, K)   summed over images
 //   dx:       dcol (K, Ho*Wo)  = W_g^T (K, Og) * dy_g (Og, Ho*Wo), then col2im into dx
 // with K = (C / groups) * kH * kW. A 1x1 kernel with stride 1 and no padding uses the image itself
 // as the column matrix. Stride-1 3x3 convolutions go to Winograd F(2x2, 3x3) (winograd.h) where that
 // is faster; CUDNN_RESNET_CONV=im2col keeps every convolution on im2col.
+// convBiasAct is the same forward pass with a longer epilogue (epilogue.h): + bias, + z, ReLU on each
+// tile of y as the GEMM (or Winograd's output transform) writes it.
 #include "conv2d.h"
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 
 #include "../core/error.h"
 #include "../core/parallel.h"
+#include "epilogue.h"
 #include "gemm.h"
 #include "winograd.h"
 
@@ -20,6 +23,7 @@ namespace cr {
 namespace {
 
 constexpr const char* kOp = "conv2d";
+constexpr const char* kFusedOp = "convBiasAct";
 
 // Sizes of one convolution, derived from checked shapes.
 struct Geometry {
@@ -30,33 +34,33 @@ struct Geometry {
   bool pointwise;   // 1x1 kernel, stride 1, no padding: the image is its own column matrix
 };
 
-Geometry geometry(const Shape& x, const Shape& w, const Conv2dParams& p) {
-  CR_CHECK_RANGE(x.size() == 4, kOp, ": x must be 4-D (N, C, H, W), got shape ", shapeString(x));
-  CR_CHECK_RANGE(w.size() == 4, kOp, ": weight must be 4-D (O, C / groups, kH, kW), got shape ", shapeString(w));
-  CR_CHECK_RANGE(p.strideH >= 1 && p.strideW >= 1, kOp, ": stride must be positive, got (", p.strideH, ", ",
+Geometry geometry(const Shape& x, const Shape& w, const Conv2dParams& p, const char* op = kOp) {
+  CR_CHECK_RANGE(x.size() == 4, op, ": x must be 4-D (N, C, H, W), got shape ", shapeString(x));
+  CR_CHECK_RANGE(w.size() == 4, op, ": weight must be 4-D (O, C / groups, kH, kW), got shape ", shapeString(w));
+  CR_CHECK_RANGE(p.strideH >= 1 && p.strideW >= 1, op, ": stride must be positive, got (", p.strideH, ", ",
                  p.strideW, ")");
-  CR_CHECK_RANGE(p.padH >= 0 && p.padW >= 0, kOp, ": padding must be non-negative, got (", p.padH, ", ", p.padW,
+  CR_CHECK_RANGE(p.padH >= 0 && p.padW >= 0, op, ": padding must be non-negative, got (", p.padH, ", ", p.padW,
                  ")");
-  CR_CHECK_RANGE(p.dilationH >= 1 && p.dilationW >= 1, kOp, ": dilation must be positive, got (", p.dilationH,
+  CR_CHECK_RANGE(p.dilationH >= 1 && p.dilationW >= 1, op, ": dilation must be positive, got (", p.dilationH,
                  ", ", p.dilationW, ")");
-  CR_CHECK_RANGE(p.groups >= 1, kOp, ": groups must be at least 1, got ", p.groups);
+  CR_CHECK_RANGE(p.groups >= 1, op, ": groups must be at least 1, got ", p.groups);
   Geometry g;
   g.N = x[0], g.C = x[1], g.H = x[2], g.W = x[3];
   g.O = w[0], g.kH = w[2], g.kW = w[3];
   g.groups = p.groups;
-  CR_CHECK_RANGE(g.C % g.groups == 0, kOp, ": x's channel count ", g.C, " is not divisible by groups = ", g.groups);
-  CR_CHECK_RANGE(g.O % g.groups == 0, kOp, ": weight's output channel count ", g.O,
+  CR_CHECK_RANGE(g.C % g.groups == 0, op, ": x's channel count ", g.C, " is not divisible by groups = ", g.groups);
+  CR_CHECK_RANGE(g.O % g.groups == 0, op, ": weight's output channel count ", g.O,
                  " is not divisible by groups = ", g.groups);
   g.Cg = g.C / g.groups;
   g.Og = g.O / g.groups;
-  CR_CHECK_RANGE(w[1] == g.Cg, kOp, ": weight must have C / groups = ", g.Cg, " input channels, got shape ",
+  CR_CHECK_RANGE(w[1] == g.Cg, op, ": weight must have C / groups = ", g.Cg, " input channels, got shape ",
                  shapeString(w), " for x of shape ", shapeString(x), " and groups = ", g.groups);
-  CR_CHECK_RANGE(g.kH >= 1 && g.kW >= 1, kOp, ": the kernel size must be positive, got weight of shape ",
+  CR_CHECK_RANGE(g.kH >= 1 && g.kW >= 1, op, ": the kernel size must be positive, got weight of shape ",
                  shapeString(w));
   int64_t extentH = p.dilationH * (g.kH - 1) + 1, extentW = p.dilationW * (g.kW - 1) + 1;
-  CR_CHECK_RANGE(g.H + 2 * p.padH >= extentH, kOp, ": the output would be empty: the padded input height ",
+  CR_CHECK_RANGE(g.H + 2 * p.padH >= extentH, op, ": the output would be empty: the padded input height ",
                  g.H + 2 * p.padH, " is smaller than the dilated kernel height ", extentH, ".");
-  CR_CHECK_RANGE(g.W + 2 * p.padW >= extentW, kOp, ": the output would be empty: the padded input width ",
+  CR_CHECK_RANGE(g.W + 2 * p.padW >= extentW, op, ": the output would be empty: the padded input width ",
                  g.W + 2 * p.padW, " is smaller than the dilated kernel width ", extentW, ".");
   g.Ho = (g.H + 2 * p.padH - extentH) / p.strideH + 1;
   g.Wo = (g.W + 2 * p.padW - extentW) / p.strideW + 1;
@@ -162,27 +166,29 @@ Tensor inFormat(const Tensor& t, MemoryFormat format) {
   return t.format == format ? t : toFormat(t, format);
 }
 
-}  // namespace
-
-Shape conv2dOutputShape(const Shape& x, const Shape& weight, const Conv2dParams& p) {
-  Geometry g = geometry(x, weight, p);
-  return {g.N, g.O, g.Ho, g.Wo};
-}
-
-Tensor conv2dForward(const Tensor& xIn, const Tensor& weightIn, const Tensor* bias, const Conv2dParams& p) {
-  expectFloat32(kOp, "x", xIn);
-  expectFloat32(kOp, "weight", weightIn);
-  Geometry g = geometry(xIn.shape, weightIn.shape, p);
+// y = act(conv(x, weight) + bias + z), the epilogue applied to each block of y as it is computed:
+// by the GEMM to each tile of an (image, group) product, or by Winograd's output transform.
+Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weightIn, const Tensor* bias,
+                           const Tensor* zIn, bool relu, const Conv2dParams& p) {
+  expectFloat32(op, "x", xIn);
+  expectFloat32(op, "weight", weightIn);
+  Geometry g = geometry(xIn.shape, weightIn.shape, p, op);
   if (bias) {
-    expectFloat32(kOp, "bias", *bias);
-    expectShape(kOp, "bias", *bias, {g.O});
+    expectFloat32(op, "bias", *bias);
+    expectShape(op, "bias", *bias, {g.O});
   }
-  Tensor x = contiguous(xIn);                     // (N, C, H, W)
-  Tensor w = contiguous(weightIn);                // (O, Cg, kH, kW)
-  Tensor y = empty({g.N, g.O, g.Ho, g.Wo});       // (N, O, Ho, Wo)
+  if (zIn) {
+    expectFloat32(op, "z", *zIn);
+    expectShape(op, "z", *zIn, {g.N, g.O, g.Ho, g.Wo});
+  }
+  Tensor x = contiguous(xIn);                    // (N, C, H, W)
+  Tensor w = contiguous(weightIn);               // (O, Cg, kH, kW)
+  Tensor z = zIn ? contiguous(*zIn) : Tensor();  // (N, O, Ho, Wo)
+  Tensor y = empty({g.N, g.O, g.Ho, g.Wo});      // (N, O, Ho, Wo)
   const float* b = bias ? bias->f32() : nullptr;  // (O)
+  const float* zData = zIn ? z.f32() : nullptr;   // (N, O, Ho, Wo)
   if (winogradUse(g, p).forward) {
-    winograd::forward(x.f32(), w.f32(), b, y.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW);
+    winograd::forward(x.f32(), w.f32(), b, y.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW, zData, relu);
     return inFormat(y, xIn.format);
   }
   forEachImageChunk(g.N, [&](int64_t n0, int64_t n1) {
@@ -191,23 +197,40 @@ Tensor conv2dForward(const Tensor& xIn, const Tensor& weightIn, const Tensor* bi
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         const float* xg = x.f32() + (n * g.C + grp * g.Cg) * g.HW;  // (Cg, H, W)
         const float* wg = w.f32() + grp * g.Og * g.K;               // (Og, K)
-        float* yg = y.f32() + (n * g.O + grp * g.Og) * g.HWo;       // (Og, Ho * Wo)
+        const int64_t yOffset = (n * g.O + grp * g.Og) * g.HWo;    // of this (image, group) in y and z
+        float* yg = y.f32() + yOffset;                              // (Og, Ho * Wo)
         const float* cols = xg;                                     // (K, Ho * Wo)
         if (!g.pointwise) {
           im2col(xg, col.f32(), g, p);
           cols = col.f32();
         }
-        sgemm(false, false, g.Og, g.HWo, g.K, 1.0f, wg, g.K, cols, g.HWo, 0.0f, yg, g.HWo);
-      }
-      if (b) {
-        for (int64_t o = 0; o < g.O; ++o) {
-          float* yo = y.f32() + (n * g.O + o) * g.HWo;  // (Ho * Wo)
-          for (int64_t i = 0; i < g.HWo; ++i) yo[i] += b[o];
-        }
+        Epilogue epilogue;
+        epilogue.bias = b ? b + grp * g.Og : nullptr;
+        epilogue.z = zData ? zData + yOffset : nullptr;
+        epilogue.ldz = g.HWo;
+        epilogue.relu = relu;
+        const bool any = epilogue.bias || epilogue.z || relu;
+        sgemm(false, false, g.Og, g.HWo, g.K, 1.0f, wg, g.K, cols, g.HWo, 0.0f, yg, g.HWo, any ? &epilogue : nullptr);
       }
     }
   });
   return inFormat(y, xIn.format);
+}
+
+}  // namespace
+
+Shape conv2dOutputShape(const Shape& x, const Shape& weight, const Conv2dParams& p) {
+  Geometry g = geometry(x, weight, p);
+  return {g.N, g.O, g.Ho, g.Wo};
+}
+
+Tensor conv2dForward(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p) {
+  return forwardWithEpilogue(kOp, x, weight, bias, nullptr, false, p);
+}
+
+Tensor convBiasActForward(const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor* z, bool relu,
+                          const Conv2dParams& p) {
+  return forwardWithEpilogue(kFusedOp, x, weight, bias, z, relu, p);
 }
 
 Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& weightIn, const Conv2dParams& p,

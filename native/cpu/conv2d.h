@@ -18,6 +18,12 @@ struct Conv2dParams {
 Shape conv2dOutputShape(const Shape& x, const Shape& weight, const Conv2dParams& p);
 // x: (N, C, H, W), weight: (O, C / groups, kH, kW), bias: (O) or nullptr -> y: (N, O, Ho, Wo)
 Tensor conv2dForward(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p);
+// y = act(conv2d(x, weight) + bias + z), act = ReLU when relu else the identity, for inference (no
+// backward): the bias, the residual z (y's shape, either memory format; nullptr for none) and the
+// ReLU are applied to each tile of y as it is computed (epilogue.h) instead of in separate passes.
+// Same result as conv2dForward with the bias, then binary add and relu. Errors name "convBiasAct".
+Tensor convBiasActForward(const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor* z, bool relu,
+                          const Conv2dParams& p);
 struct Conv2dGrads { Tensor dx, dweight, dbias; };  // empty Tensors (no storage) where not requested
 // dy: (N, O, Ho, Wo). Computes only the grads whose flag is set.
 Conv2dGrads conv2dBackward(const Tensor& dy, const Tensor& x, const Tensor& weight, const Conv2dParams& p,

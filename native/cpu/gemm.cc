@@ -143,16 +143,17 @@ bool gemmIsaSupported(GemmIsa isa) {
 
 void sgemmBuiltinWithIsa(GemmIsa isa, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
                          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-                         int64_t ldc) {
+                         int64_t ldc, const Epilogue* epilogue) {
   CR_CHECK_RANGE(M >= 0 && N >= 0 && K >= 0, "sgemm: sizes must be non-negative, got M=", M, ", N=", N,
                  ", K=", K);
   CR_CHECK_TYPE(gemmIsaSupported(isa), "sgemm: this CPU cannot run the requested instruction set");
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0.0f) {  // op(A) * op(B) contributes nothing; A and B are not read
     scaleC(M, N, beta, C, ldc);
+    if (epilogue) applyEpilogue(*epilogue, C, ldc, 0, 0, M, N);
     return;
   }
-  const gemm::Problem problem{transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+  const gemm::Problem problem{transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue};
 #if defined(__x86_64__)
   if (isa == GemmIsa::Avx2Fma) {
     gemm::sgemmBlocked<Avx2FmaKernel>(problem);
@@ -163,8 +164,9 @@ void sgemmBuiltinWithIsa(GemmIsa isa, bool transA, bool transB, int64_t M, int64
 }
 
 void sgemmBuiltin(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  sgemmBuiltinWithIsa(activeIsa(), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                  const Epilogue* epilogue) {
+  sgemmBuiltinWithIsa(activeIsa(), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
 }
 
 const char* builtinGemmIsa() { return activeIsa() == GemmIsa::Avx2Fma ? "avx2-fma" : "portable"; }

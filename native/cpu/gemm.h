@@ -2,22 +2,28 @@
 //   C (M, N) = alpha * op(A) (M, K) * op(B) (K, N) + beta * C
 // op(A) = A (M, K) with row stride lda, or A^T where A is (K, M) with row stride lda.
 // op(B) likewise. beta == 0 means C is written without being read (NaNs in C are ignored).
+// An epilogue (epilogue.h: C = act(C + bias + z)), when given, is applied after the product: by the
+// built-in kernel to each tile of C as the tile receives its last K block, while it is in cache;
+// after cblas_sgemm in one pass over C.
 // Two implementations: the built-in blocked, multi-threaded kernel (AVX2/FMA where the CPU has
 // it, portable C++ otherwise), and OpenBLAS's cblas_sgemm when libopenblas is found at run time.
 #pragma once
 #include <cstdint>
 #include <string>
 
+#include "epilogue.h"
+
 namespace cr {
 
 enum class GemmBackend { Builtin = 0, OpenBlas = 1 };
 
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const Epilogue* epilogue = nullptr);
 
 // Always the built-in kernel, whatever the selected backend.
 void sgemmBuiltin(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                  const Epilogue* epilogue = nullptr);
 
 GemmBackend gemmBackend();
 // Selects the backend used by sgemm(); selecting OpenBlas when it is unavailable throws.

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../core/parallel.h"
+#include "epilogue.h"
 
 namespace cr {
 
@@ -27,11 +28,12 @@ bool gemmIsaSupported(GemmIsa isa);
 // The built-in kernel with a given (supported) instruction set; same contract as sgemmBuiltin.
 void sgemmBuiltinWithIsa(GemmIsa isa, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
                          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-                         int64_t ldc);
+                         int64_t ldc, const Epilogue* epilogue = nullptr);
 
 namespace gemm {
 
-// C (M, N) = alpha * op(A) (M, K) * op(B) (K, N) + beta * C, row-major; M, N, K > 0.
+// C (M, N) = alpha * op(A) (M, K) * op(B) (K, N) + beta * C, row-major; M, N, K > 0; then the
+// epilogue on C when there is one.
 struct Problem {
   bool transA, transB;
   int64_t M, N, K;
@@ -43,6 +45,7 @@ struct Problem {
   float beta;
   float* C;
   int64_t ldc;
+  const Epilogue* epilogue;
 };
 
 constexpr size_t kBufferAlignment = 64;
@@ -173,10 +176,12 @@ inline void prefetchCTile(const float* c, int64_t ldc, int64_t rows, int64_t col
 
 // C rows [i0, i0 + mc), columns [j0, j0 + nc) = alpha * packed A block (mc, kc) * packed
 // B block (kc, nc) + beta * C. Before each micro-kernel call the C tile of the next one is
-// prefetched, so that tile's cache misses overlap this tile's arithmetic.
+// prefetched, so that tile's cache misses overlap this tile's arithmetic. With lastK (the block
+// holds the last K columns of A), each tile gets the problem's epilogue as soon as it is written.
 template <class Kernel>
 void macroKernel(const Problem& g, int64_t i0, int64_t mc, int64_t j0, int64_t nc, int64_t kc, float beta,
-                 const float* packedA, const float* packedB) {
+                 const float* packedA, const float* packedB, bool lastK) {
+  const Epilogue* epilogue = lastK ? g.epilogue : nullptr;
   constexpr int MR = Kernel::MR, NR = Kernel::NR;
   float* cBlock = g.C + i0 * g.ldc + j0;
   prefetchCTile(cBlock, g.ldc, std::min<int64_t>(MR, mc), std::min<int64_t>(NR, nc));
@@ -191,6 +196,7 @@ void macroKernel(const Problem& g, int64_t i0, int64_t mc, int64_t j0, int64_t n
                       std::min<int64_t>(NR, nc - nextJr));
       Kernel::run(kc, packedA + ir * kc, packedB + jr * kc, cBlock + ir * g.ldc + jr, g.ldc, mr, nr, g.alpha,
                   beta);
+      if (epilogue) applyEpilogue(*epilogue, g.C, g.ldc, i0 + ir, j0 + jr, mr, nr);
     }
   }
 }
@@ -208,7 +214,7 @@ void computeSerial(const Problem& g, float* packedA, float* packedB) {
       for (int64_t ic = 0; ic < g.M; ic += bl.mc) {
         const int64_t mc = std::min(bl.mc, g.M - ic);
         packA<Kernel::MR>(g, ic, mc, pc, kc, packedA);
-        macroKernel<Kernel>(g, ic, mc, jc, nc, kc, beta, packedA, packedB);
+        macroKernel<Kernel>(g, ic, mc, jc, nc, kc, beta, packedA, packedB, pc + kc == g.K);
       }
     }
   }
@@ -344,7 +350,7 @@ void computeShared(const Problem& g, int threads, PackBuffer& buffer) {
       if (repackA) packA<MR>(g, ic, mc, pc, kc, blockA);
       const float beta = pc == 0 ? g.beta : 1.0f;  // later K blocks accumulate onto C
       macroKernel<Kernel>(g, ic, mc, rd.jc + j, jEnd - j, kc, beta, blockA,
-                          packedB + (kb - rd.kBegin) * plan.blockFloatsB + j * kc);
+                          packedB + (kb - rd.kBegin) * plan.blockFloatsB + j * kc, pc + kc == g.K);
     }
   };
   auto participate = [&](int64_t participant) {

@@ -113,7 +113,7 @@ void setGemmBackend(GemmBackend backend) {
 }
 
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const Epilogue* epilogue) {
   // Empty products (K == 0 or alpha == 0) only scale C; the built-in path does that without reading A or B.
   const bool useOpenBlas = gemmBackend() == GemmBackend::OpenBlas && M > 0 && N > 0 && K > 0 && alpha != 0.0f;
   if (useOpenBlas) {
@@ -131,10 +131,11 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
       lib.sgemm(kCblasRowMajor, transA ? kCblasTrans : kCblasNoTrans, transB ? kCblasTrans : kCblasNoTrans,
                 static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, A, static_cast<int>(ldA), B,
                 static_cast<int>(ldB), beta, C, static_cast<int>(ldC));
+      if (epilogue) applyEpilogue(*epilogue, C, ldc, 0, 0, M, N);
       return;
     }
   }
-  sgemmBuiltin(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  sgemmBuiltin(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
 }
 
 }  // namespace cr

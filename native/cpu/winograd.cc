@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../core/parallel.h"
+#include "epilogue.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -402,9 +403,11 @@ Plan makePlan(int64_t N, int64_t Ho, int64_t Wo, int64_t inC, int64_t outC) {
   return p;
 }
 
-// out (N, outC, Ho, Wo) = Winograd convolution of in (N, inC, H, W) with packed U, + bias.
+// out (N, outC, Ho, Wo) = Winograd convolution of in (N, inC, H, W) with packed U, + bias, then + z
+// (out's shape) and the ReLU when given, on each output stretch right after it is written.
 void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, const float* U, const float* bias,
-              float* out, int64_t outC, int64_t Ho, int64_t Wo, int64_t padH, int64_t padW) {
+              float* out, int64_t outC, int64_t Ho, int64_t Wo, int64_t padH, int64_t padW, const float* z,
+              bool relu) {
   const Plan p = makePlan(N, Ho, Wo, inC, outC);
   const int64_t oBlocksAll = ceilDiv(outC, MR);
   parallelFor(0, p.chunks * p.oSplits, 1, [&](int64_t task0, int64_t task1) {
@@ -430,9 +433,16 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
       }
       for (int64_t o = 0; o < oc; ++o)  // channel by channel: y is written in long sequential stretches
         forEachRun(t0, nt, p.tH, p.tW, [&](int64_t n, int64_t th, int64_t twA, int64_t twB, int64_t pos) {
-          float* y0 = out + ((n * outC + o0 + o) * Ho + 2 * th) * Wo + 2 * twA;
+          const int64_t offset = ((n * outC + o0 + o) * Ho + 2 * th) * Wo + 2 * twA;
+          float* y0 = out + offset;
+          const bool secondRow = 2 * th + 1 < Ho;
+          const int64_t cols = std::min(Wo - 2 * twA, 2 * (twB - twA));
           outputTransformRun(M + o * p.ld + pos, oc * p.ld, twB - twA, bias ? bias[o0 + o] : 0.0f, y0,
-                             2 * th + 1 < Ho ? y0 + Wo : nullptr, std::min(Wo - 2 * twA, 2 * (twB - twA)));
+                             secondRow ? y0 + Wo : nullptr, cols);
+          if (z || relu) {
+            epilogueRow(y0, z ? z + offset : nullptr, nullptr, relu, cols);
+            if (secondRow) epilogueRow(y0 + Wo, z ? z + offset + Wo : nullptr, nullptr, relu, cols);
+          }
         });
     }
   });
@@ -450,15 +460,16 @@ Mode mode() {
 }
 
 void forward(const float* x, const float* w, const float* bias, float* y, int64_t N, int64_t C, int64_t H, int64_t W,
-             int64_t O, int64_t padH, int64_t padW) {
+             int64_t O, int64_t padH, int64_t padW, const float* z, bool relu) {
   const std::vector<float> U = transformWeights(w, O, C, false);
-  convolve(x, N, C, H, W, U.data(), bias, y, O, H + 2 * padH - 2, W + 2 * padW - 2, padH, padW);
+  convolve(x, N, C, H, W, U.data(), bias, y, O, H + 2 * padH - 2, W + 2 * padW - 2, padH, padW, z, relu);
 }
 
 void backwardData(const float* dy, const float* w, float* dx, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
                   int64_t padH, int64_t padW) {
   const std::vector<float> U = transformWeights(w, C, O, true);
-  convolve(dy, N, O, H + 2 * padH - 2, W + 2 * padW - 2, U.data(), nullptr, dx, C, H, W, 2 - padH, 2 - padW);
+  convolve(dy, N, O, H + 2 * padH - 2, W + 2 * padW - 2, U.data(), nullptr, dx, C, H, W, 2 - padH, 2 - padW, nullptr,
+           false);
 }
 
 void backwardFilter(const float* dy, const float* x, float* dw, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
@@ -522,7 +533,7 @@ void backwardFilter(const float* dy, const float* x, float* dw, int64_t N, int64
 
 Mode mode() { return Mode::Off; }
 void forward(const float*, const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-             int64_t) {}
+             int64_t, const float*, bool) {}
 void backwardData(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {}
 void backwardFilter(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                     int64_t) {}

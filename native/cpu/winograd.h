@@ -25,9 +25,11 @@ enum class Mode { Off, Auto, Force };
 Mode mode();
 
 // y (N, O, Ho, Wo) = conv(x (N, C, H, W), w (O, C, 3, 3), padding) + bias (O) or no bias;
-// Ho = H + 2 padH - 2, Wo = W + 2 padW - 2, both >= 1. All arrays contiguous NCHW.
+// Ho = H + 2 padH - 2, Wo = W + 2 padW - 2, both >= 1. All arrays contiguous NCHW. With z (y's shape)
+// and relu (convBiasAct), y = act(conv + bias + z), applied to each stretch of y as the output
+// transform writes it (see epilogue.h).
 void forward(const float* x, const float* w, const float* bias, float* y, int64_t N, int64_t C, int64_t H,
-             int64_t W, int64_t O, int64_t padH, int64_t padW);
+             int64_t W, int64_t O, int64_t padH, int64_t padW, const float* z = nullptr, bool relu = false);
 
 // dx (N, C, H, W) from dy (N, O, Ho, Wo) and w (O, C, 3, 3), for the forward above (written, not accumulated).
 void backwardData(const float* dy, const float* w, float* dx, int64_t N, int64_t C, int64_t H, int64_t W,

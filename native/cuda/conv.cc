@@ -12,6 +12,8 @@
 // computed in x's format, is converted to the weight's. float16 and bfloat16 data accumulate in float32.
 // Empty tensors (a zero batch, channel or spatial size) never reach cuDNN, whose descriptors need
 // positive sizes: the results are then zeros (plus the bias), as on the CPU.
+// convBiasAct (inference): act(conv + bias + z) in one cudnnConvolutionBiasActivationForward where cuDNN
+// takes the configuration, else conv2dForward then the project's kernels (see convBiasActForward).
 #include <atomic>
 #include <climits>
 
@@ -20,6 +22,7 @@
 #include "descriptors.h"
 #include "dynload.h"
 #include "handles.h"
+#include "kernels/add_relu.h"
 #include "ops.h"
 #include "runtime.h"
 
@@ -27,23 +30,24 @@ namespace cr::cuda {
 namespace {
 
 constexpr const char* kOp = "conv2d";
+constexpr const char* kFusedOp = "convBiasAct";
 
 std::atomic<bool> gAllowTf32{false};
 
-void expectGpuFloat(const char* arg, const Tensor& t) {
-  CR_CHECK_TYPE(t.device == Device::CUDA, kOp, ": ", arg, " must be on the GPU");
-  CR_CHECK_TYPE(t.dtype == DType::Float32 || t.dtype == DType::Float16 || t.dtype == DType::BFloat16, kOp, ": ",
+void expectGpuFloat(const char* op, const char* arg, const Tensor& t) {
+  CR_CHECK_TYPE(t.device == Device::CUDA, op, ": ", arg, " must be on the GPU");
+  CR_CHECK_TYPE(t.dtype == DType::Float32 || t.dtype == DType::Float16 || t.dtype == DType::BFloat16, op, ": ",
                 arg, " must be float32, float16 or bfloat16, got ", dtypeName(t.dtype));
 }
 
-void expectDtypeOfX(const char* arg, const Tensor& t, const Tensor& x) {
-  CR_CHECK_TYPE(t.dtype == x.dtype, kOp, ": ", arg, " must have x's dtype ", dtypeName(x.dtype), ", got ",
+void expectDtypeOfX(const char* op, const char* arg, const Tensor& t, const Tensor& x) {
+  CR_CHECK_TYPE(t.dtype == x.dtype, op, ": ", arg, " must have x's dtype ", dtypeName(x.dtype), ", got ",
                 dtypeName(t.dtype));
 }
 
 // cuDNN's legacy descriptors index with int.
-void expectIndexable(const char* arg, const Tensor& t) {
-  CR_CHECK_RANGE(t.numel() <= INT_MAX, kOp, ": ", arg, " has ", t.numel(),
+void expectIndexable(const char* op, const char* arg, const Tensor& t) {
+  CR_CHECK_RANGE(t.numel() <= INT_MAX, op, ": ", arg, " has ", t.numel(),
                  " elements; the GPU convolution supports at most 2^31 - 1 per tensor");
 }
 
@@ -68,27 +72,89 @@ void addBias(const Tensor& y, const TensorDesc& yDesc, const Tensor& bias) {
                                      mutableDataOf(y)));
 }
 
+// The forward pass's operands for conv_algos: the key that conv2d and convBiasAct share, so that
+// both use the algorithm benchmarked once per configuration.
+ConvArgs forwardArgs(const Tensor& x, const Tensor& w, const Tensor& y, const TensorDesc& xDesc,
+                     const FilterDesc& wDesc, const TensorDesc& yDesc, ConvDesc& convDesc, const Conv2dParams& p,
+                     bool tensorOps) {
+  ConvArgs args;
+  args.key = makeConvKey(ConvPass::Forward, x.shape, w.shape, p, x.dtype, x.format, tensorOps, deterministic());
+  args.x = &xDesc, args.xData = dataOf(x);
+  args.w = &wDesc, args.wData = dataOf(w);
+  args.y = &yDesc, args.yData = dataOf(y);
+  args.conv = &convDesc;
+  args.out = mutableDataOf(y);
+  return args;
+}
+
+// The statuses by which cuDNN declines a configuration (CUDNN_STATUS_NOT_SUPPORTED and its 9.x
+// sub-codes, 3000-3999): the fused call then falls back to the composition.
+bool declined(dnn::cudnnStatus_t status) {
+  return status >= dnn::CUDNN_STATUS_NOT_SUPPORTED && status < dnn::CUDNN_STATUS_INTERNAL_ERROR;
+}
+
+// convBiasAct as conv2dForward (with the bias), then + z and the ReLU with the project's float32
+// kernels; 16-bit results are widened for them and rounded back to x's dtype.
+Tensor convBiasActComposed(const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor* z, bool relu,
+                           const Conv2dParams& p) {
+  Tensor y = cuda::conv2dForward(x, weight, bias, p);  // (N, O, Ho, Wo), x's dtype and format
+  if (!z && !relu) return y;
+  Tensor sum = y.dtype == DType::Float32 ? y : cuda::cast(y, DType::Float32);
+  if (z) {
+    Tensor residual = z->dtype == DType::Float32 ? *z : cuda::cast(*z, DType::Float32);
+    if (relu) {
+      cuda::addReluInPlace(sum, residual);
+    } else {
+      sum = cuda::binary(BinaryOp::Add, sum, residual);
+    }
+  } else {
+    sum = cuda::relu(sum);
+  }
+  return sum.dtype == y.dtype ? sum : cuda::cast(sum, y.dtype);
+}
+
+// The plan of an IDENTITY-activation fused call, which cuDNN runs only with
+// CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM: that algorithm, float32 data with the math type
+// conv_algos searches it with, and the algorithm's workspace. False when cuDNN declines the algorithm
+// for this configuration.
+bool precompGemmPlan(const TensorDesc& xDesc, const FilterDesc& wDesc, const ConvDesc& convDesc,
+                     const TensorDesc& yDesc, DType dtype, bool tensorOps, ConvPlan* plan) {
+  if (dtype == DType::Float32)
+    CR_CUDNN_CHECK(dnn::cudnnSetConvolutionMathType(convDesc.get(),
+                                                    tensorOps ? dnn::CUDNN_DEFAULT_MATH : dnn::CUDNN_FMA_MATH));
+  const dnn::cudnnConvolutionFwdAlgo_t algo = dnn::CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+  size_t bytes = 0;
+  const dnn::cudnnStatus_t status = dnn::cudnnGetConvolutionForwardWorkspaceSize(
+      cudnnHandle(), xDesc.get(), wDesc.get(), convDesc.get(), yDesc.get(), algo, &bytes);
+  if (declined(status)) return false;
+  checkCudnn(status, "cudnnGetConvolutionForwardWorkspaceSize", __FILE__, __LINE__);
+  plan->algo = static_cast<int>(algo);
+  plan->workspace = workspace(bytes);
+  plan->workspaceBytes = bytes;
+  return true;
+}
+
 }  // namespace
 
 void setAllowTf32(bool allow) { gAllowTf32.store(allow); }
 bool allowTf32() { return gAllowTf32.load(); }
 
 Tensor conv2dForward(const Tensor& x, const Tensor& weightIn, const Tensor* bias, const Conv2dParams& p) {
-  expectGpuFloat("x", x);
-  expectGpuFloat("weight", weightIn);
-  expectDtypeOfX("weight", weightIn, x);
+  expectGpuFloat(kOp, "x", x);
+  expectGpuFloat(kOp, "weight", weightIn);
+  expectDtypeOfX(kOp, "weight", weightIn, x);
   Shape yShape = conv2dOutputShape(x.shape, weightIn.shape, p);  // (N, O, Ho, Wo)
   if (bias) {
-    expectGpuFloat("bias", *bias);
-    expectDtypeOfX("bias", *bias, x);
+    expectGpuFloat(kOp, "bias", *bias);
+    expectDtypeOfX(kOp, "bias", *bias, x);
     expectShape(kOp, "bias", *bias, {yShape[1]});
   }
   // Every window reads only padding (or there are no input channels) when x or the weight is empty: y = bias.
   const bool trivial = x.numel() == 0 || weightIn.numel() == 0;
   Tensor y = trivial ? cuda::zeros(yShape, x.dtype, x.format) : cuda::empty(yShape, x.dtype, x.format);
   if (y.numel() == 0) return y;
-  expectIndexable("x", x);
-  expectIndexable("y", y);
+  expectIndexable(kOp, "x", x);
+  expectIndexable(kOp, "y", y);
   TensorDesc yDesc(y);
   if (!trivial) {
     Tensor w = inFormat(weightIn, x.format);  // (O, C / groups, kH, kW), laid out like x
@@ -96,14 +162,7 @@ Tensor conv2dForward(const Tensor& x, const Tensor& weightIn, const Tensor* bias
     FilterDesc wDesc(w);
     bool tensorOps = tensorOpsFor(x.dtype);
     ConvDesc convDesc(p, DType::Float32, tensorOps);
-    ConvArgs args;
-    args.key = makeConvKey(ConvPass::Forward, x.shape, w.shape, p, x.dtype, x.format, tensorOps, deterministic());
-    args.x = &xDesc, args.xData = dataOf(x);
-    args.w = &wDesc, args.wData = dataOf(w);
-    args.y = &yDesc, args.yData = dataOf(y);
-    args.conv = &convDesc;
-    args.out = mutableDataOf(y);
-    ConvPlan plan = planConvolution(args);
+    ConvPlan plan = planConvolution(forwardArgs(x, w, y, xDesc, wDesc, yDesc, convDesc, p, tensorOps));
     CR_CUDNN_CHECK(dnn::cudnnConvolutionForward(cudnnHandle(), &kOne, xDesc.get(), dataOf(x), wDesc.get(),
                                                 dataOf(w), convDesc.get(),
                                                 static_cast<dnn::cudnnConvolutionFwdAlgo_t>(plan.algo),
@@ -116,17 +175,17 @@ Tensor conv2dForward(const Tensor& x, const Tensor& weightIn, const Tensor* bias
 
 Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& x, const Tensor& weightIn, const Conv2dParams& p,
                            bool needDx, bool needDweight, bool needDbias) {
-  expectGpuFloat("dy", dyIn);
-  expectGpuFloat("x", x);
-  expectGpuFloat("weight", weightIn);
-  expectDtypeOfX("dy", dyIn, x);
-  expectDtypeOfX("weight", weightIn, x);
+  expectGpuFloat(kOp, "dy", dyIn);
+  expectGpuFloat(kOp, "x", x);
+  expectGpuFloat(kOp, "weight", weightIn);
+  expectDtypeOfX(kOp, "dy", dyIn, x);
+  expectDtypeOfX(kOp, "weight", weightIn, x);
   Shape yShape = conv2dOutputShape(x.shape, weightIn.shape, p);  // (N, O, Ho, Wo)
   expectShape(kOp, "dy", dyIn, yShape);
   Conv2dGrads grads;
   if (!needDx && !needDweight && !needDbias) return grads;
-  expectIndexable("x", x);
-  expectIndexable("dy", dyIn);
+  expectIndexable(kOp, "x", x);
+  expectIndexable(kOp, "dy", dyIn);
 
   const DType dtype = x.dtype;
   const bool dyEmpty = dyIn.numel() == 0;
@@ -199,6 +258,64 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& x, const Tensor& we
     grads.dweight = inFormat(dw, weightIn.format);
   }
   return grads;
+}
+
+// y = act(1 * conv(x) + alpha2 * z + bias) in one cudnnConvolutionBiasActivationForward, with alpha2 = 1,
+// or 0 without z: y's own buffer then stands in for z, as in TensorFlow's fused convolution when its
+// side input is scaled by 0.
+// The call's constraints: the activation is RELU or IDENTITY, and IDENTITY runs only with
+// IMPLICIT_PRECOMP_GEMM (RELU with any forward algorithm: it uses the one conv2d benchmarked for the
+// same configuration, from the shared cache); bias is (1, O, 1, 1) and z has y's shape and layout, all
+// in x's dtype, accumulating in float32 (cuDNN's PSEUDO_HALF configuration for float16). The RELU
+// descriptor does not propagate NaN (the mode TensorFlow and PyTorch use with this call; coef is
+// ignored by RELU), so a NaN before the ReLU may come out as 0 here where the CPU op keeps it.
+// Falls back to convBiasActComposed for bfloat16 (not among the call's documented data-type
+// configurations), for empty tensors (cuDNN's descriptors need positive sizes) and whenever cuDNN
+// declines the configuration.
+Tensor convBiasActForward(const Tensor& x, const Tensor& weightIn, const Tensor* bias, const Tensor* z, bool relu,
+                          const Conv2dParams& p) {
+  expectGpuFloat(kFusedOp, "x", x);
+  expectGpuFloat(kFusedOp, "weight", weightIn);
+  expectDtypeOfX(kFusedOp, "weight", weightIn, x);
+  Shape yShape = conv2dOutputShape(x.shape, weightIn.shape, p);  // (N, O, Ho, Wo)
+  if (bias) {
+    expectGpuFloat(kFusedOp, "bias", *bias);
+    expectDtypeOfX(kFusedOp, "bias", *bias, x);
+    expectShape(kFusedOp, "bias", *bias, {yShape[1]});
+  }
+  if (z) {
+    expectGpuFloat(kFusedOp, "z", *z);
+    expectDtypeOfX(kFusedOp, "z", *z, x);
+    expectShape(kFusedOp, "z", *z, yShape);
+  }
+  if (x.dtype == DType::BFloat16 || x.numel() == 0 || weightIn.numel() == 0 || numelOf(yShape) == 0)
+    return convBiasActComposed(x, weightIn, bias, z, relu, p);
+  expectIndexable(kFusedOp, "x", x);
+  Tensor y = cuda::empty(yShape, x.dtype, x.format);
+  expectIndexable(kFusedOp, "y", y);
+  Tensor w = inFormat(weightIn, x.format);                      // (O, C / groups, kH, kW), laid out like x
+  Tensor residual = z ? inFormat(*z, x.format) : y;             // (N, O, Ho, Wo), laid out like y
+  Tensor b = bias ? *bias : cuda::zeros({yShape[1]}, x.dtype);  // (O)
+  TensorDesc xDesc(x), yDesc(y), biasDesc({1, yShape[1], 1, 1}, x.dtype, MemoryFormat::Contiguous);
+  FilterDesc wDesc(w);
+  const bool tensorOps = tensorOpsFor(x.dtype);
+  ConvDesc convDesc(p, DType::Float32, tensorOps);
+  ActivationDesc activation(relu ? dnn::CUDNN_ACTIVATION_RELU : dnn::CUDNN_ACTIVATION_IDENTITY,
+                            dnn::CUDNN_NOT_PROPAGATE_NAN, 0.0);
+  ConvPlan plan;
+  if (relu) {
+    plan = planConvolution(forwardArgs(x, w, y, xDesc, wDesc, yDesc, convDesc, p, tensorOps));
+  } else if (!precompGemmPlan(xDesc, wDesc, convDesc, yDesc, x.dtype, tensorOps, &plan)) {
+    return convBiasActComposed(x, weightIn, bias, z, relu, p);
+  }
+  const float alpha2 = z ? 1.0f : 0.0f;
+  const dnn::cudnnStatus_t status = dnn::cudnnConvolutionBiasActivationForward(
+      cudnnHandle(), &kOne, xDesc.get(), dataOf(x), wDesc.get(), dataOf(w), convDesc.get(),
+      static_cast<dnn::cudnnConvolutionFwdAlgo_t>(plan.algo), plan.workspace, plan.workspaceBytes, &alpha2,
+      yDesc.get(), dataOf(residual), biasDesc.get(), dataOf(b), activation.get(), yDesc.get(), mutableDataOf(y));
+  if (declined(status)) return convBiasActComposed(x, weightIn, bias, z, relu, p);
+  checkCudnn(status, "cudnnConvolutionBiasActivationForward", __FILE__, __LINE__);
+  return y;
 }
 
 }  // namespace cr::cuda

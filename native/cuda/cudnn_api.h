@@ -531,7 +531,8 @@ typedef struct cudnnConvolutionBwdFilterAlgoPerfStruct {
      bnBiasData, dBnScaleData, dBnBiasData, epsilon, savedMean, savedInvVariance, activationDesc,      \
      workSpace, workSpaceSizeInBytes, reserveSpace, reserveSpaceSizeInBytes))
 
-// cudnn_cnn.h: convolution descriptors, algorithm search, convolutions
+// cudnn_cnn.h: convolution descriptors, algorithm search, convolutions (cudnnConvolutionBiasActivationForward:
+// y = act(alpha1 * conv(x) + alpha2 * z + bias), the fused forward of the same header)
 #define CR_CUDNN_CNN_FUNCTIONS(X)                                                                      \
   X(cudnnStatus_t, cudnnCreateConvolutionDescriptor, (cudnnConvolutionDescriptor_t* convDesc),       \
     (convDesc))                                                                                        \
@@ -572,6 +573,15 @@ typedef struct cudnnConvolutionBwdFilterAlgoPerfStruct {
      const cudnnTensorDescriptor_t yDesc, void* y),                                                    \
     (handle, alpha, xDesc, x, wDesc, w, convDesc, algo, workSpace, workSpaceSizeInBytes, beta, yDesc,  \
      y))                                                                                               \
+  X(cudnnStatus_t, cudnnConvolutionBiasActivationForward,                                              \
+    (cudnnHandle_t handle, const void* alpha1, const cudnnTensorDescriptor_t xDesc, const void* x,     \
+     const cudnnFilterDescriptor_t wDesc, const void* w, const cudnnConvolutionDescriptor_t convDesc,  \
+     cudnnConvolutionFwdAlgo_t algo, void* workSpace, size_t workSpaceSizeInBytes, const void* alpha2, \
+     const cudnnTensorDescriptor_t zDesc, const void* z, const cudnnTensorDescriptor_t biasDesc,       \
+     const void* bias, const cudnnActivationDescriptor_t activationDesc,                               \
+     const cudnnTensorDescriptor_t yDesc, void* y),                                                    \
+    (handle, alpha1, xDesc, x, wDesc, w, convDesc, algo, workSpace, workSpaceSizeInBytes, alpha2,      \
+     zDesc, z, biasDesc, bias, activationDesc, yDesc, y))                                              \
   X(cudnnStatus_t, cudnnFindConvolutionBackwardDataAlgorithmEx,                                        \
     (cudnnHandle_t handle, const cudnnFilterDescriptor_t wDesc, const void* w,                         \
      const cudnnTensorDescriptor_t dyDesc, const void* dy, const cudnnConvolutionDescriptor_t convDesc, \

@@ -140,4 +140,19 @@ ConvDesc::~ConvDesc() {
   }
 }
 
+ActivationDesc::ActivationDesc(dnn::cudnnActivationMode_t mode, dnn::cudnnNanPropagation_t nan, double coef) {
+  dnn::cudnnActivationDescriptor_t created = nullptr;
+  CR_CUDNN_CHECK(dnn::cudnnCreateActivationDescriptor(&created));
+  desc_ = createAndSet(created, dnn::cudnnDestroyActivationDescriptor, [&](dnn::cudnnActivationDescriptor_t d) {
+    CR_CUDNN_CHECK(dnn::cudnnSetActivationDescriptor(d, mode, nan, coef));
+  });
+}
+
+ActivationDesc::~ActivationDesc() {
+  try {
+    if (desc_ != nullptr) dnn::cudnnDestroyActivationDescriptor(desc_);
+  } catch (...) {
+  }
+}
+
 }  // namespace cr::cuda

@@ -53,4 +53,18 @@ class ConvDesc {
   dnn::cudnnConvolutionDescriptor_t desc_ = nullptr;
 };
 
+// An activation descriptor: mode (RELU or IDENTITY for the fused convolution), NaN handling, and
+// coef (the ceiling of CLIPPED_RELU, the alpha of ELU; ignored by RELU and IDENTITY).
+class ActivationDesc {
+ public:
+  ActivationDesc(dnn::cudnnActivationMode_t mode, dnn::cudnnNanPropagation_t nan, double coef);
+  ~ActivationDesc();
+  ActivationDesc(const ActivationDesc&) = delete;
+  ActivationDesc& operator=(const ActivationDesc&) = delete;
+  dnn::cudnnActivationDescriptor_t get() const { return desc_; }
+
+ private:
+  dnn::cudnnActivationDescriptor_t desc_ = nullptr;
+};
+
 }  // namespace cr::cuda

@@ -67,14 +67,13 @@ namespace cr::cuda::detail {
 // without them (the graph API of the fused convolution): their absence does not make a library
 // unusable.
 const char* const kOptionalSymbols[] = {
-    "cudnnGetCudartVersion", "cudnnSetTensor4dDescriptorEx", "cudnnGetConvolutionForwardWorkspaceSize",
-    "cudnnGetConvolutionBackwardDataWorkspaceSize", "cudnnGetConvolutionBackwardFilterWorkspaceSize",
-    "cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize", "cudnnGetBatchNormalizationBackwardExWorkspaceSize",
-    "cudnnGetBatchNormalizationTrainingExReserveSpaceSize", "cudnnBatchNormalizationForwardTrainingEx",
-    "cudnnBatchNormalizationBackwardEx", "cudnnCreateActivationDescriptor", "cudnnSetActivationDescriptor",
-    "cudnnDestroyActivationDescriptor", "cublasGetVersion_v2", "cublasSetWorkspace_v2", "cublasSgemmStridedBatched",
-    "cudnnBackendCreateDescriptor", "cudnnBackendDestroyDescriptor", "cudnnBackendFinalize",
-    "cudnnBackendSetAttribute", "cudnnBackendGetAttribute", "cudnnBackendExecute",
+    "cudnnGetCudartVersion", "cudnnSetTensor4dDescriptorEx", "cudnnGetConvolutionBackwardDataWorkspaceSize",
+    "cudnnGetConvolutionBackwardFilterWorkspaceSize", "cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize",
+    "cudnnGetBatchNormalizationBackwardExWorkspaceSize", "cudnnGetBatchNormalizationTrainingExReserveSpaceSize",
+    "cudnnBatchNormalizationForwardTrainingEx", "cudnnBatchNormalizationBackwardEx", "cublasGetVersion_v2",
+    "cublasSetWorkspace_v2", "cublasSgemmStridedBatched", "cudnnBackendCreateDescriptor",
+    "cudnnBackendDestroyDescriptor", "cudnnBackendFinalize", "cudnnBackendSetAttribute", "cudnnBackendGetAttribute",
+    "cudnnBackendExecute",
 };
 
 bool optionalSymbol(const char* name) {

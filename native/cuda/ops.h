@@ -24,6 +24,10 @@ Conv2dGrads conv2dBackward(const Tensor& dy, const Tensor& x, const Tensor& weig
 // with `unsupported` set (the caller composes the op instead).
 ConvBnStatsResult convBnStatsForward(const Tensor& x, const Tensor& weight, const Tensor* scale, const Tensor* bias,
                                      bool relu, const Conv2dParams& p);
+// conv.cc: act(conv + bias + z) with cudnnConvolutionBiasActivationForward where cuDNN supports the
+// configuration, else conv2dForward then the project's kernels. Forward only (inference).
+Tensor convBiasActForward(const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor* z, bool relu,
+                          const Conv2dParams& p);
 // TF32 tensor-op math for convolutions and matmul (off by default: results then match float32).
 void setAllowTf32(bool allow);
 bool allowTf32();

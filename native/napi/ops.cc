@@ -111,6 +111,16 @@ Napi::Value ConvBnStats(const Info& info) {
     return list(info.Env(), {r.y, r.sum, r.sqSum});
   });
 }
+// convBiasAct(x, weight, bias | null, z | null, relu, params): act(conv2d(x, weight) + bias + z), forward only.
+Napi::Value ConvBiasAct(const Info& info) {
+  return guarded(info, "convBiasAct", [&]() -> Napi::Value {
+    const Tensor &x = arg(info, 0, "input"), &w = arg(info, 1, "weight");
+    const Tensor *b = optArg(info, 2, "bias"), *z = optArg(info, 3, "z");
+    Device d = deviceOf("convBiasAct", {&x, &w, b, z});
+    return wrap(info.Env(), CR_DISPATCH(d, convBiasActForward, x, w, b, z, toBool(info[4], "relu"),
+                                        convParams(info[5])));
+  });
+}
 
 Napi::Value BatchNorm(const Info& info) {
   return guarded(info, "batchNorm2d", [&]() -> Napi::Value {
@@ -448,6 +458,7 @@ void InitOps(Napi::Env env, Napi::Object exports, Profiler& profiler) {
       {"conv2d", Conv2d},
       {"conv2dBackward", Conv2dBackward},
       {"convBnStats", ConvBnStats},
+      {"convBiasAct", ConvBiasAct},
       {"batchNorm", BatchNorm},
       {"batchNormBackward", BatchNormBackward},
       {"bnAddRelu", BnAddRelu},
