@@ -5,7 +5,9 @@
 //   - the same ResNet-50 / ResNet-18 AMP steps replayed from a CUDA graph (ours only; PyTorch eager
 //     is the reference, as in the targets);
 //   - CIFAR ResNet-56 training, batch 128, 32x32, float32 and autocast bf16 (and bf16 with a graph);
-//   - ResNet-50 inference, batch 256, float32 NCHW and autocast bf16 channels-last; batch-1 latency.
+//   - ResNet-50 inference, batch 256, float32 NCHW and autocast bf16 channels-last; the same with
+//     batch norm folded into the convolutions (ours: rn.nn.fuseForInference, each conv-BN-add-ReLU
+//     one rn.convBiasAct; PyTorch eager unfolded) in bf16 and fp16; batch-1 latency.
 // One repetition is K iterations (10 training steps, 20 inference passes, 50 at batch 1) followed
 // by a device synchronise on both sides; the table shows ms per repetition, img/s from
 // batch * K / time, and each side's peak device memory (ours: rn.cuda.memory().peakAllocatedBytes,
@@ -181,6 +183,7 @@ function inferRunner(spec: InferSpec): Runner {
   const { net, x } = guarded((made) => {
     const net = made.net = buildModel(spec.model, 1000);
     net.to({ device: 'cuda', memoryFormat }).eval();
+    if (spec.fuse) rn.nn.fuseForInference(net);
     const x = rn.randn([spec.batch, 3, spec.size, spec.size], { device: 'cuda', memoryFormat });
     made.tensors.push(x);
     return { net, x };
@@ -227,14 +230,15 @@ function trainWorkload(model: TrainSpec['model'], batch: number,
   };
 }
 
-function inferWorkload(batch: number, steps: number, o: { amp?: 'bfloat16'; channelsLast?: boolean } = {}): Workload {
+function inferWorkload(batch: number, steps: number, o: { amp?: Amp; channelsLast?: boolean; fuse?: boolean } = {}): Workload {
   const spec: InferSpec = {
     kind: 'gpu-infer', model: 'resnet50', batch, size: 224, steps,
-    amp: o.amp ?? null, tf32: false, channelsLast: o.channelsLast ?? false,
+    amp: o.amp ?? null, tf32: false, channelsLast: o.channelsLast ?? false, fuse: o.fuse ?? false,
   };
   const layout = spec.channelsLast ? ' NHWC' : '';
+  const fused = spec.fuse ? ' folded' : '';
   return {
-    name: `resnet50 infer b${batch} ${precisionLabel(spec.amp, spec.tf32)}${layout} x${steps}`,
+    name: `resnet50 infer b${batch} ${precisionLabel(spec.amp, spec.tf32)}${layout}${fused} x${steps}`,
     batch: batch * steps,
     spec,
     peers: ['torch'],
@@ -245,19 +249,23 @@ function inferWorkload(batch: number, steps: number, o: { amp?: 'bfloat16'; chan
 /** In order of importance: a run cut short still has the first lines in its log. */
 function gpuWorkloads(): Workload[] {
   return [
-    trainWorkload('resnet50', 64),
-    trainWorkload('resnet50', 64, { tf32: true }),
+    // the targets: ResNet-50 AMP training at batch 256, inference at batch 256
     trainWorkload('resnet50', 256, { amp: 'bfloat16', channelsLast: true }),
     trainWorkload('resnet50', 256, { amp: 'bfloat16', channelsLast: true, cudaGraph: true }),
+    inferWorkload(256, INFER_STEPS, { amp: 'bfloat16', channelsLast: true, fuse: true }),
+    inferWorkload(256, INFER_STEPS, { amp: 'float16', channelsLast: true, fuse: true }),
     trainWorkload('resnet50', 256, { amp: 'float16', channelsLast: true }),
     trainWorkload('resnet50', 256, { amp: 'float16', channelsLast: true, cudaGraph: true }),
+    inferWorkload(256, INFER_STEPS, { amp: 'bfloat16', channelsLast: true }),
+    // float32 references, the smaller nets, latency
+    trainWorkload('resnet50', 64),
+    trainWorkload('resnet50', 64, { tf32: true }),
     trainWorkload('resnet18', 256, { amp: 'bfloat16', channelsLast: true }),
     trainWorkload('resnet18', 256, { amp: 'float16', channelsLast: true }),
     trainWorkload('cifar-resnet56', 128),
     trainWorkload('cifar-resnet56', 128, { amp: 'bfloat16' }),
     trainWorkload('cifar-resnet56', 128, { amp: 'bfloat16', cudaGraph: true }),
     inferWorkload(256, INFER_STEPS),
-    inferWorkload(256, INFER_STEPS, { amp: 'bfloat16', channelsLast: true }),
     inferWorkload(1, LATENCY_STEPS),
   ];
 }

@@ -106,7 +106,7 @@ import('./lib/index.ts').then((rn) => {
 tests_json="$out_dir/gpu-tests.json"
 rm -f "$tests_json"
 step "4 GPU tests (vitest)" 180 npx --no vitest run test/cuda_device.test.ts test/cuda_ops.test.ts test/cuda_training.test.ts test/cuda_graph.test.ts \
-  test/amp.test.ts test/profiler.test.ts test/conv_bn_stats.test.ts \
+  test/amp.test.ts test/profiler.test.ts test/conv_bn_stats.test.ts test/conv_epilogue.test.ts \
   --reporter=verbose --reporter=json --outputFile.json="$tests_json"
 
 # 5. where the time of a training step goes, per op; before the benchmark, whose cap the budget
