@@ -15,7 +15,7 @@ import { adaptiveAvgPool2d, avgPool2d } from '../ops/pool.js';
 import { concat, flatten } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
 import { kaimingNormal, ones, zeros } from '../nn/init.js';
-import { BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential } from '../nn/layers.js';
+import { BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential, applyInOrder } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 
 /** Children registered under the given names and applied in order (torchvision's nn.Sequential(OrderedDict)). */
@@ -162,9 +162,8 @@ export class DenseNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const features = this.features.forward(x);                // (N, C, h, w), after norm5
-    const activated = relu(features);
-    features.dispose();
+    // the features, then ReLU: norm5 and the ReLU run as one fused op
+    const activated = applyInOrder(x, [...this.features.children(), relu]);  // (N, C, h, w)
     const pooled = adaptiveAvgPool2d(activated, 1);           // (N, C, 1, 1)
     activated.dispose();
     const flat = flatten(pooled, 1);                          // (N, C)

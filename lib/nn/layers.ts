@@ -257,11 +257,6 @@ export class Sequential extends Module {
 
 export type Layer = Module | ((x: Tensor) => Tensor);
 
-/** A layer for applyInOrder that runs relu(bn(x)) as one fused op (BatchNorm2d.forwardRelu). */
-export function fusedBnRelu(bn: BatchNorm2d): Layer {
-  return (x) => bn.forwardRelu(x);
-}
-
 /** True when fuseForInference() folded bn into the convolution before it and the model runs in eval mode. */
 function foldedForInference(bn: BatchNorm2d): boolean {
   return bn.folded && !bn.training;
@@ -275,7 +270,7 @@ function foldedForInference(bn: BatchNorm2d): boolean {
 export function convBnRelu(conv: Conv2d, bn: BatchNorm2d): (x: Tensor) => Tensor {
   return (x) => foldedForInference(bn)
     ? convBiasAct(x, conv.weight, conv.bias, null, { ...conv.options, relu: true })
-    : applyInOrder(x, [conv, fusedBnRelu(bn)]);
+    : applyInOrder(x, [conv, bn, relu]);
 }
 
 /**
@@ -293,12 +288,17 @@ export function convBnAddRelu(conv: Conv2d, bn: BatchNorm2d, x: Tensor, residual
 
 /**
  * Feeds x through the layers in order, disposing each intermediate result as soon as the next
- * layer has consumed it (autograd keeps what it needs); x itself is left alone.
+ * layer has consumed it (autograd keeps what it needs); x itself is left alone. A BatchNorm2d
+ * followed by a ReLU (the module or the relu function) runs as one fused op (forwardRelu).
  */
 export function applyInOrder(x: Tensor, layers: Layer[]): Tensor {
   let current = x;
-  for (const layer of layers) {
-    const next = layer instanceof Module ? layer.forward(current) : layer(current);
+  for (let i = 0; i < layers.length; i++) {
+    const layer = layers[i]!;
+    const after = layers[i + 1];
+    const fuseRelu = layer instanceof BatchNorm2d && (after instanceof ReLU || after === relu);
+    const next = fuseRelu ? layer.forwardRelu(current) : layer instanceof Module ? layer.forward(current) : layer(current);
+    if (fuseRelu) i++;
     if (current !== x && next !== current) current.dispose();
     current = next;
   }
