@@ -36,10 +36,16 @@ std::mutex gMutex;
 std::vector<Slot> gSlots;
 cudaStream_t gCopyStream = nullptr;
 
+// Powers of two from 4 KiB up to 1 MiB, then multiples of a quarter of the power of two below
+// (at most 25% slack on a large batch).
 size_t slotSize(size_t bytes) {
   size_t size = 4096;
-  while (size < bytes) size *= 2;
-  return size;
+  while (size < bytes && size < (size_t{1} << 20)) size *= 2;
+  if (size >= bytes) return size;
+  size_t power = size_t{1} << 20;
+  while (power * 2 <= bytes) power *= 2;
+  size_t quarter = power / 4;
+  return (bytes + quarter - 1) / quarter * quarter;
 }
 
 bool idle(const Slot& s) {
