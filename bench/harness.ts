@@ -48,7 +48,7 @@ export type WorkloadSpec =
       lr: number; momentum: number; weightDecay: number; steps: number;
       amp: 'bfloat16' | 'float16' | null; tf32: boolean; channelsLast: boolean; cudaGraph?: boolean }
   | { kind: 'gpu-infer'; model: 'resnet18' | 'resnet50'; batch: number; size: number; steps: number;
-      amp: 'bfloat16' | 'float16' | null; tf32: boolean; channelsLast: boolean; fuse?: boolean };
+      amp: 'bfloat16' | 'float16' | null; tf32: boolean; channelsLast: boolean; fuse?: boolean; cudaGraph?: boolean };
 
 export interface Stats {
   medianMs: number;

@@ -244,6 +244,32 @@ describe.skipIf(!runCuda)('CUDA graph capture and replay', () => {
     });
   });
 
+  it('an evaluation forward pass captured once gives the eager output at each replay, for new inputs copied in', () => {
+    expectCuda();
+    rn.manualSeed(14);
+    const model = rn.models.createModel({ name: 'cifar-resnet8', numClasses: 10, inChannels: 3 }).to({ device: 'cuda' }).eval();
+    rn.nn.fuseForInference(model);
+    const input = rn.keep(rn.randn([4, 3, 16, 16]).to('cuda'));
+    const forward = () => rn.noGrad(() => model.forward(input));
+    rn.scope(() => void forward());  // warm-up: the algorithm search
+    const graph = new rn.cuda.CudaGraph();
+    const output = rn.keep(graph.capture(forward));
+    for (let i = 0; i < 3; i++) {
+      rn.scope(() => {
+        const next = rn.randn([4, 3, 16, 16]).to('cuda');
+        native.copyInto(input.handle, next.handle);
+        graph.replay();
+        const replayed = output.toArray() as Float32Array;
+        const eager = forward().toArray() as Float32Array;
+        expect(Array.from(replayed)).toEqual(Array.from(eager));
+      });
+    }
+    graph.dispose();
+    output.dispose();
+    input.dispose();
+    model.dispose();
+  });
+
   it('replays allocate nothing: device counters flat', () => {
     expectCuda();
     const s = setup(12, 1);

@@ -7,7 +7,8 @@
 //   - CIFAR ResNet-56 training, batch 128, 32x32, float32 and autocast bf16 (and bf16 with a graph);
 //   - ResNet-50 inference, batch 256, float32 NCHW and autocast bf16 channels-last; the same with
 //     batch norm folded into the convolutions (ours: rn.nn.fuseForInference, each conv-BN-add-ReLU
-//     one rn.convBiasAct; PyTorch eager unfolded) in bf16 and fp16; batch-1 latency.
+//     one rn.convBiasAct; PyTorch eager unfolded) in bf16 and fp16; batch-1 latency, and ours
+//     folded and replayed from a CUDA graph.
 // One repetition is K iterations (10 training steps, 20 inference passes, 50 at batch 1) followed
 // by a device synchronise on both sides; the table shows ms per repetition, img/s from
 // batch * K / time, and each side's peak device memory (ours: rn.cuda.memory().peakAllocatedBytes,
@@ -188,8 +189,19 @@ function inferRunner(spec: InferSpec): Runner {
     made.tensors.push(x);
     return { net, x };
   });
-  const forward = (): void => { net.forward(x); };
-  const pass = (): void => rn.scope(() => rn.noGrad(() => (mp ? mp.autocast(forward) : forward())));
+  const forward = (): rn.Tensor => net.forward(x);
+  const eager = (): rn.Tensor => rn.noGrad(() => (mp ? mp.autocast(forward) : forward()));
+  // With a graph: one eager pass (the algorithm search), the capture, then a replay per pass.
+  let graph: rn.cuda.CudaGraph | null = null;
+  const pass = (): void => {
+    if (!spec.cudaGraph) return void rn.scope(eager);
+    if (!graph) {
+      rn.scope(eager);
+      graph = new rn.cuda.CudaGraph();
+      graph.capture(eager).dispose();  // the output's memory stays the graph's
+    }
+    graph.replay();
+  };
   return {
     run: () => {
       rn.cuda.setAllowTf32(spec.tf32);
@@ -199,7 +211,10 @@ function inferRunner(spec: InferSpec): Runner {
       });
     },
     peakMemoryBytes: () => rn.cuda.memory().peakAllocatedBytes,
-    dispose: () => releaseDevice([x], net),
+    dispose: () => {
+      graph?.dispose();
+      releaseDevice([x], net);
+    },
   };
 }
 
@@ -230,15 +245,18 @@ function trainWorkload(model: TrainSpec['model'], batch: number,
   };
 }
 
-function inferWorkload(batch: number, steps: number, o: { amp?: Amp; channelsLast?: boolean; fuse?: boolean } = {}): Workload {
+function inferWorkload(batch: number, steps: number,
+  o: { amp?: Amp; channelsLast?: boolean; fuse?: boolean; cudaGraph?: boolean } = {}): Workload {
   const spec: InferSpec = {
     kind: 'gpu-infer', model: 'resnet50', batch, size: 224, steps,
     amp: o.amp ?? null, tf32: false, channelsLast: o.channelsLast ?? false, fuse: o.fuse ?? false,
+    cudaGraph: o.cudaGraph ?? false,
   };
   const layout = spec.channelsLast ? ' NHWC' : '';
   const fused = spec.fuse ? ' folded' : '';
+  const graph = spec.cudaGraph ? ' graph' : '';
   return {
-    name: `resnet50 infer b${batch} ${precisionLabel(spec.amp, spec.tf32)}${layout}${fused} x${steps}`,
+    name: `resnet50 infer b${batch} ${precisionLabel(spec.amp, spec.tf32)}${layout}${fused}${graph} x${steps}`,
     batch: batch * steps,
     spec,
     peers: ['torch'],
@@ -267,6 +285,7 @@ function gpuWorkloads(): Workload[] {
     trainWorkload('cifar-resnet56', 128, { amp: 'bfloat16', cudaGraph: true }),
     inferWorkload(256, INFER_STEPS),
     inferWorkload(1, LATENCY_STEPS),
+    inferWorkload(1, LATENCY_STEPS, { fuse: true, cudaGraph: true }),
   ];
 }
 
