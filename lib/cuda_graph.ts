@@ -5,8 +5,8 @@
 // arguments. So a captured step:
 // - reads its inputs from tensors made before the capture (copy each new batch into them, then
 //   replay()), and writes its outputs to the tensors capture() returned, refreshed at each replay;
-// - runs what ops do on the host at each replay through runEachStep() hooks (the batch-norm
-//   counter, the optimizer's learning rate), registered while capturing;
+// - runs what ops do on the host at each replay through runEachStep() hooks (the optimizer's
+//   learning rate, written to the device when it changed), registered while capturing;
 // - cannot read the GPU back, copy from host memory, draw random numbers or synchronise while it is
 //   captured: those throw, naming the operation. The first step of an optimizer (which creates its
 //   state) and the convolution algorithm search must have run before: warm up with eager steps.
@@ -17,12 +17,12 @@ import { native } from './binding.js';
 import { cudaUsability } from './backends.js';
 import { scope } from './memory.js';
 
-let capturingGraph: CudaGraph | null = null;
-const hooks = new WeakMap<CudaGraph, (() => void)[]>();
+/** The hooks of the capture under way (runEachStep), or null when none is. */
+let captureHooks: (() => void)[] | null = null;
 
 /** True while rn.cuda.CudaGraph.capture() records a step. */
 export function isCapturing(): boolean {
-  return capturingGraph !== null;
+  return captureHooks !== null;
 }
 
 /**
@@ -30,7 +30,7 @@ export function isCapturing(): boolean {
  * captured, before each replay of that graph (in the order registered).
  */
 export function runEachStep(fn: () => void): void {
-  if (capturingGraph) hooks.get(capturingGraph)!.push(fn);
+  if (captureHooks) captureHooks.push(fn);
   else fn();
 }
 
@@ -45,12 +45,9 @@ const graphFinalizer = new FinalizationRegistry<number>((id) => {
 export class CudaGraph {
   #id: number | null = null;
   #state: 'new' | 'captured' | 'disposed' = 'new';
+  #hooks: (() => void)[] = [];
   /** Replays so far. */
   replays = 0;
-
-  constructor() {
-    hooks.set(this, []);
-  }
 
   /** True once capture() succeeded (and until dispose()). */
   get captured(): boolean {
@@ -65,27 +62,23 @@ export class CudaGraph {
    */
   capture<R>(fn: () => R): R {
     if (this.#state !== 'new') throw new Error(`CudaGraph.capture: this graph is ${this.#state === 'captured' ? 'already captured' : 'disposed'}; make a new CudaGraph`);
-    if (capturingGraph) throw new Error('CudaGraph.capture: another graph is being captured; captures cannot nest');
+    if (captureHooks) throw new Error('CudaGraph.capture: another graph is being captured; captures cannot nest');
     const usable = cudaUsability();
     if (!usable.available) throw new Error(`CudaGraph.capture: CUDA is unavailable: ${usable.reason ?? 'unknown reason'}`);
     const id = native.cudaControl('graphBegin');
-    capturingGraph = this;
+    const hooks: (() => void)[] = [];
+    captureHooks = hooks;
     let result: R;
     try {
       result = scope(fn);
     } catch (err) {
-      capturingGraph = null;
-      hooks.set(this, []);
       native.cudaControl('graphAbort', id);
       throw err;
+    } finally {
+      captureHooks = null;
     }
-    capturingGraph = null;
-    try {
-      native.cudaControl('graphEnd', id);
-    } catch (err) {
-      hooks.set(this, []);
-      throw err;
-    }
+    native.cudaControl('graphEnd', id);
+    this.#hooks = hooks;
     this.#id = id;
     this.#state = 'captured';
     graphFinalizer.register(this, id, this);
@@ -95,8 +88,8 @@ export class CudaGraph {
   /** Runs the step's host hooks, then queues one run of the captured work (returns at once). */
   replay(): void {
     if (this.#state !== 'captured') throw new Error(`CudaGraph.replay: ${this.#state === 'new' ? 'nothing captured yet' : 'the graph was disposed'}`);
-    if (capturingGraph) throw new Error('CudaGraph.replay: a graph is being captured');
-    for (const hook of hooks.get(this)!) hook();
+    if (captureHooks) throw new Error('CudaGraph.replay: a graph is being captured');
+    for (const hook of this.#hooks) hook();
     native.cudaControl('graphReplay', this.#id!);
     this.replays++;
   }
@@ -111,7 +104,7 @@ export class CudaGraph {
       graphFinalizer.unregister(this);
       native.cudaControl('graphDestroy', this.#id);
     }
-    hooks.set(this, []);
+    this.#hooks = [];
     this.#state = 'disposed';
   }
 }

@@ -8,6 +8,7 @@ import * as rn from '../lib/index.js';
 import { native } from '../lib/binding.js';
 import { announceSkip, compareOnDevices, expectCuda, param, runCuda } from './helpers/cuda.js';
 import { relativeError } from './helpers/reference.js';
+import { randomiseBatchNorms } from './helpers/batch_norms.js';
 
 const savedConvPath = process.env.CUDNN_RESNET_CONV;
 beforeAll(() => rn.manualSeed(1234));
@@ -165,17 +166,6 @@ describe('convBiasAct arguments', () => {
     });
   });
 });
-
-/** Gives every BN non-trivial statistics and affine parameters, as after training. */
-function randomiseBatchNorms(model: rn.nn.Module): void {
-  rn.noGrad(() => {
-    for (const [name, t] of Object.entries(model.stateDict())) {
-      if (/running_var$/.test(name)) rn.nn.init.uniform(t, 0.5, 2);
-      else if (/running_mean$|bn\d\.bias$|downsample\.1\.bias$/.test(name)) rn.nn.init.normal(t, 0, 0.3);
-      else if (/bn\d\.weight$|downsample\.1\.weight$/.test(name)) rn.nn.init.uniform(t, 0.5, 1.5);
-    }
-  });
-}
 
 const COUNTED = ['convBiasAct', 'conv2d', 'relu', 'binary', 'batchNorm', 'bnRelu', 'bnAddRelu'] as const;
 type Counts = Record<(typeof COUNTED)[number], number>;

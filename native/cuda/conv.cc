@@ -45,6 +45,20 @@ void expectDtypeOfX(const char* op, const char* arg, const Tensor& t, const Tens
                 dtypeName(t.dtype));
 }
 
+// The checks of a forward convolution's x, weight and optional bias (O); returns y's shape (N, O, Ho, Wo).
+Shape checkForward(const char* op, const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p) {
+  expectGpuFloat(op, "x", x);
+  expectGpuFloat(op, "weight", weight);
+  expectDtypeOfX(op, "weight", weight, x);
+  Shape yShape = conv2dOutputShape(x.shape, weight.shape, p);
+  if (bias) {
+    expectGpuFloat(op, "bias", *bias);
+    expectDtypeOfX(op, "bias", *bias, x);
+    expectShape(op, "bias", *bias, {yShape[1]});
+  }
+  return yShape;
+}
+
 // cuDNN's legacy descriptors index with int.
 void expectIndexable(const char* op, const char* arg, const Tensor& t) {
   CR_CHECK_RANGE(t.numel() <= INT_MAX, op, ": ", arg, " has ", t.numel(),
@@ -140,15 +154,7 @@ void setAllowTf32(bool allow) { gAllowTf32.store(allow); }
 bool allowTf32() { return gAllowTf32.load(); }
 
 Tensor conv2dForward(const Tensor& x, const Tensor& weightIn, const Tensor* bias, const Conv2dParams& p) {
-  expectGpuFloat(kOp, "x", x);
-  expectGpuFloat(kOp, "weight", weightIn);
-  expectDtypeOfX(kOp, "weight", weightIn, x);
-  Shape yShape = conv2dOutputShape(x.shape, weightIn.shape, p);  // (N, O, Ho, Wo)
-  if (bias) {
-    expectGpuFloat(kOp, "bias", *bias);
-    expectDtypeOfX(kOp, "bias", *bias, x);
-    expectShape(kOp, "bias", *bias, {yShape[1]});
-  }
+  Shape yShape = checkForward(kOp, x, weightIn, bias, p);  // (N, O, Ho, Wo)
   // Every window reads only padding (or there are no input channels) when x or the weight is empty: y = bias.
   const bool trivial = x.numel() == 0 || weightIn.numel() == 0;
   Tensor y = trivial ? cuda::zeros(yShape, x.dtype, x.format) : cuda::empty(yShape, x.dtype, x.format);
@@ -274,15 +280,7 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& x, const Tensor& we
 // declines the configuration.
 Tensor convBiasActForward(const Tensor& x, const Tensor& weightIn, const Tensor* bias, const Tensor* z, bool relu,
                           const Conv2dParams& p) {
-  expectGpuFloat(kFusedOp, "x", x);
-  expectGpuFloat(kFusedOp, "weight", weightIn);
-  expectDtypeOfX(kFusedOp, "weight", weightIn, x);
-  Shape yShape = conv2dOutputShape(x.shape, weightIn.shape, p);  // (N, O, Ho, Wo)
-  if (bias) {
-    expectGpuFloat(kFusedOp, "bias", *bias);
-    expectDtypeOfX(kFusedOp, "bias", *bias, x);
-    expectShape(kFusedOp, "bias", *bias, {yShape[1]});
-  }
+  Shape yShape = checkForward(kFusedOp, x, weightIn, bias, p);  // (N, O, Ho, Wo)
   if (z) {
     expectGpuFloat(kFusedOp, "z", *z);
     expectDtypeOfX(kFusedOp, "z", *z, x);
