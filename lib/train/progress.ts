@@ -13,9 +13,12 @@ export class EpochProgress {
   readonly #bar: SingleBar | null;
   #lastLine = 0;
 
-  /** enabled = false prints nothing; otherwise a bar on a terminal, a line every 5 s elsewhere. */
+  /**
+   * enabled = false prints nothing; otherwise a bar on a terminal, a line every 5 s elsewhere.
+   * total: the steps this epoch will really run; start: those already done (a resumed epoch).
+   */
   constructor(readonly label: string, readonly total: number, readonly stream: NodeJS.WriteStream = process.stderr,
-    readonly enabled = true) {
+    readonly enabled = true, start = 0) {
     this.#bar = enabled && stream.isTTY
       ? new SingleBar({
           format: `${label} {bar} {value}/{total} | loss {loss} | err {error}% | {ips} img/s | lr {lr} | eta {eta_formatted}`,
@@ -24,7 +27,7 @@ export class EpochProgress {
           clearOnComplete: false,
         }, Presets.shades_classic)
       : null;
-    this.#bar?.start(total, 0, { loss: '-', error: '-', ips: '-', lr: '-' });
+    this.#bar?.start(total, start, { loss: '-', error: '-', ips: '-', lr: '-' });
   }
 
   update(done: number, v: ProgressValues): void {
