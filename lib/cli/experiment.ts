@@ -69,6 +69,7 @@ export async function runComparison(models: string[], base: Omit<RunOptions, 'mo
         outDir: join(outDir, name), dataSpec: base.data, progress, runName: name,
         logEvery: Math.max(1, Math.floor(run.totalSteps / 50)), onRecord: (r) => records.push(r),
         ...(base.amp ? { amp: base.amp } : {}), channelsLast: base.channelsLast ?? false, cudaGraph: base.cudaGraph ?? false,
+        topk: base.topk, plateau: run.plateau, onEvent: say,
       });
       rows.push({
         model: name, parameters: run.model.numParameters(), finalTrainError: tailMean(records),

@@ -23,7 +23,7 @@ export function topKList(topk: readonly number[] | undefined, numClasses: number
   const ks = topk ?? defaultTopK(numClasses);
   for (const k of ks) {
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`${who}: top-k ranks must be positive integers, got ${k}`);
-    if (k > numClasses) throw new RangeError(`${who}: top-${k} error needs more than ${k} classes; the data has ${numClasses}`);
+    if (k > numClasses) throw new RangeError(`${who}: top-${k} error needs at least ${k} classes; the data has ${numClasses}`);
   }
   return [...new Set([1, ...ks])];
 }
