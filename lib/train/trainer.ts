@@ -199,7 +199,10 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       checkpoint('best');
       o.onEvent?.(`best so far: top-1 error ${lastTest.top1Error.toFixed(2)}% at iteration ${iteration}; saved ${join(o.outDir ?? '', 'best.json')}`);
     }
-    if (o.plateau?.step(loss)) o.onEvent?.(`plateau: test loss did not improve for ${o.plateau.patience + 1} evaluations; learning rate now ${o.optimizer.paramGroups[0]!.lr.toPrecision(3)}`);
+    if (o.plateau?.step(loss)) {
+      const n = o.plateau.patience + 1;
+      o.onEvent?.(`plateau: the test loss did not improve for ${n} evaluation${n === 1 ? '' : 's'}; learning rate now ${o.optimizer.paramGroups[0]!.lr.toPrecision(3)}`);
+    }
     if (stop) {
       const best = tracker.best!;
       o.onEvent?.(`early stop: no lower test error in ${best.evaluationsSinceBest} evaluations (patience ${o.patience}); best ${best.top1Error.toFixed(2)}% at iteration ${best.iteration}`);
