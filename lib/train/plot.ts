@@ -48,7 +48,7 @@ export async function errorChartSvg(points: ErrorPoint[], title: string): Promis
       {
         transform: [{ filter: "datum.split === 'test'" }],
         mark: { type: 'point', filled: true, size: 60, opacity: 1 },
-        encoding: { color, tooltip: [{ field: 'run' }, { field: 'iteration' }, { field: 'error', format: '.2f' }] },
+        encoding: { color },
       },
     ],
   };
