@@ -9,6 +9,11 @@ export interface ProgressValues {
   lr: number;
 }
 
+/** A learning rate in three digits: 0.100, 0.00100, then 1.00e-5 below 1e-3. */
+export function formatRate(lr: number): string {
+  return lr === 0 || lr >= 1e-3 ? lr.toPrecision(3) : lr.toExponential(2);
+}
+
 export class EpochProgress {
   readonly #bar: SingleBar | null;
   #lastLine = 0;
@@ -31,7 +36,7 @@ export class EpochProgress {
   }
 
   update(done: number, v: ProgressValues): void {
-    const payload = { loss: v.loss.toFixed(4), error: v.error.toFixed(2), ips: v.imagesPerSecond.toFixed(1), lr: v.lr.toPrecision(3) };
+    const payload = { loss: v.loss.toFixed(4), error: v.error.toFixed(2), ips: v.imagesPerSecond.toFixed(1), lr: formatRate(v.lr) };
     if (this.#bar) {
       this.#bar.update(done, payload);
       return;
