@@ -96,6 +96,31 @@ describe('Adam and AdamW match PyTorch on the same gradients', () => {
     });
   });
 
+  it('a channels-last parameter (and a gradient in either layout) gets the same update as a contiguous one', () => {
+    rn.scope(() => {
+      const c = fixture.adam.find((x) => x.name === 'AdamW defaults')!;
+      const contiguous = tensorOf(c.params[0]!);
+      const channelsLast = rn.tensor(Float32Array.from(c.params[0]!.data), c.params[0]!.shape).to({ memoryFormat: 'channelsLast' });
+      channelsLast.requiresGrad = true;
+      const [a, b] = [new rn.optim.AdamW([contiguous]), new rn.optim.AdamW([channelsLast])];
+      for (let k = 0; k < 3; k++) {
+        const g = c.grads[k]![0]!;
+        contiguous.grad?.dispose();
+        contiguous.grad = rn.tensor(Float32Array.from(g.data), g.shape);
+        channelsLast.grad?.dispose();
+        const grad = rn.tensor(Float32Array.from(g.data), g.shape);
+        channelsLast.grad = k % 2 === 0 ? grad : grad.to({ memoryFormat: 'channelsLast' });
+        a.step();
+        b.step();
+      }
+      expect(channelsLast.memoryFormat).toBe('channelsLast');
+      expect(b.state.get(channelsLast)!.expAvg.memoryFormat).toBe('channelsLast');
+      expect(Array.from(channelsLast.to({ memoryFormat: 'contiguous' }).toArray(), Number)).toEqual(Array.from(contiguous.toArray(), Number));
+      a.dispose();
+      b.dispose();
+    });
+  });
+
   it('refuses bad options in a sentence', () => {
     rn.scope(() => {
       const p = rn.zeros([2], { requiresGrad: true });
