@@ -2,9 +2,13 @@
 // interval, the best-and-patience tracker, the ranks of the reported errors, and the error chart
 // (legend with both dash styles, a dot per test evaluation).
 import { describe, expect, it } from 'vitest';
+import { checkDataFitsCheckpoint } from '../lib/cli/checkpoint_fit.js';
+import type { DataSource } from '../lib/cli/data_spec.js';
+import type { CheckpointState } from '../lib/train/checkpoint.js';
 import { TestTracker } from '../lib/train/early_stop.js';
 import { topKList } from '../lib/train/evaluate.js';
 import { errorChartSvg } from '../lib/train/plot.js';
+import { formatRate } from '../lib/train/progress.js';
 import { TrainWindow, type StepRecord } from '../lib/train/train_window.js';
 
 const step = (startedAt: number, n = 4): StepRecord => ({ epoch: 0, iteration: 1, batchInEpoch: 1, lr: 0.1, n, labels: Int32Array.from({ length: n }, (_, i) => i % 2), startedAt });
@@ -56,6 +60,28 @@ describe('top-k ranks', () => {
     expect(topKList(undefined, 5)).toEqual([1]);
     expect(topKList([3, 1, 3], 10)).toEqual([1, 3]);
     expect(() => topKList([6], 5, '--topk')).toThrow(/--topk: top-6 error needs at least 6 classes; the data has 5/);
+  });
+});
+
+describe('progress', () => {
+  it('prints rates in three digits, small ones with an exponent', () => {
+    expect([0.1, 0.001, 1e-5, 0].map(formatRate)).toEqual(['0.100', '0.00100', '1.00e-5', '0']);
+  });
+});
+
+describe('checkDataFitsCheckpoint', () => {
+  const data = (shape: [number, number, number], numClasses = 10) => ({ spec: 'idx:/digits', numClasses, train: { imageShape: shape } }) as unknown as DataSource;
+  const state = (imageShape?: [number, number, number]) => ({
+    model: { name: 'cifar-resnet20', numClasses: 10, inChannels: 3 }, data: { spec: 'cifar10:/c', seed: 0, batchSize: 128, ...(imageShape ? { imageShape } : {}) },
+  }) as unknown as CheckpointState;
+  it('passes data of the trained shape and refuses other sizes, channels or class counts', () => {
+    expect(() => checkDataFitsCheckpoint(state([3, 32, 32]), data([3, 32, 32]), 'c.json', 'eval')).not.toThrow();
+    expect(() => checkDataFitsCheckpoint(state([3, 32, 32]), data([3, 28, 28]), 'c.json', 'eval')).toThrow(/eval: c.json holds cifar-resnet20 trained on 3×32×32 images in 10 classes \(cifar10:\/c\), but idx:\/digits has 3×28×28 images/);
+    expect(() => checkDataFitsCheckpoint(state([3, 32, 32]), data([3, 32, 32], 100), 'c.json', 'eval')).toThrow(/in 100 classes/);
+  });
+  it('checks the channels of a checkpoint written before image shapes were kept', () => {
+    expect(() => checkDataFitsCheckpoint(state(), data([3, 28, 28]), 'old.json', 'eval')).not.toThrow();
+    expect(() => checkDataFitsCheckpoint(state(), data([1, 28, 28]), 'old.json', 'eval')).toThrow(/trained on 3-channel images in 10 classes/);
   });
 });
 

@@ -11,7 +11,8 @@ export interface ProgressValues {
 
 /** A learning rate in three digits: 0.100, 0.00100, then 1.00e-5 below 1e-3. */
 export function formatRate(lr: number): string {
-  return lr === 0 || lr >= 1e-3 ? lr.toPrecision(3) : lr.toExponential(2);
+  if (lr === 0) return '0';
+  return lr >= 1e-3 ? lr.toPrecision(3) : lr.toExponential(2);
 }
 
 export class EpochProgress {
