@@ -117,6 +117,7 @@ function checkOptions(o: TrainOptions): void {
     }
   }
   if (o.resume && !o.outDir) throw new TypeError('train: resume needs outDir (where the checkpoint is)');
+  if (o.saveBest && !o.outDir) throw new TypeError('train: saveBest needs outDir (where best.json goes)');
 }
 
 export async function train(o: TrainOptions): Promise<TrainSummary> {
@@ -197,7 +198,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     const { improved, stop } = tracker.observe(lastTest);
     if (improved && o.saveBest) {
       checkpoint('best');
-      o.onEvent?.(`best so far: top-1 error ${lastTest.top1Error.toFixed(2)}% at iteration ${iteration}; saved ${join(o.outDir ?? '', 'best.json')}`);
+      o.onEvent?.(`best so far: top-1 error ${lastTest.top1Error.toFixed(2)}% at iteration ${iteration}; saved ${join(o.outDir!, 'best.json')}`);
     }
     if (o.plateau?.step(loss)) {
       const n = o.plateau.patience + 1;
