@@ -110,6 +110,9 @@ describe('experiment: the budget is the run', () => {
     expect(lines.some((l) => /^epoch 1\/2 5\/5 /.test(l))).toBe(true);
     expect(lines.at(-1)).toMatch(/^epoch 2\/2 2\/2 /);
     expect(r.stderr).not.toMatch(/\/1000/);
+    const capped = await cli(['experiment', 'compare', '--models', 'resnet-8', '--data', 'synthetic:40', '--batch-size', '8', '--budget', '7', '--epochs', '1', '--out', tmp(), '--no-progress']);
+    expect(capped.status, capped.stderr).toBe(0);
+    expect(capped.stderr).toMatch(/note: --epochs 1 ends cifar-resnet8 after 5 of the 7 iterations of the budget/);
   }, 120_000);
 
   it('--max-steps is the budget when given alone, and refused when it disagrees with --budget', async () => {

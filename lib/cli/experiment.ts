@@ -61,6 +61,9 @@ export async function runComparison(models: string[], base: Omit<RunOptions, 'mo
   for (const name of models) {
     say(`== ${name}`);
     const run = await setUpRun({ ...base, model: name }, say);
+    if (base.maxSteps !== undefined && run.totalSteps < base.maxSteps) {
+      say(`note: --epochs ${base.epochs} ends ${name} after ${run.totalSteps} of the ${base.maxSteps} iterations of the budget`);
+    }
     const records: MetricsRecord[] = [];
     try {
       const summary = await train({
