@@ -38,15 +38,23 @@ void adamStep(Tensor& param, const Tensor& grad, Tensor& expAvg, Tensor& expAvgS
   float* p = param.f32();
   const float* g = grad.f32();
   float *m = expAvg.f32(), *v = expAvgSq.f32();
-  parallelFor(0, param.numel(), 1 << 14, [&](int64_t b, int64_t e) {
+  const bool decoupled = o.decoupled;
+  parallelFor(0, param.numel(), 1 << 14, [=](int64_t b, int64_t e) {
+    // The four buffers never overlap (restrict), so that the loop vectorises.
+    float* __restrict pr = p;
+    const float* __restrict gr = g;
+    float* __restrict mr = m;
+    float* __restrict vr = v;
     for (int64_t i = b; i < e; ++i) {
-      float gi = g[i];
-      if (o.decoupled) p[i] *= decay;
-      else gi += wd * p[i];
-      m[i] = b1 * m[i] + oneMinusB1 * gi;
-      v[i] = b2 * v[i] + oneMinusB2 * gi * gi;
-      float denom = std::sqrt(v[i]) / correction2Sqrt + eps;
-      p[i] -= stepSize * (m[i] / denom);
+      float pi = pr[i], gi = gr[i];
+      if (decoupled) pi *= decay;
+      else gi += wd * pi;
+      float mi = b1 * mr[i] + oneMinusB1 * gi;
+      float vi = b2 * vr[i] + oneMinusB2 * gi * gi;
+      mr[i] = mi;
+      vr[i] = vi;
+      float denom = std::sqrt(vi) / correction2Sqrt + eps;
+      pr[i] = pi - stepSize * (mi / denom);
     }
   });
 }
