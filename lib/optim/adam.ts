@@ -6,7 +6,7 @@ import { native } from '../binding.js';
 import { isCapturing } from '../cuda_graph.js';
 import { untracked } from '../memory.js';
 import { Tensor, wrap } from '../tensor.js';
-import type { Optimizer, OptimizerState } from './optimizer.js';
+import { zeroGrads, type Optimizer, type OptimizerState } from './optimizer.js';
 
 export interface AdamOptions {
   lr?: number;
@@ -80,12 +80,7 @@ class AdamBase implements Optimizer {
   }
 
   zeroGrad(): void {
-    for (const g of this.paramGroups) {
-      for (const p of g.params) {
-        p.grad?.dispose();
-        p.grad = null;
-      }
-    }
+    zeroGrads(this.paramGroups);
   }
 
   /**

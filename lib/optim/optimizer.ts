@@ -23,3 +23,13 @@ export interface Optimizer {
   loadStateDict(state: OptimizerState): void;
   dispose(): void;
 }
+
+/** Drops the gradient of every parameter in `groups` (the next backward starts from zero). */
+export function zeroGrads(groups: readonly { params: Tensor[] }[]): void {
+  for (const g of groups) {
+    for (const p of g.params) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+}
