@@ -161,6 +161,12 @@ export interface NativeBinding {
   /** sgdStep on many parameters (one launch per 64 on the GPU); buffers null when momentum is 0. */
   sgdStepMulti(params: T[], grads: T[], buffers: T[] | null, lr: number, momentum: number, dampening: number,
                weightDecay: number, nesterov: boolean, firstStep: boolean, lrTensor?: Maybe, skipIfNonzero?: Maybe): void;
+  /**
+   * Adam (decoupled false) or AdamW (true) in place on param and its two moment buffers; step is
+   * this update's number (1 first). skipIfNonzero (int32, one element) skips the update when nonzero.
+   */
+  adamStep(param: T, grad: T, expAvg: T, expAvgSq: T, lr: number, beta1: number, beta2: number, eps: number,
+           weightDecay: number, decoupled: boolean, step: number, skipIfNonzero?: Maybe): void;
   /** grads *= invScale in place; true when any element is infinite or NaN. */
   unscaleGrads(grads: T[], invScale: number): boolean;
   /** grads *= 1 / scale in place; found = 1 when any element is not finite (state tensors on the grads' device). */

@@ -64,7 +64,7 @@ describe('cudnn-resnet command', () => {
     expect(choice.stderr).toMatch(/Allowed choices are A, B, C/);
     const graph = await cli(['train', '--device', 'cpu', '--cuda-graph', '--data', 'synthetic:40', '--max-steps', '1', '--out', tmp(), '--no-progress']);
     expect(graph.status).toBe(1);
-    expect(graph.stderr).toMatch(/cudaGraph needs the model on the GPU/);
+    expect(graph.stderr).toMatch(/--cuda-graph needs the model on the GPU/);
   });
 
   it('runs the degradation experiment on a tiny budget: four nets, one chart, a verdict', async () => {

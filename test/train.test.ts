@@ -91,6 +91,47 @@ describe('training', () => {
     }
   });
 
+  it('refuses saveBest, patience and plateau without test data, and saveBest without outDir', async () => {
+    const run = await setUpRun(base, () => {});
+    try {
+      const options = { model: run.model, spec: run.spec, trainLoader: run.trainLoader, optimizer: run.optimizer, scheduler: run.scheduler, epochs: 1, dataSpec: base.data, progress: false };
+      await expect(rn.train.train({ ...options, saveBest: true })).rejects.toThrow(/saveBest follows the test error, and there is no test data/);
+      await expect(rn.train.train({ ...options, patience: 2 })).rejects.toThrow(/patience follows the test error/);
+      await expect(rn.train.train({ ...options, plateau: new rn.optim.ReduceLROnPlateau(run.optimizer) })).rejects.toThrow(/plateau follows the test error/);
+      await expect(rn.train.train({ ...options, testLoader: run.testLoader, saveBest: true })).rejects.toThrow(/saveBest needs outDir/);
+      expect(run.scheduler.iteration, 'nothing ran').toBe(0);
+    } finally {
+      await tearDown(run);
+    }
+  });
+
+  it('an Adam run through the API keeps best.json and resumes its moments', async () => {
+    const dir = tmp();
+    const adam = { ...base, optimizer: 'adam' as const, lr: 0.01, momentum: undefined };
+    const go = async (maxSteps: number | undefined, resume: boolean) => {
+      const run = await setUpRun(adam, () => {});
+      try {
+        return await rn.train.train({
+          model: run.model, spec: run.spec, trainLoader: run.trainLoader, testLoader: run.testLoader, optimizer: run.optimizer,
+          scheduler: run.scheduler, epochs: adam.epochs, maxSteps, outDir: dir, resume, dataSpec: adam.data, progress: false, saveBest: true,
+        });
+      } finally {
+        await tearDown(run);
+      }
+    };
+    await go(3, false);
+    const state = rn.train.readCheckpointState(dir).state;
+    expect(state.optimizer.kind).toBe('Adam');
+    expect(state.data.imageShape).toEqual([3, 32, 32]);
+    const saved = rn.io.loadSafetensorsSync(join(dir, 'checkpoint.safetensors')).tensors;
+    expect(Number(saved.get('optimizer.0.step')!.item())).toBe(3);
+    for (const t of saved.values()) t.dispose();
+    const summary = await go(undefined, true);
+    expect(summary.iterations).toBe(14);
+    expect(existsSync(join(dir, 'best.json'))).toBe(true);
+    expect(rn.train.readCheckpointState(join(dir, 'best.json')).state.iteration).toBe(summary.best!.iteration);
+  });
+
   it('rejects a resume with nothing to resume and a checkpoint of another format', async () => {
     await expect(runTraining(tmp(), { resume: true })).rejects.toThrow(/nothing to resume/);
     expect(() => rn.train.readCheckpointState(join(tmp(), 'missing.json'))).toThrow(/does not exist/);

@@ -11,7 +11,7 @@ import { native, type NativeTensor } from '../binding.js';
 import { isCapturing } from '../cuda_graph.js';
 import { untracked } from '../memory.js';
 import { mul, scale as scaleOp } from '../ops/elementwise.js';
-import type { SGD } from '../optim/sgd.js';
+import type { Optimizer } from '../optim/optimizer.js';
 import { wrap, type Device, type Tensor } from '../tensor.js';
 import { checkOptions, checkTensor } from '../ops/validate.js';
 
@@ -149,7 +149,7 @@ export class GradScaler {
   }
 
   /** Divides the gradients of the optimizer's parameters by the scale (once per step) and notes non-finite ones. */
-  unscale(optimizer: SGD): void {
+  unscale(optimizer: Optimizer): void {
     if (!this.enabled) return;
     if (this.#stage === 'unscaled') throw new Error('GradScaler.unscale: already called since the last update()');
     if (this.#stage === 'stepped') throw new Error('GradScaler.unscale: step() was called; call update() first');
@@ -177,7 +177,7 @@ export class GradScaler {
    * returns whether it stepped. With the state on a device, the optimizer's update is queued with
    * the flag and skipped there: the result is then not known on the host (undefined).
    */
-  step(optimizer: SGD): boolean | undefined {
+  step(optimizer: Optimizer): boolean | undefined {
     if (!this.enabled) {
       optimizer.step();
       return true;

@@ -61,6 +61,9 @@ export async function runComparison(models: string[], base: Omit<RunOptions, 'mo
   for (const name of models) {
     say(`== ${name}`);
     const run = await setUpRun({ ...base, model: name }, say);
+    if (base.maxSteps !== undefined && run.totalSteps < base.maxSteps) {
+      say(`note: --epochs ${base.epochs} ends ${name} after ${run.totalSteps} of the ${base.maxSteps} iterations of the budget`);
+    }
     const records: MetricsRecord[] = [];
     try {
       const summary = await train({
@@ -69,6 +72,7 @@ export async function runComparison(models: string[], base: Omit<RunOptions, 'mo
         outDir: join(outDir, name), dataSpec: base.data, progress, runName: name,
         logEvery: Math.max(1, Math.floor(run.totalSteps / 50)), onRecord: (r) => records.push(r),
         ...(base.amp ? { amp: base.amp } : {}), channelsLast: base.channelsLast ?? false, cudaGraph: base.cudaGraph ?? false,
+        topk: base.topk, plateau: run.plateau, onEvent: say,
       });
       rows.push({
         model: name, parameters: run.model.numParameters(), finalTrainError: tailMean(records),

@@ -1,6 +1,6 @@
 // Learning-rate schedules as factors of each parameter group's base learning rate, and the
 // scheduler that applies one to an optimizer every iteration.
-import type { SGD } from './sgd.js';
+import type { Optimizer } from './optimizer.js';
 
 /** Maps an iteration (0-based) to a factor of the base learning rate. */
 export type Schedule = (iteration: number) => number;
@@ -49,7 +49,7 @@ export class LRScheduler {
   iteration = 0;
   readonly baseLrs: number[];
 
-  constructor(readonly optimizer: SGD, readonly schedule: Schedule) {
+  constructor(readonly optimizer: Optimizer, readonly schedule: Schedule) {
     this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
     this.#apply();
   }
@@ -62,6 +62,15 @@ export class LRScheduler {
 
   step(): void {
     this.iteration++;
+    this.#apply();
+  }
+
+  /** Replaces the base rates (ReduceLROnPlateau's reductions) and applies the schedule to them. */
+  setBaseLrs(lrs: number[]): void {
+    if (lrs.length !== this.baseLrs.length || !lrs.every((lr) => Number.isFinite(lr) && lr >= 0)) {
+      throw new RangeError(`LRScheduler.setBaseLrs: expected ${this.baseLrs.length} non-negative rates`);
+    }
+    lrs.forEach((lr, i) => (this.baseLrs[i] = lr));
     this.#apply();
   }
 

@@ -1,6 +1,7 @@
-// Training checkpoints: the model's state dict and the optimizer's momentum buffers in one
-// safetensors file, and a small JSON of everything else (model spec, epoch, iteration,
-// optimizer hyperparameters, schedule state, loader seed). Both are written atomically
+// Training checkpoints: the model's state dict and the optimizer's state tensors (SGD's momentum,
+// Adam's moments and step counts) in one safetensors file, and a small JSON of everything else
+// (model spec, the shape of the images it was trained on, epoch, iteration, the optimizer's name
+// and hyperparameters, schedule and plateau state, the best test error so far, loader seed). Both are written atomically
 // (temp file + rename); the JSON is written last and names the tensor file, so a crash
 // between the two leaves the previous checkpoint whole.
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,8 +10,12 @@ import { writeFileAtomicallySync } from '../io/atomic_write.js';
 import { loadSafetensorsSync, saveSafetensorsSync } from '../io/safetensors.js';
 import type { ModelSpec } from '../models/registry.js';
 import type { Module } from '../nn/module.js';
-import type { SGD, SGDState } from '../optim/sgd.js';
+import { Adam, AdamW } from '../optim/adam.js';
+import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
+import type { PlateauState } from '../optim/plateau.js';
 import type { LRScheduler, SchedulerState } from '../optim/schedules.js';
+import { SGD } from '../optim/sgd.js';
+import type { BestState } from './early_stop.js';
 import type { Tensor } from '../tensor.js';
 import type { GradScalerState } from '../amp/grad_scaler.js';
 
@@ -26,21 +31,36 @@ export interface CheckpointState {
   epoch: number;
   batchInEpoch: number;
   iteration: number;
-  optimizer: Omit<SGDState, 'buffers'>;
+  /** kind: absent in checkpoints written before Adam existed (they are SGD's). */
+  optimizer: { kind?: OptimizerKind; paramGroups: OptimizerState['paramGroups'] };
   scheduler: SchedulerState;
-  /** Everything the data pipeline needs to continue the same sequence. */
-  data: { spec: string; seed: number; batchSize: number };
+  /** ReduceLROnPlateau's state, for runs that use it. */
+  plateau?: PlateauState;
+  /** The best test evaluation so far and the evaluations since (--save-best, --patience). */
+  best?: BestState;
+  /** Everything the data pipeline needs to continue the same sequence; imageShape [C, H, W] (absent in older checkpoints). */
+  data: { spec: string; seed: number; batchSize: number; imageShape?: [number, number, number] };
   /** Free-form settings of the run (for `eval` and the record). */
   settings: Record<string, unknown>;
   /** The loss scaler's state, for runs in float16 mixed precision. */
   scaler?: GradScalerState;
 }
 
+export type OptimizerKind = 'SGD' | 'Adam' | 'AdamW';
+
+/** The name of an optimizer as checkpoints and --optimizer spell it. */
+export function optimizerKind(optimizer: Optimizer): OptimizerKind {
+  if (optimizer instanceof SGD) return 'SGD';
+  if (optimizer instanceof AdamW) return 'AdamW';
+  if (optimizer instanceof Adam) return 'Adam';
+  throw new TypeError('checkpoint: the optimizer must be an rn.optim.SGD, Adam or AdamW');
+}
+
 export function checkpointPaths(dir: string, name = 'checkpoint'): { json: string; tensors: string } {
   return { json: join(dir, `${name}.json`), tensors: join(dir, `${name}.safetensors`) };
 }
 
-export function saveCheckpoint(dir: string, model: Module, optimizer: SGD, scheduler: LRScheduler,
+export function saveCheckpoint(dir: string, model: Module, optimizer: Optimizer, scheduler: LRScheduler,
   state: Omit<CheckpointState, 'format' | 'tensors' | 'optimizer' | 'scheduler'>, name = 'checkpoint'): string {
   const paths = checkpointPaths(dir, name);
   const optimizerState = optimizer.stateDict();
@@ -51,7 +71,7 @@ export function saveCheckpoint(dir: string, model: Module, optimizer: SGD, sched
     ...state,
     format: CHECKPOINT_FORMAT,
     tensors: `${name}.safetensors`,
-    optimizer: { paramGroups: optimizerState.paramGroups },
+    optimizer: { kind: optimizerKind(optimizer), paramGroups: optimizerState.paramGroups },
     scheduler: scheduler.stateDict(),
   };
   writeFileAtomicallySync(paths.json, (write) => write(new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n')));
@@ -75,8 +95,12 @@ export function readCheckpointState(path: string): { state: CheckpointState; ten
 }
 
 /** Loads the model weights (and, when given, the optimizer and schedule state) of a checkpoint. */
-export function loadCheckpoint(path: string, model: Module, optimizer?: SGD, scheduler?: LRScheduler): CheckpointState {
+export function loadCheckpoint(path: string, model: Module, optimizer?: Optimizer, scheduler?: LRScheduler): CheckpointState {
   const { state, tensorsPath } = readCheckpointState(path);
+  const saved = state.optimizer.kind ?? 'SGD';
+  if (optimizer && optimizerKind(optimizer) !== saved) {
+    throw new Error(`checkpoint: ${path} was trained with ${saved}, not ${optimizerKind(optimizer)}; continue it with --optimizer ${saved.toLowerCase()}`);
+  }
   const { tensors } = loadSafetensorsSync(tensorsPath);
   try {
     const modelTensors = new Map<string, Tensor>();

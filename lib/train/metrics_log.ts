@@ -1,27 +1,26 @@
 // The JSONL metrics log: one JSON object per line, appended as training goes, read back for
 // plots and for resuming.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { TopKErrors } from './evaluate.js';
 
-export interface TrainRecord {
+/** Top-k errors in percent: top1Error, and top5Error (or the ranks asked for with topk). */
+export type TrainRecord = {
   kind: 'train';
   epoch: number;
   iteration: number;
   loss: number;
-  top1Error: number;
-  top5Error?: number;
   lr: number;
+  /** Over the interval from the start of the record's first step to the read-back of its last. */
   imagesPerSecond: number;
   time: string;
-}
-export interface TestRecord {
+} & TopKErrors;
+export type TestRecord = {
   kind: 'test';
   epoch: number;
   iteration: number;
   loss: number;
-  top1Error: number;
-  top5Error?: number;
   time: string;
-}
+} & TopKErrors;
 export type MetricsRecord = TrainRecord | TestRecord;
 
 export class MetricsLog {

@@ -12,8 +12,13 @@ export interface ErrorPoint {
   error: number;
 }
 
-/** Renders the error curves (solid: test, dashed: train; one colour per run) to an SVG string. */
+/**
+ * Renders the error curves to an SVG string: one colour per run, train dashed and test solid (the
+ * legend draws the two dash styles), each test evaluation marked with a filled dot so that a few
+ * evaluations stay visible beside the many train records.
+ */
 export async function errorChartSvg(points: ErrorPoint[], title: string): Promise<string> {
+  const color = { field: 'run', type: 'nominal', title: 'model' } as const;
   const spec: vegaLite.TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
@@ -21,19 +26,31 @@ export async function errorChartSvg(points: ErrorPoint[], title: string): Promis
     height: 360,
     background: 'white',
     data: { values: points },
-    mark: { type: 'line', strokeWidth: 1.5, point: { size: 18 } },
     encoding: {
       x: { field: 'iteration', type: 'quantitative', title: 'iteration' },
       y: { field: 'error', type: 'quantitative', title: 'top-1 error (%)', scale: { zero: true } },
-      color: { field: 'run', type: 'nominal', title: 'model' },
-      strokeDash: {
-        field: 'split',
-        type: 'nominal',
-        title: 'set',
-        scale: { domain: ['train', 'test'], range: [[4, 3], [1, 0]] },
-      },
-      detail: { field: 'split' },
+      color,
     },
+    layer: [
+      {
+        mark: { type: 'line', strokeWidth: 1.5 },
+        encoding: {
+          strokeDash: {
+            field: 'split',
+            type: 'nominal',
+            title: 'set',
+            scale: { domain: ['train', 'test'], range: [[4, 3], [1, 0]] },
+            legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 400, symbolStrokeColor: '#444' },
+          },
+          detail: { field: 'split' },
+        },
+      },
+      {
+        transform: [{ filter: "datum.split === 'test'" }],
+        mark: { type: 'point', filled: true, size: 60, opacity: 1 },
+        encoding: { color },
+      },
+    ],
   };
   const compiled = vegaLite.compile(spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });

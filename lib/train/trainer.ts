@@ -1,34 +1,41 @@
-// The training loop: epochs of SGD over a DataLoader with loss, top-1 (and top-5) error,
-// images per second, a progress bar, a JSONL metrics log, test-set evaluation, checkpoints
-// (written atomically) and the error chart, all in `outDir`. With `resume`, the run continues
-// from the checkpoint in outDir: same weights, optimizer and schedule state, same data order.
+// The training loop: epochs over a DataLoader with loss, top-k error, images per second, a
+// progress bar, a JSONL metrics log, test-set evaluation, checkpoints (written atomically), the
+// best checkpoint by test error, early stopping, ReduceLROnPlateau and the error chart, all in
+// `outDir`. With `resume`, the run continues from the checkpoint in outDir: same weights,
+// optimizer, schedule, plateau and best-so-far state, same data order.
+// The parts live beside it: evaluate.ts (evaluation, batch helpers), train_window.ts (the metrics
+// of the steps between records), early_stop.ts (best and patience), checkpoint.ts, progress.ts.
 import { join } from 'node:path';
 import { mkdirSync, existsSync } from 'node:fs';
-import { noGrad } from '../autograd.js';
-import type { Batch, DataLoader } from '../data/loader.js';
+import type { DataLoader } from '../data/loader.js';
 import { scope } from '../memory.js';
 import type { ModelSpec } from '../models/registry.js';
 import type { Module } from '../nn/module.js';
-import type { Device, Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { checkLabelValues, crossEntropy } from '../ops/loss.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import type { ReduceLROnPlateau } from '../optim/plateau.js';
 import type { LRScheduler } from '../optim/schedules.js';
-import type { SGD } from '../optim/sgd.js';
 import { checkpointPaths, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { Average, topKErrors, topKErrorsOf } from './metrics.js';
 import { autocast, type LowPrecision } from '../amp/autocast.js';
 import { GradScaler } from '../amp/grad_scaler.js';
 import type { TransportArray } from '../binding.js';
+import { TestTracker, type BestState } from './early_stop.js';
+import { deviceOf, evaluate, onDevice, release, topKList } from './evaluate.js';
 import { GraphedSteps, type StepOutputs } from './graph_steps.js';
 import { MetricsLog, type MetricsRecord, type TestRecord, type TrainRecord } from './metrics_log.js';
 import { writeErrorChart, type ErrorPoint } from './plot.js';
 import { EpochProgress } from './progress.js';
+import { TrainWindow, type StepRecord } from './train_window.js';
+
+export { evaluate, type EvaluationResult } from './evaluate.js';
 
 export interface TrainOptions {
   model: Module;
   spec: ModelSpec;
   trainLoader: DataLoader;
   testLoader?: DataLoader;
-  optimizer: SGD;
+  optimizer: Optimizer;
   scheduler: LRScheduler;
   /** Epochs to run in all (a resumed run counts the ones already done). */
   epochs: number;
@@ -45,6 +52,8 @@ export interface TrainOptions {
   progress?: boolean;
   /** Called with every record written to the log. */
   onRecord?: (record: MetricsRecord) => void;
+  /** Called with a sentence when the run stops early, reduces the learning rate or saves a best checkpoint. */
+  onEvent?: (line: string) => void;
   /** Settings stored in the checkpoint for the record. */
   settings?: Record<string, unknown>;
   /** Label of this run in charts (default the model name). */
@@ -61,86 +70,30 @@ export interface TrainOptions {
    * captured step replayed for every batch of the same shape. See lib/cuda_graph.ts.
    */
   cudaGraph?: boolean;
-}
-
-export interface EvaluationResult {
-  loss: number;
-  top1Error: number;
-  top5Error?: number;
-  images: number;
+  /** The top-k errors to report besides top-1 (default: top-5 where there are more than five classes). */
+  topk?: number[];
+  /** After each evaluation with a lower test top-1 error than before, also write best.json / best.safetensors. */
+  saveBest?: boolean;
+  /** Stop after this many test evaluations (one per epoch) without a lower top-1 error. */
+  patience?: number;
+  /** Stepped with the test loss after each evaluation. */
+  plateau?: ReduceLROnPlateau;
 }
 
 export interface TrainSummary {
   iterations: number;
+  /** Epochs done, counting a partial one as its fraction (0.5: half of one epoch). */
   epochs: number;
   lastTrain?: TrainRecord;
   lastTest?: TestRecord;
+  /** The best test evaluation (with saveBest, patience or a test loader). */
+  best?: BestState;
+  /** True when patience ran out before the planned end. */
+  stoppedEarly: boolean;
+  /** Training images per second, over the time spent in training steps (evaluation and checkpoints excluded). */
   imagesPerSecond: number;
+  /** Wall-clock seconds of the whole call. */
   seconds: number;
-}
-
-/** Top-1 always; top-5 where there are more than five classes. */
-function errorRanks(numClasses: number): number[] {
-  return numClasses > 5 ? [1, 5] : [1];
-}
-
-/** The device the model's parameters live on (batches are moved there). */
-function deviceOf(model: Module): Device {
-  return model.parameters()[0]?.device ?? 'cpu';
-}
-/** The batch on `device` (images channels-last when asked); tensors made here belong to the caller's scope. */
-function onDevice(batch: Batch, device: Device, channelsLast = false): { images: Tensor; labels: Tensor } {
-  const format = channelsLast ? 'channelsLast' : batch.images.memoryFormat;
-  if (batch.images.device === device && batch.images.memoryFormat === format) return batch;
-  return { images: batch.images.to({ device, memoryFormat: format }), labels: batch.labels.to(device) };
-}
-
-/** What the metrics of a step need once its values are read back. */
-interface StepRecord {
-  epoch: number;
-  iteration: number;
-  batchInEpoch: number;
-  lr: number;
-  n: number;
-  labels: TransportArray;
-}
-
-function release(batch: Batch): void {
-  batch.images.dispose();
-  batch.labels.dispose();
-}
-
-/** Loss and top-1 / top-5 error (in percent) of a model over a loader, in evaluation mode. */
-export async function evaluate(model: Module, loader: DataLoader, numClasses: number): Promise<EvaluationResult> {
-  const wasTraining = model.training;
-  const ks = errorRanks(numClasses);
-  model.eval();
-  const loss = new Average();
-  let top1 = 0, top5 = 0, images = 0;
-  const device = deviceOf(model);
-  try {
-    for await (const batch of loader) {
-      scope(() => noGrad(() => {
-        const b = onDevice(batch, device);
-        const logits = model.forward(b.images);
-        const n = batch.labels.shape[0]!;
-        loss.add(crossEntropy(logits, b.labels).item(), n);
-        const [errors1 = 0, errors5 = 0] = topKErrors(logits, batch.labels, ks);
-        top1 += errors1;
-        top5 += errors5;
-        images += n;
-      }));
-      release(batch);
-    }
-  } finally {
-    model.train(wasTraining);
-  }
-  return {
-    loss: loss.value,
-    top1Error: (100 * top1) / images,
-    ...(numClasses > 5 ? { top5Error: (100 * top5) / images } : {}),
-    images,
-  };
 }
 
 /** Error curves of one log, as chart points. */
@@ -148,30 +101,51 @@ export function errorPoints(records: MetricsRecord[], run: string): ErrorPoint[]
   return records.map((r) => ({ run, split: r.kind, iteration: r.iteration, error: r.top1Error }));
 }
 
-export async function train(o: TrainOptions): Promise<TrainSummary> {
-  const logEvery = o.logEvery ?? 10;
-  const maxSteps = o.maxSteps ?? Infinity;
-  const numClasses = o.spec.numClasses;
-  const ks = errorRanks(numClasses);
-  const runName = o.runName ?? o.spec.name;
-  if (o.outDir) mkdirSync(o.outDir, { recursive: true });
-  const log = o.outDir ? new MetricsLog(join(o.outDir, 'metrics.jsonl')) : null;
+/** The iterations the run will do in all: the smaller of the epochs' and maxSteps. */
+export function plannedSteps(epochs: number, batchesPerEpoch: number, maxSteps = Infinity): number {
+  return Math.min(epochs * batchesPerEpoch, maxSteps);
+}
 
+function checkOptions(o: TrainOptions): void {
   if (o.amp !== undefined && o.amp !== 'bfloat16' && o.amp !== 'float16') {
     throw new TypeError(`train: amp must be 'bfloat16' or 'float16', got ${String(o.amp)}`);
   }
+  if (o.cudaGraph && deviceOf(o.model) !== 'cuda') throw new TypeError("train: cudaGraph needs the model on the GPU (model.to({ device: 'cuda' }))");
+  if (!o.testLoader) {
+    for (const [flag, on] of [['saveBest', o.saveBest], ['patience', o.patience !== undefined], ['plateau', o.plateau !== undefined]] as const) {
+      if (on) throw new TypeError(`train: ${flag} follows the test error, and there is no test data (testLoader)`);
+    }
+  }
+  if (o.resume && !o.outDir) throw new TypeError('train: resume needs outDir (where the checkpoint is)');
+  if (o.saveBest && !o.outDir) throw new TypeError('train: saveBest needs outDir (where best.json goes)');
+}
+
+export async function train(o: TrainOptions): Promise<TrainSummary> {
+  checkOptions(o);
+  const logEvery = o.logEvery ?? 10;
+  const maxSteps = o.maxSteps ?? Infinity;
+  const numClasses = o.spec.numClasses;
+  const ks = topKList(o.topk, numClasses);
+  const runName = o.runName ?? o.spec.name;
+  const batchesPerEpoch = o.trainLoader.length;
+  const totalSteps = plannedSteps(o.epochs, batchesPerEpoch, maxSteps);
+  const plannedEpochs = Math.ceil(totalSteps / batchesPerEpoch);
   const scaler = o.amp === 'float16' ? new GradScaler() : null;
   const device = deviceOf(o.model);
-  if (o.cudaGraph && device !== 'cuda') throw new TypeError("train: cudaGraph needs the model on the GPU (model.to({ device: 'cuda' }))");
+  const tracker = new TestTracker(o.patience);
   let epoch = 0, batchInEpoch = 0, iteration = 0;
   if (o.resume) {
-    if (!o.outDir) throw new TypeError('train: resume needs outDir (where the checkpoint is)');
-    if (!existsSync(checkpointPaths(o.outDir).json)) throw new Error(`train: nothing to resume: ${checkpointPaths(o.outDir).json} does not exist`);
-    const state = loadCheckpoint(o.outDir, o.model, o.optimizer, o.scheduler);
+    const outDir = o.outDir!;
+    if (!existsSync(checkpointPaths(outDir).json)) throw new Error(`train: nothing to resume: ${checkpointPaths(outDir).json} does not exist`);
+    const state = loadCheckpoint(outDir, o.model, o.optimizer, o.scheduler);
     if (state.model.name !== o.spec.name) throw new Error(`train: the checkpoint holds ${state.model.name}, not ${o.spec.name}`);
     if (scaler && state.scaler) scaler.loadStateDict(state.scaler);
+    if (o.plateau && state.plateau) o.plateau.loadStateDict(state.plateau);
+    if (state.best) tracker.best = { ...state.best };
     ({ epoch, batchInEpoch, iteration } = state);
   }
+  if (o.outDir) mkdirSync(o.outDir, { recursive: true });
+  const log = o.outDir ? new MetricsLog(join(o.outDir, 'metrics.jsonl')) : null;
   log?.open(o.resume ? iteration : undefined);
   const emit = (record: MetricsRecord) => {
     log?.append(record);
@@ -198,46 +172,62 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   };
   const graphed = o.cudaGraph ? new GraphedSteps(stepBody, numClasses) : null;
   const started = performance.now();
-  let imagesSeen = 0;
+  let imagesSeen = 0, trainMilliseconds = 0, stoppedEarly = false;
   let lastTrain: TrainRecord | undefined;
   let lastTest: TestRecord | undefined;
-  const windowLoss = new Average(), windowTop1 = new Average(), windowTop5 = new Average();
-  let windowStart = performance.now(), windowImages = 0;
+  const window = new TrainWindow(ks, numClasses);
 
-  const checkpoint = () => {
+  const checkpoint = (name = 'checkpoint') => {
     if (!o.outDir) return;
     saveCheckpoint(o.outDir, o.model, o.optimizer, o.scheduler, {
       model: o.spec, epoch, batchInEpoch, iteration,
-      data: { spec: o.dataSpec, seed: o.trainLoader.seed, batchSize: o.trainLoader.batchSize },
+      data: { spec: o.dataSpec, seed: o.trainLoader.seed, batchSize: o.trainLoader.batchSize, imageShape: [...o.trainLoader.dataset.imageShape] as [number, number, number] },
       settings: o.settings ?? {},
       ...(scaler ? { scaler: scaler.stateDict() } : {}),
-    });
+      ...(o.plateau ? { plateau: o.plateau.stateDict() } : {}),
+      ...(tracker.best ? { best: { ...tracker.best } } : {}),
+    }, name);
+  };
+
+  /** Evaluates on the test set; saves the best checkpoint, steps the plateau; true when patience is spent. */
+  const evaluateAndTrack = async (): Promise<boolean> => {
+    const result = await evaluate(o.model, o.testLoader!, numClasses, ks);
+    const { loss, images: _images, ...errors } = result;
+    lastTest = { kind: 'test', epoch: batchInEpoch === 0 ? epoch - 1 : epoch, iteration, loss, ...errors, time: new Date().toISOString() };
+    emit(lastTest);
+    const { improved, stop } = tracker.observe(lastTest);
+    if (improved && o.saveBest) {
+      checkpoint('best');
+      o.onEvent?.(`best so far: top-1 error ${lastTest.top1Error.toFixed(2)}% at iteration ${iteration}; saved ${join(o.outDir!, 'best.json')}`);
+    }
+    if (o.plateau?.step(loss)) {
+      const n = o.plateau.patience + 1;
+      o.onEvent?.(`plateau: the test loss did not improve for ${n} evaluation${n === 1 ? '' : 's'}; learning rate now ${o.optimizer.paramGroups[0]!.lr.toPrecision(3)}`);
+    }
+    if (stop) {
+      const best = tracker.best!;
+      o.onEvent?.(`early stop: no lower test error in ${best.evaluationsSinceBest} evaluations (patience ${o.patience}); best ${best.top1Error.toFixed(2)}% at iteration ${best.iteration}`);
+    }
+    return stop;
   };
 
   try {
     while (epoch < o.epochs && iteration < maxSteps) {
       o.model.train();
       o.trainLoader.setEpoch(epoch, batchInEpoch);
-      const progress = new EpochProgress(`epoch ${epoch + 1}/${o.epochs}`, o.trainLoader.length, process.stderr, o.progress ?? true);
+      const stepsThisEpoch = Math.min(batchesPerEpoch, batchInEpoch + (totalSteps - iteration));
+      const progress = new EpochProgress(`epoch ${epoch + 1}/${plannedEpochs}`, stepsThisEpoch, process.stderr, o.progress ?? true, batchInEpoch);
       /** The metrics of one step, counted once its loss and logits are read back. */
       const account = (step: StepRecord, lossValue: number, logits: Float32Array): void => {
-        windowLoss.add(lossValue, step.n);
-        const [errors1 = 0, errors5 = 0] = topKErrorsOf(logits, step.labels, numClasses, ks);
-        windowTop1.add((100 * errors1) / step.n, step.n);
-        if (numClasses > 5) windowTop5.add((100 * errors5) / step.n, step.n);
-        windowImages += step.n;
-        const elapsed = (performance.now() - windowStart) / 1000;
-        progress.update(step.batchInEpoch, { loss: windowLoss.value, error: windowTop1.value, imagesPerSecond: windowImages / elapsed, lr: step.lr });
-        if (step.iteration % logEvery === 0 || step.batchInEpoch === o.trainLoader.length || step.iteration >= maxSteps) {
+        window.add(step, lossValue, logits);
+        progress.update(step.batchInEpoch, { loss: window.loss, error: window.errors.top1Error, imagesPerSecond: window.imagesPerSecond, lr: step.lr });
+        if (step.iteration % logEvery === 0 || step.batchInEpoch === batchesPerEpoch || step.iteration >= maxSteps) {
           lastTrain = {
-            kind: 'train', epoch: step.epoch, iteration: step.iteration, loss: windowLoss.value, top1Error: windowTop1.value,
-            ...(numClasses > 5 ? { top5Error: windowTop5.value } : {}),
-            lr: step.lr, imagesPerSecond: windowImages / elapsed, time: new Date().toISOString(),
+            kind: 'train', epoch: step.epoch, iteration: step.iteration, loss: window.loss, ...window.errors,
+            lr: step.lr, imagesPerSecond: window.imagesPerSecond, time: new Date().toISOString(),
           };
           emit(lastTrain);
-          for (const a of [windowLoss, windowTop1, windowTop5]) a.reset();
-          windowStart = performance.now();
-          windowImages = 0;
+          window.reset();
         }
       };
       // A step's loss and logits are read back asynchronously and counted after the next step has
@@ -248,11 +238,13 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         pending = null;
         if (p) await p;
       };
+      const epochStarted = performance.now();
       try {
         for await (const batch of o.trainLoader) {
+          const startedAt = performance.now();
           const n = batch.labels.shape[0]!;
           const labels = batch.labels.toArray();
-        if (device === 'cuda') checkLabelValues(labels, numClasses);  // the GPU loss does not check them (no read-back)
+          if (device === 'cuda') checkLabelValues(labels, numClasses);  // the GPU loss does not check them (no read-back)
           let reads: Promise<[TransportArray, TransportArray]> | undefined;
           scope(() => {
             const b = onDevice(batch, device, o.channelsLast);
@@ -265,7 +257,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
           iteration++;
           batchInEpoch++;
           imagesSeen += n;
-          const step: StepRecord = { epoch, iteration, batchInEpoch, lr, n, labels };
+          const step: StepRecord = { epoch, iteration, batchInEpoch, lr, n, labels, startedAt };
           await settle();
           pending = reads!.then(([lossValue, logits]) => account(step, Number(lossValue[0]), logits as Float32Array));
           if (iteration >= maxSteps) break;
@@ -273,28 +265,26 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         await settle();
       } finally {
         await settle().catch(() => undefined);
+        trainMilliseconds += performance.now() - epochStarted;
         progress.stop();
       }
-      if (batchInEpoch >= o.trainLoader.length) {
+      if (batchInEpoch >= batchesPerEpoch) {
         epoch++;
         batchInEpoch = 0;
       }
-      if (o.testLoader) {
-        const result = await evaluate(o.model, o.testLoader, numClasses);
-        lastTest = {
-          kind: 'test', epoch: batchInEpoch === 0 ? epoch - 1 : epoch, iteration, loss: result.loss, top1Error: result.top1Error,
-          ...(result.top5Error !== undefined ? { top5Error: result.top5Error } : {}), time: new Date().toISOString(),
-        };
-        emit(lastTest);
-      }
+      if (o.testLoader) stoppedEarly = await evaluateAndTrack();
       checkpoint();
       if (o.outDir && log) await writeErrorChart(join(o.outDir, 'errors.svg'), errorPoints(log.read(), runName), `${runName}: top-1 error`);
-      windowStart = performance.now();
+      if (stoppedEarly) break;
     }
   } finally {
     graphed?.dispose();
     scaler?.dispose();
   }
   const seconds = (performance.now() - started) / 1000;
-  return { iterations: iteration, epochs: epoch, lastTrain, lastTest, imagesPerSecond: imagesSeen / seconds, seconds };
+  return {
+    iterations: iteration, epochs: Number(((epoch * batchesPerEpoch + batchInEpoch) / batchesPerEpoch).toFixed(3)),
+    lastTrain, lastTest, ...(tracker.best ? { best: { ...tracker.best } } : {}), stoppedEarly,
+    imagesPerSecond: trainMilliseconds > 0 ? imagesSeen / (trainMilliseconds / 1000) : 0, seconds,
+  };
 }

@@ -11,6 +11,7 @@
 #include "../cpu/elementwise.h"
 #include "../cpu/loss.h"
 #include "../cpu/pool.h"
+#include "../cpu/adam.h"
 #include "../cpu/sgd.h"
 
 namespace cr::cuda {
@@ -91,6 +92,7 @@ Tensor crossEntropyBackward(const Tensor& gradOutput, const Tensor& probs, const
 void sgdStep(Tensor& param, const Tensor& grad, Tensor* momentumBuffer, const SgdOptions& o);
 void sgdStepMulti(std::vector<Tensor*> params, std::vector<const Tensor*> grads, std::vector<Tensor*> buffers,
                   const SgdOptions& o);  // kernels/sgd_multi.h: one launch per 64 tensors
+void adamStep(Tensor& param, const Tensor& grad, Tensor& expAvg, Tensor& expAvgSq, const AdamOptions& o);  // kernels/adam.cu
 // kernels/amp.cu: grads *= invScale in place; true when any element is not finite.
 bool unscaleGrads(const std::vector<Tensor*>& grads, double invScale);
 void unscaleGradsBy(const std::vector<Tensor*>& grads, const ScalerState& s);

@@ -371,6 +371,21 @@ Napi::Value SgdStep(const Info& info) {
     return info.Env().Undefined();
   });
 }
+// adamStep(param, grad, expAvg, expAvgSq, lr, beta1, beta2, eps, weightDecay, decoupled, step, skipIfNonzero?)
+Napi::Value AdamStep(const Info& info) {
+  return guarded(info, "adamStep", [&]() -> Napi::Value {
+    Tensor* param = TensorWrap::GetMutable(info[0], "param");
+    const Tensor& grad = arg(info, 1, "grad");
+    Tensor* expAvg = TensorWrap::GetMutable(info[2], "expAvg");
+    Tensor* expAvgSq = TensorWrap::GetMutable(info[3], "expAvgSq");
+    AdamOptions o{toDouble(info[4], "lr"),          toDouble(info[5], "beta1"),
+                  toDouble(info[6], "beta2"),       toDouble(info[7], "eps"),
+                  toDouble(info[8], "weightDecay"), toBool(info[9], "decoupled"),
+                  toInt64(info[10], "step"), optArg(info, 11, "skipIfNonzero")};
+    CR_DISPATCH(deviceOf("adamStep", {param, &grad, expAvg, expAvgSq}), adamStep, *param, grad, *expAvg, *expAvgSq, o);
+    return info.Env().Undefined();
+  });
+}
 // sgdStepMulti(params[], grads[], buffers[] | null, lr, momentum, dampening, weightDecay, nesterov, firstStep,
 //              lrTensor?, skipIfNonzero?)
 Napi::Value SgdStepMulti(const Info& info) {
@@ -490,6 +505,7 @@ void InitOps(Napi::Env env, Napi::Object exports, Profiler& profiler) {
       {"crossEntropy", CrossEntropy},
       {"crossEntropyBackward", CrossEntropyBackward},
       {"sgdStep", SgdStep},
+      {"adamStep", AdamStep},
       {"unscaleGrads", UnscaleGrads},
       {"unscaleGradsBy", UnscaleGradsBy},
       {"updateScaleState", UpdateScaleState},
