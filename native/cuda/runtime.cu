@@ -173,7 +173,8 @@ PendingHostCopy::PendingHostCopy(const Tensor& t) : source_(t) {
   pinnedBytes_ = pinnedSize(t.nbytes());
   pinned_ = takePinned(pinnedBytes_);
   try {
-    CR_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
+    // Blocking sync: a waiting thread sleeps instead of spinning a core the data loader needs.
+    CR_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming | cudaEventBlockingSync));
     if (t.nbytes() > 0)
       CR_CUDA_CHECK(cudaMemcpyAsync(pinned_, t.storage->data, t.nbytes(), cudaMemcpyDeviceToHost, stream()));
     CR_CUDA_CHECK(cudaEventRecord(done_, stream()));

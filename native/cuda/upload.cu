@@ -75,7 +75,8 @@ Slot makeSlot(size_t bytes) {
     CR_CUDA_CHECK(cudaMallocHost(&s.host, bytes));
     CR_CUDA_CHECK(cudaMalloc(&s.device, bytes));
     CR_CUDA_CHECK(cudaEventCreateWithFlags(&s.copied, cudaEventDisableTiming));
-    CR_CUDA_CHECK(cudaEventCreateWithFlags(&s.consumed, cudaEventDisableTiming));
+    // Blocking sync: waiting for a slot at the cap sleeps instead of spinning.
+    CR_CUDA_CHECK(cudaEventCreateWithFlags(&s.consumed, cudaEventDisableTiming | cudaEventBlockingSync));
   } catch (...) {
     freeSlot(s);
     throw;
@@ -83,27 +84,28 @@ Slot makeSlot(size_t bytes) {
   return s;
 }
 
-// An idle slot of exactly `size` bytes: a free one, a new one, or (at the limit) the oldest
-// matching one once it is idle. Called with the mutex held.
+// An idle slot of exactly `size` bytes: a free one or a new one; at the cap of kMaxSlots, the first
+// one of this size once it is idle, else an idle slot of another size is replaced (or, when all
+// are busy, the first slot once its copy is done). Never more than kMaxSlots. Called with the
+// mutex held.
 Slot& takeSlot(size_t size) {
   for (Slot& s : gSlots)
     if (s.bytes == size && idle(s)) return s;
   if (gSlots.size() >= kMaxSlots) {
-    // Drop an idle slot of another size, or wait for one of this size.
+    for (Slot& s : gSlots) {
+      if (s.bytes != size) continue;
+      CR_CUDA_CHECK(cudaEventSynchronize(s.consumed));
+      return s;
+    }
+    size_t victim = 0;  // every slot is of another size
     for (size_t i = 0; i < gSlots.size(); ++i) {
-      if (gSlots[i].bytes != size && idle(gSlots[i])) {
-        freeSlot(gSlots[i]);
-        gSlots.erase(gSlots.begin() + static_cast<std::ptrdiff_t>(i));
+      if (idle(gSlots[i])) {
+        victim = i;
         break;
       }
     }
-    if (gSlots.size() >= kMaxSlots) {
-      for (Slot& s : gSlots) {
-        if (s.bytes != size) continue;
-        CR_CUDA_CHECK(cudaEventSynchronize(s.consumed));
-        return s;
-      }
-    }
+    freeSlot(gSlots[victim]);  // waits for its copy when it is busy
+    gSlots.erase(gSlots.begin() + static_cast<std::ptrdiff_t>(victim));
   }
   gSlots.push_back(makeSlot(size));
   return gSlots.back();
