@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "../core/tensor.h"
 
@@ -45,6 +46,7 @@ bool fusedBatchNorm();
 struct FusedConvReport {
   int64_t plans = 0, unsupported = 0, hits = 0;
   std::string lastReason;
+  std::string intermediates;  // the prologue intermediates' dtype in the plans built ("float32", ...)
 };
 FusedConvReport fusedConvReport();
 
@@ -56,9 +58,13 @@ void graphAbort(int64_t graph);
 void graphReplay(int64_t graph);
 void graphDestroy(int64_t graph);
 
+// Test-only (fallback.h): every later cuDNN call at `site` returns `status` (0 clears it).
+void forceCudnnStatus(const std::string& site, int status);
+
 struct LibraryReport {
   bool loaded = false;
-  std::string path, version, reason;
+  std::string path, version, reason;  // reason: one sentence
+  std::vector<std::string> searched;  // each place looked in, with what was found there
 };
 LibraryReport cudnnReport();
 LibraryReport cublasReport();
