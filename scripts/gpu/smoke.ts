@@ -5,13 +5,15 @@
 //   conv2d forward + backward (float32, NCHW and channels-last; bfloat16 with a bias);
 //   batch norm forward + backward in training mode; matmul (float32 and bfloat16);
 //   one ResNet-18 training step (SGD with momentum) against the same step on the CPU.
-// Usage: node --import tsx scripts/gpu/smoke.ts [results.json]. Each result is appended to the
-// JSON file as it comes (a run cut short still says how far it got). Exit status 1 when a check
-// failed or CUDA is unavailable.
+// Usage: node --import tsx scripts/gpu/smoke.ts [results.jsonl]. Each result is appended to the
+// file as it comes (a run cut short still says how far it got). Exit status 1 when a check failed
+// or CUDA is unavailable. SMOKE_DEVICE=cpu runs every check with the CPU standing in for the GPU
+// (a dry run of the script itself on a machine without one: each error is then 0).
 import { appendFileSync, writeFileSync } from 'node:fs';
 import * as rn from '../../lib/index.js';
 
 const jsonPath = process.argv[2];
+const device: rn.Device = process.env.SMOKE_DEVICE === 'cpu' ? 'cpu' : 'cuda';
 let failures = 0;
 
 function record(entry: Record<string, unknown>): void {
@@ -34,7 +36,7 @@ function check(name: string, tolerance: number, fn: () => Record<string, number>
   const t0 = performance.now();
   try {
     const errors = rn.scope(fn);
-    rn.cuda.synchronize();
+    if (device === 'cuda') rn.cuda.synchronize();
     const worst = Math.max(...Object.values(errors));
     const ok = Number.isFinite(worst) && worst < tolerance;
     if (!ok) failures++;
@@ -54,7 +56,7 @@ function check(name: string, tolerance: number, fn: () => Record<string, number>
 function compare(inputs: Record<string, rn.Tensor>, op: (x: Record<string, rn.Tensor>) => rn.Tensor): Record<string, number> {
   const onGpu: Record<string, rn.Tensor> = {};
   for (const [key, t] of Object.entries(inputs)) {
-    const copy = rn.noGrad(() => t.to('cuda'));
+    const copy = rn.noGrad(() => t.to(device));
     if (t.requiresGrad) copy.requiresGrad = true;
     onGpu[key] = copy;
   }
@@ -62,15 +64,15 @@ function compare(inputs: Record<string, rn.Tensor>, op: (x: Record<string, rn.Te
   const errors: Record<string, number> = { output: relativeError(values(gpu), values(cpu)) };
   const upstream = rn.randn([...cpu.shape]);
   rn.sum(rn.mul(cpu.dtype === 'float32' ? cpu : cpu.to({ dtype: 'float32' }), upstream)).backward();
-  rn.sum(rn.mul(gpu.dtype === 'float32' ? gpu : gpu.to({ dtype: 'float32' }), upstream.to('cuda'))).backward();
+  rn.sum(rn.mul(gpu.dtype === 'float32' ? gpu : gpu.to({ dtype: 'float32' }), upstream.to(device))).backward();
   for (const [key, t] of Object.entries(inputs)) {
     if (t.requiresGrad) errors[`d${key}`] = relativeError(values(onGpu[key]!.grad!), values(t.grad!));
   }
   return errors;
 }
 
-function param(shape: number[], options: { dtype?: rn.DType; memoryFormat?: rn.MemoryFormat } = {}): rn.Tensor {
-  const t = rn.noGrad(() => rn.randn(shape).to({ dtype: options.dtype ?? 'float32', memoryFormat: options.memoryFormat ?? 'contiguous' }));
+function param(shape: number[], memoryFormat: rn.MemoryFormat = 'contiguous'): rn.Tensor {
+  const t = rn.randn(shape, { memoryFormat });
   t.requiresGrad = true;
   return t;
 }
@@ -85,7 +87,9 @@ console.log(`cuDNN: ${lib(b.cuda.cudnn)}`);
 console.log(`cuBLAS: ${lib(b.cuda.cublas)}`);
 if (jsonPath) writeFileSync(jsonPath, '');
 record({ check: 'backends', cuda: { ...b.cuda, cudnn: b.cuda.cudnn && { ...b.cuda.cudnn, searched: undefined }, cublas: b.cuda.cublas && { ...b.cuda.cublas, searched: undefined } } });
-if (!b.cuda.available) {
+if (device === 'cpu') {
+  console.log('SMOKE_DEVICE=cpu: the CPU stands in for the GPU (a dry run of this script)');
+} else if (!b.cuda.available) {
   console.log(`FAIL CUDA is unavailable: ${b.cuda.reason}`);
   record({ check: 'available', ok: false, error: b.cuda.reason });
   process.exit(1);
@@ -96,17 +100,17 @@ rn.manualSeed(7);
 // ---- conv2d ----
 for (const memoryFormat of ['contiguous', 'channelsLast'] as const) {
   check(`conv2d float32 ${memoryFormat} forward + backward (3x3, stride 2, pad 1, bias)`, 1e-4, () => {
-    const x = param([4, 16, 14, 14], { memoryFormat });
-    const w = param([32, 16, 3, 3], { memoryFormat });
+    const x = param([4, 16, 14, 14], memoryFormat);
+    const w = param([32, 16, 3, 3], memoryFormat);
     const bias = param([32]);
     return compare({ x, w, bias }, (t) => rn.conv2d(t.x!, t.w!, t.bias!, { stride: 2, padding: 1 }));
   });
 }
-check('conv2d bfloat16 channels-last forward + backward (bias through cudnnAddTensor)', 3e-2, () => {
-  const x = param([4, 16, 14, 14], { dtype: 'bfloat16', memoryFormat: 'channelsLast' });
-  const w = param([32, 16, 3, 3], { dtype: 'bfloat16', memoryFormat: 'channelsLast' });
-  const bias = param([32], { dtype: 'bfloat16' });
-  return compare({ x, w, bias }, (t) => rn.conv2d(t.x!, t.w!, t.bias!, { padding: 1 }));
+check('conv2d under autocast bfloat16, channels-last, forward + backward (bias through cudnnAddTensor)', 3e-2, () => {
+  const x = param([4, 16, 14, 14], 'channelsLast');
+  const w = param([32, 16, 3, 3], 'channelsLast');
+  const bias = param([32]);
+  return compare({ x, w, bias }, (t) => rn.autocast({ dtype: 'bfloat16' }, () => rn.conv2d(t.x!, t.w!, t.bias!, { padding: 1 })));
 });
 
 // ---- batch norm ----
@@ -114,10 +118,11 @@ check('batchNorm2d training forward + backward (running statistics too)', 1e-4, 
   const x = param([8, 16, 10, 10]);
   const weight = param([16]), bias = param([16]);
   const cpuMean = rn.zeros([16]), cpuVar = rn.ones([16]);
-  const gpuMean = rn.zeros([16], { device: 'cuda' }), gpuVar = rn.ones([16], { device: 'cuda' });
+  const gpuMean = rn.zeros([16], { device }), gpuVar = rn.ones([16], { device });
+  let calls = 0;
   const errors = compare({ x, weight, bias }, (t) => {
-    const onGpu = t.x!.device === 'cuda';
-    return rn.batchNorm2d(t.x!, onGpu ? gpuMean : cpuMean, onGpu ? gpuVar : cpuVar, t.weight!, t.bias!, { training: true });
+    const onCpu = calls++ === 0;  // compare() runs the CPU inputs first, then their device copies
+    return rn.batchNorm2d(t.x!, onCpu ? cpuMean : gpuMean, onCpu ? cpuVar : gpuVar, t.weight!, t.bias!, { training: true });
   });
   errors.runningMean = relativeError(values(gpuMean), values(cpuMean));
   errors.runningVar = relativeError(values(gpuVar), values(cpuVar));
@@ -127,8 +132,8 @@ check('batchNorm2d training forward + backward (running statistics too)', 1e-4, 
 // ---- matmul ----
 check('matmul float32 (cublasSgemm) forward + backward', 1e-4, () =>
   compare({ a: param([64, 96]), b: param([96, 48]) }, (t) => rn.matmul(t.a!, t.b!)));
-check('matmul bfloat16 (cublasGemmEx) forward + backward', 3e-2, () =>
-  compare({ a: param([64, 96], { dtype: 'bfloat16' }), b: param([96, 48], { dtype: 'bfloat16' }) }, (t) => rn.matmul(t.a!, t.b!)));
+check('matmul under autocast bfloat16 (cublasGemmEx) forward + backward', 3e-2, () =>
+  compare({ a: param([64, 96]), b: param([96, 48]) }, (t) => rn.autocast({ dtype: 'bfloat16' }, () => rn.matmul(t.a!, t.b!))));
 
 // ---- one ResNet-18 training step ----
 check('ResNet-18 training step (batch 4, 64x64, SGD momentum) against the CPU', 1e-3, () => {
@@ -137,29 +142,30 @@ check('ResNet-18 training step (batch 4, 64x64, SGD momentum) against the CPU', 
     return rn.models.resnet18({ numClasses: 10 });
   };
   const cpuModel = make(), gpuModel = make();
-  gpuModel.to('cuda');
+  gpuModel.to(device);
   rn.manualSeed(12);
   const x = rn.randn([4, 3, 64, 64]);
   const labels = rn.tensor([1, 3, 5, 7], [4], { dtype: 'int64' });
-  const stepOn = (model: rn.nn.Module, device: 'cpu' | 'cuda'): number => {
+  const stepOn = (model: rn.nn.Module, on: rn.Device): number => {
     model.train();
     const opt = new rn.optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 1e-4 });
-    const loss = rn.crossEntropy(model.forward(x.to(device)), labels.to(device));
+    const loss = rn.crossEntropy(model.forward(x.to(on)), labels.to(on));
     const value = loss.item();
     loss.backward();
     opt.step();
     opt.dispose();
     return value;
   };
-  const cpuLoss = stepOn(cpuModel, 'cpu'), gpuLoss = stepOn(gpuModel, 'cuda');
+  const cpuLoss = stepOn(cpuModel, 'cpu'), gpuLoss = stepOn(gpuModel, device);
   const errors: Record<string, number> = { loss: Math.abs(gpuLoss - cpuLoss) / Math.abs(cpuLoss) };
   const gpuParams = new Map(gpuModel.namedParameters());
-  let worst = 0, worstName = '';
+  let worst = -1, worstName = '', count = 0;
   for (const [name, p] of cpuModel.namedParameters()) {
     const e = relativeError(values(gpuParams.get(name)!), values(p));
+    count++;
     if (e > worst) [worst, worstName] = [e, name];
   }
-  errors[`parameters (worst: ${worstName})`] = worst;
+  errors[`${count} parameters (worst: ${worstName})`] = worst;
   return errors;
 });
 
