@@ -81,8 +81,11 @@ describe.skipIf(!runCuda)('GPU fallbacks when cuDNN declines (forced statuses)',
     expectCuda();
     rn.scope(() => {
       const shape = [2, 16, 8, 8];
-      // A block of y's size and format, filled with NaN and freed: the caching allocator hands it out next.
-      rn.noGrad(() => rn.full(shape, Number.NaN).to({ device: 'cuda', dtype: 'float16', memoryFormat: 'channelsLast' })).dispose();
+      // Blocks of y's size, filled with NaN and freed: the caching allocator hands them out next, to
+      // the inputs' copies and to y (32 of them, more than the call takes before y).
+      const poisoned = Array.from({ length: 32 }, () =>
+        rn.noGrad(() => rn.full(shape, Number.NaN).to({ device: 'cuda', dtype: 'float16', memoryFormat: 'channelsLast' })));
+      for (const t of poisoned) t.dispose();
       const x = rn.randn([2, 16, 8, 8]), w = rn.randn([16, 16, 3, 3]), b = rn.randn([16]);
       const run = (device: 'cpu' | 'cuda', t: rn.Tensor[]) => rn.noGrad(() => rn.autocast({ dtype: 'float16' }, () =>
         rn.convBiasAct(t[0]!.to({ device, memoryFormat: 'channelsLast' }), t[1]!.to({ device, memoryFormat: 'channelsLast' }),

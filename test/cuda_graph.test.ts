@@ -270,6 +270,28 @@ describe.skipIf(!runCuda)('CUDA graph capture and replay', () => {
     model.dispose();
   });
 
+  it('a live graph\'s block freed while another graph is captured stays its own: the two graphs\' memory never overlaps', () => {
+    expectCuda();
+    rn.scope(() => {
+      const input = rn.randn([4096]).to('cuda');
+      const a = new rn.cuda.CudaGraph(), b = new rn.cuda.CudaGraph();
+      const squares = rn.keep(a.capture(() => rn.mul(input, input)));  // a's output, a block of a's pool
+      // Freed during b's capture: were it to join b's pool, b's output (same size) would take it, and
+      // each replay of a would then overwrite b's output with the squares.
+      const doubled = rn.keep(b.capture(() => {
+        squares.dispose();
+        return rn.add(input, input);
+      }));
+      b.replay();
+      a.replay();
+      const x = Array.from(input.toArray() as Float32Array);
+      expect(Array.from(doubled.toArray() as Float32Array)).toEqual(x.map((v) => Math.fround(v + v)));
+      doubled.dispose();
+      a.dispose();
+      b.dispose();
+    });
+  });
+
   it('replays allocate nothing: device counters flat', () => {
     expectCuda();
     const s = setup(12, 1);

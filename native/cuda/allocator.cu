@@ -22,6 +22,7 @@
 
 #include "allocator.h"
 #include "runtime.h"
+#include "memory_policy.h"
 
 namespace cr::cuda {
 namespace {
@@ -79,7 +80,7 @@ class CachingAllocator final : public Allocator {
     // A block of a live pool goes back to that pool, also while another graph is captured (graph A's
     // block must not join graph B's pool: B's replays would then write memory A uses). Any other
     // block goes to the pool being captured, if any (the capture may have used it), else the cache.
-    PoolId pool = pools_.count(it->second.pool) ? it->second.pool : active_;
+    const PoolId pool = poolOnFree(it->second.pool, pools_.count(it->second.pool) > 0, active_);
     freeList(pool).emplace(it->second.size, ptr);
     blocks_.erase(it);
   }

@@ -17,6 +17,7 @@
 
 #include "graph.h"
 #include "runtime.h"
+#include "memory_policy.h"
 
 namespace cr::cuda {
 namespace {
@@ -84,28 +85,24 @@ Slot makeSlot(size_t bytes) {
   return s;
 }
 
-// An idle slot of exactly `size` bytes: a free one or a new one; at the cap of kMaxSlots, the first
-// one of this size once it is idle, else an idle slot of another size is replaced (or, when all
-// are busy, the first slot once its copy is done). Never more than kMaxSlots. Called with the
-// mutex held.
+// An idle slot of exactly `size` bytes, never more than kMaxSlots of them (the policy:
+// memory_policy.h). Called with the mutex held.
 Slot& takeSlot(size_t size) {
-  for (Slot& s : gSlots)
-    if (s.bytes == size && idle(s)) return s;
-  if (gSlots.size() >= kMaxSlots) {
-    for (Slot& s : gSlots) {
-      if (s.bytes != size) continue;
-      CR_CUDA_CHECK(cudaEventSynchronize(s.consumed));
-      return s;
-    }
-    size_t victim = 0;  // every slot is of another size
-    for (size_t i = 0; i < gSlots.size(); ++i) {
-      if (idle(gSlots[i])) {
-        victim = i;
-        break;
-      }
-    }
-    freeSlot(gSlots[victim]);  // waits for its copy when it is busy
-    gSlots.erase(gSlots.begin() + static_cast<std::ptrdiff_t>(victim));
+  std::vector<size_t> sizes;
+  for (const Slot& s : gSlots) sizes.push_back(s.bytes);
+  const SlotChoice choice = chooseSlot(sizes, size, kMaxSlots, [](size_t i) { return idle(gSlots[i]); });
+  switch (choice.kind) {
+    case SlotChoice::Reuse:
+      return gSlots[choice.index];
+    case SlotChoice::Wait:
+      CR_CUDA_CHECK(cudaEventSynchronize(gSlots[choice.index].consumed));
+      return gSlots[choice.index];
+    case SlotChoice::Replace:
+      freeSlot(gSlots[choice.index]);  // waits for its copy when it is busy
+      gSlots.erase(gSlots.begin() + static_cast<std::ptrdiff_t>(choice.index));
+      break;
+    case SlotChoice::Add:
+      break;
   }
   gSlots.push_back(makeSlot(size));
   return gSlots.back();
