@@ -19,7 +19,9 @@ void copyBetween(Tensor& dst, const Tensor& src);
 
 // A device-to-host copy started now (queued on the stream after the work that made t) and
 // finished later, on any thread: finishHostCopy waits for that copy alone, not for work queued
-// after it. For tensors on the CPU, finishHostCopy returns the tensor itself.
+// after it. For tensors on the CPU, finishHostCopy returns the tensor itself. On a worker thread
+// it makes only event calls (synchronise, destroy) and host copies; the project never calls
+// cudaSetDevice, so every thread's current device is the same device 0 and its primary context.
 struct HostCopy;
 std::shared_ptr<HostCopy> startHostCopy(const Tensor& t);
 Tensor finishHostCopy(const std::shared_ptr<HostCopy>& copy);

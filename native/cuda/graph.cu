@@ -82,6 +82,7 @@ void refuseDuringCapture(const char* what, const char* why) {
 }
 
 int64_t beginCapture() {
+  expectGpuThread("CUDA graph capture");
   cudaStream_t s = stream();
   // The handles (and cuBLAS's workspace) exist before the capture: creating one inside it would
   // invalidate the capture, and a process's first cuDNN or cuBLAS call may come in captured code.

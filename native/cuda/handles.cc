@@ -15,14 +15,6 @@
 namespace cr::cuda {
 namespace {
 
-// The thread of the first handle request; every later request must come from it (handles.h).
-void expectOwningThread(const char* library) {
-  static const std::thread::id owner = std::this_thread::get_id();
-  CR_CHECK(std::this_thread::get_id() == owner, library,
-           " was called from a thread other than the one that made the first GPU call: the backend's handles, "
-           "workspaces and capture state are not synchronised, so GPU ops must all come from one thread");
-}
-
 // cuBLAS's workspace size as NVIDIA's cuBLAS documentation recommends it: 32 MiB on Hopper
 // (compute capability 9.0) and newer, 4 MiB before.
 size_t cublasWorkspaceBytes() {
@@ -33,8 +25,16 @@ size_t cublasWorkspaceBytes() {
 
 }  // namespace
 
+// The thread of the first call owns the handles, the workspace and the capture state (handles.h).
+void expectGpuThread(const char* what) {
+  static const std::thread::id owner = std::this_thread::get_id();
+  CR_CHECK(std::this_thread::get_id() == owner, what,
+           " was called from a thread other than the one that made the first GPU call: the backend's handles, "
+           "workspaces and capture state are not synchronised, so GPU ops must all come from one thread");
+}
+
 dnn::cudnnHandle_t cudnnHandle() {
-  expectOwningThread("cuDNN");
+  expectGpuThread("cuDNN");
   static std::atomic<dnn::cudnnHandle_t> handle{nullptr};
   static std::mutex creating;
   if (dnn::cudnnHandle_t ready = handle.load(std::memory_order_acquire)) return ready;
@@ -56,7 +56,7 @@ dnn::cudnnHandle_t cudnnHandle() {
 }
 
 blas::cublasHandle_t cublasHandle() {
-  expectOwningThread("cuBLAS");
+  expectGpuThread("cuBLAS");
   static std::atomic<blas::cublasHandle_t> handle{nullptr};
   static std::mutex creating;
   // cuBLAS's workspace, from the project's allocator (counted, and never allocated by cuBLAS

@@ -3,13 +3,17 @@
 // its workspace from the project's allocator.
 // Threads: the handles, the workspaces (runtime.h) and the capture state (graph.h) are
 // process-wide and not synchronised; that is right because every GPU op comes from the JS main
-// thread (worker threads only finish host copies). The first thread that asks for a handle owns
-// them: a call from another thread throws instead of racing.
+// thread (worker threads only finish host copies: control.h). The first thread that asks for a
+// handle, the workspace or a capture owns them: a call from another thread throws instead of
+// racing (expectGpuThread).
 #pragma once
 #include "cublas_api.h"
 #include "cudnn_api.h"
 
 namespace cr::cuda {
+
+// Throws cr::Error naming `what` unless called on the thread that made the first such call.
+void expectGpuThread(const char* what);
 
 dnn::cudnnHandle_t cudnnHandle();
 blas::cublasHandle_t cublasHandle();

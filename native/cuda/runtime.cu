@@ -11,6 +11,7 @@
 #include "allocator.h"
 #include "device_info.h"
 #include "graph.h"
+#include "handles.h"
 #include "upload.h"
 
 namespace cr::cuda {
@@ -87,6 +88,7 @@ Tensor& workspaceBuffer() {
 }  // namespace
 
 void* workspace(size_t bytes) {
+  expectGpuThread("the GPU workspace");
   Tensor& buffer = workspaceBuffer();
   if (!buffer.storage || buffer.nbytes() < bytes) {
     buffer = Tensor();  // free the smaller block first, so that it can serve the new one's neighbours
