@@ -77,6 +77,28 @@ describe.skipIf(!runCuda)('GPU fallbacks when cuDNN declines (forced statuses)',
       expect(() => rn.conv2d(x, w, b)).toThrow(/cudnnAddTensor failed: CUDNN_STATUS_INTERNAL_ERROR/);
     });
   });
+  it('a cuBLAS call from a worker thread throws instead of racing the thread that owns the handles', async () => {
+    expectCuda();
+    rn.scope(() => void rn.matmul(rn.randn([2, 2], { device: 'cuda' }), rn.randn([2, 2], { device: 'cuda' })));
+    const { Worker } = await import('node:worker_threads');
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const native = require('node-gyp-build')(${JSON.stringify(process.cwd())});
+      try {
+        const a = native.full([2, 2], 1, 'float32', 'cuda');
+        native.matmul(a, a, false, false);
+        parentPort.postMessage('no error');
+      } catch (err) {
+        parentPort.postMessage(String(err.message));
+      }`;
+    const message = await new Promise<string>((resolve, reject) => {
+      const worker = new Worker(code, { eval: true });
+      worker.once('message', (m: string) => { resolve(m); void worker.terminate(); });
+      worker.once('error', reject);
+    });
+    expect(message).toMatch(/cuBLAS was called from a thread other than the one that made the first GPU call/);
+  });
+
   it('convBiasAct without z reads no recycled NaN (y, standing in for z, is zeroed)', () => {
     expectCuda();
     rn.scope(() => {
