@@ -48,6 +48,8 @@ export interface LibraryInfo {
   version?: string;
   /** Why the library is not loaded, in one sentence. */
   reason?: string;
+  /** cuDNN: the CUDA version the library was built for ('13.0', from cudnnGetCudartVersion). */
+  builtForCuda?: string;
   /** Each place looked in, in search order, with what was found there ("the loader path (dlopen: ...)"). */
   searched: string[];
 }

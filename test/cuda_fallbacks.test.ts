@@ -164,7 +164,7 @@ CR_CUDNN_FUNCTIONS(STAND_IN)
 `;
 
 describe.skipIf(!cuda.compiled || !cudaInclude)('a cuDNN built for another CUDA major is refused, saying what was found', () => {
-  const reportWith = (cudart: number): { cudnn: { loaded: boolean; reason?: string; version?: string; path?: string }; runtime: number } => {
+  const reportWith = (cudart: number): { cudnn: { loaded: boolean; reason?: string; version?: string; path?: string; builtForCuda?: string }; runtime: number } => {
     const dir = mkdtempSync(join(tmpdir(), 'stand-in-cudnn-'));
     try {
       writeFileSync(join(dir, 'stand_in.cc'), STAND_IN);
@@ -196,5 +196,6 @@ describe.skipIf(!cuda.compiled || !cudaInclude)('a cuDNN built for another CUDA 
     expect(cudnn.loaded, cudnn.reason).toBe(true);
     expect(cudnn.version).toBe('9.10.2');
     expect(cudnn.path).toMatch(/libcudnn\.so\.9$/);
+    expect(cudnn.builtForCuda).toBe(`${Math.floor(cuda.runtimeVersion / 1000)}.0`);
   });
 });

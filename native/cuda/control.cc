@@ -66,7 +66,7 @@ void forceCudnnStatus(const std::string& site, int status) { forceStatus(site, s
 
 namespace {
 LibraryReport report(const LibraryInfo& info) {
-  return {info.loaded, info.path, info.version, info.reason, info.searched};
+  return {info.loaded, info.path, info.version, info.reason, info.builtForCuda, info.searched};
 }
 }  // namespace
 LibraryReport cudnnReport() { return report(cudnnLibrary()); }

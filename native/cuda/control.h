@@ -66,6 +66,7 @@ void forceCudnnStatus(const std::string& site, int status);
 struct LibraryReport {
   bool loaded = false;
   std::string path, version, reason;  // reason: one sentence
+  std::string builtForCuda;           // cuDNN: the CUDA version it was built for ("13.0"), or empty
   std::vector<std::string> searched;  // each place looked in, with what was found there
 };
 LibraryReport cudnnReport();

@@ -43,7 +43,7 @@ void graphAbort(int64_t) {}
 void graphReplay(int64_t) { CR_CHECK(false, "CUDA graph replay: ", kNoCuda); }
 void graphDestroy(int64_t) {}
 void forceCudnnStatus(const std::string&, int) { CR_CHECK(false, "forceCudnnStatus: ", kNoCuda); }
-LibraryReport cudnnReport() { return {false, "", "", kNoCuda, {}}; }
-LibraryReport cublasReport() { return {false, "", "", kNoCuda, {}}; }
+LibraryReport cudnnReport() { return {false, "", "", kNoCuda, "", {}}; }
+LibraryReport cublasReport() { return {false, "", "", kNoCuda, "", {}}; }
 
 }  // namespace cr::cuda

@@ -207,6 +207,7 @@ Attempt tryLoad(const LibrarySpec& spec, const std::string& target, bool viaLoad
   }
   const std::string versionProblem = spec.checkVersion(library, path, info);
   if (!versionProblem.empty()) {
+    info.builtForCuda.clear();  // the refused copy's: its reason says it
     spec.unbind();
     dlclose(library);
     closeCompanions();
@@ -317,9 +318,11 @@ std::string checkCudnnVersion(void* library, const std::string& path, LibraryInf
   int runtime = 0;
   if (cudaRuntimeGetVersion(&runtime) != cudaSuccess) {
     cudaGetLastError();
+    info.builtForCuda = cudaVersionText(static_cast<int>(getCudart()));
     return "";
   }
   const auto built = static_cast<int>(getCudart());
+  info.builtForCuda = cudaVersionText(built);
   return cudartMismatch(info.version, path, built, runtime);
 }
 

@@ -41,6 +41,7 @@ Napi::Object libraryReport(Napi::Env env, const cuda::LibraryReport& r) {
   } else {
     o.Set("reason", r.reason);
   }
+  if (!r.builtForCuda.empty()) o.Set("builtForCuda", r.builtForCuda);
   Napi::Array searched = Napi::Array::New(env, r.searched.size());
   for (size_t i = 0; i < r.searched.size(); ++i) searched.Set(static_cast<uint32_t>(i), r.searched[i]);
   o.Set("searched", searched);

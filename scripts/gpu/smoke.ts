@@ -79,8 +79,10 @@ function param(shape: number[], memoryFormat: rn.MemoryFormat = 'contiguous'): r
 
 // ---- the machine ----
 const b = rn.backends();
-const lib = (l?: { loaded: boolean; version?: string; path?: string; reason?: string }): string =>
-  !l ? 'absent (no CUDA part)' : l.loaded ? `${l.version} from ${l.path}` : `not loaded: ${l.reason}`;
+const lib = (l?: { loaded: boolean; version?: string; path?: string; reason?: string; builtForCuda?: string; searched: string[] }): string =>
+  !l ? 'absent (no CUDA part)'
+    : l.loaded ? `${l.version} from ${l.path}${l.builtForCuda ? ` (built for CUDA ${l.builtForCuda})` : ''}`
+      : `not loaded: ${l.reason}\n  looked in:\n    ${l.searched.join('\n    ')}`;
 console.log(`devices: ${JSON.stringify(b.cuda.devices)}`);
 console.log(`driver ${b.cuda.driverVersion}, CUDA runtime ${b.cuda.runtimeVersion}, addon compiled with CUDA: ${b.cuda.compiled}`);
 console.log(`cuDNN: ${lib(b.cuda.cudnn)}`);
