@@ -292,6 +292,24 @@ describe.skipIf(!runCuda)('CUDA graph capture and replay', () => {
     });
   });
 
+  it('a process whose first cuDNN and cuBLAS calls are captured replays them (the handles exist before the capture)', async () => {
+    expectCuda();
+    const { spawnSync } = await import('node:child_process');
+    const script = `
+      const rn = await import('./lib/index.ts');
+      const x = rn.randn([2, 4, 8, 8]).to('cuda'), w = rn.randn([4, 4, 3, 3]).to('cuda'), a = rn.randn([8, 8]).to('cuda');
+      const graph = new rn.cuda.CudaGraph();
+      const [conv, product] = graph.capture(() => [rn.conv2d(x, w, null, { padding: 1 }), rn.matmul(a, a)]);
+      graph.replay();
+      const differs = (p, q) => { const want = q.toArray(); return Math.max(...Array.from(p.toArray(), (v, i) => Math.abs(v - want[i]))); };
+      console.log(JSON.stringify({ conv: differs(conv, rn.conv2d(x, w, null, { padding: 1 })), product: differs(product, rn.matmul(a, a)) }));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+    const { conv, product } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { conv: number; product: number };
+    expect(conv).toBeLessThan(1e-4);
+    expect(product).toBeLessThan(1e-4);
+  });
+
   it('replays allocate nothing: device counters flat', () => {
     expectCuda();
     const s = setup(12, 1);
