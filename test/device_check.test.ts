@@ -26,7 +26,7 @@ describe('scripts/gpu', () => {
         expect.stringMatching(/^conv2d float32 contiguous/), expect.stringMatching(/^conv2d float32 channelsLast/),
         expect.stringMatching(/^conv2d under autocast bfloat16/), expect.stringMatching(/^batchNorm2d training/),
         expect.stringMatching(/^matmul float32/), expect.stringMatching(/^matmul under autocast bfloat16/),
-        expect.stringMatching(/^ResNet-18 training step/),
+        expect.stringMatching(/^convBnStats under autocast float16/), expect.stringMatching(/^ResNet-18 training step/),
       ]);
       expect(checks.every((e) => e.ok === true)).toBe(true);
     } finally {

@@ -3,7 +3,8 @@
 // others (one that throws or disagrees is reported with the reason, and the next one runs):
 //   the device, the driver, CUDA runtime, cuDNN and cuBLAS (versions and paths, or why not);
 //   conv2d forward + backward (float32, NCHW and channels-last; bfloat16 with a bias);
-//   batch norm forward + backward in training mode; matmul (float32 and bfloat16);
+//   batch norm forward + backward in training mode; matmul (float32 and bfloat16); convBnStats
+//   (the fused cuDNN graph, with the dtype its intermediates took);
 //   one ResNet-18 training step (SGD with momentum) against the same step on the CPU.
 // Usage: node --import tsx scripts/gpu/smoke.ts [results.jsonl]. Each result is appended to the
 // file as it comes (a run cut short still says how far it got). Exit status 1 when a check failed
@@ -136,6 +137,25 @@ check('matmul float32 (cublasSgemm) forward + backward', 1e-4, () =>
   compare({ a: param([64, 96]), b: param([96, 48]) }, (t) => rn.matmul(t.a!, t.b!)));
 check('matmul under autocast bfloat16 (cublasGemmEx) forward + backward', 3e-2, () =>
   compare({ a: param([64, 96]), b: param([96, 48]) }, (t) => rn.autocast({ dtype: 'bfloat16' }, () => rn.matmul(t.a!, t.b!))));
+
+// ---- convBnStats: the fused cuDNN graph (float16, channels-last), forward ----
+check('convBnStats under autocast float16, channels-last (scale + bias + relu prologue), forward', 1e-2, () => {
+  const x = rn.randn([4, 32, 8, 8], { memoryFormat: 'channelsLast' }), w = rn.randn([64, 32, 3, 3], { memoryFormat: 'channelsLast' });
+  const scale = rn.rand([32]), bias = rn.randn([32]);
+  const run = (on: rn.Device) => rn.noGrad(() => rn.autocast({ dtype: 'float16' }, () =>
+    rn.convBnStats(x.to(on), w.to(on), { scale: scale.to(on), bias: bias.to(on), relu: true, padding: 1 })));
+  const cpu = run('cpu'), gpu = run(device);
+  if (device === 'cuda') {
+    const plans = rn.cuda.fusedConvPlans();
+    console.log(`  fused plans: ${plans.plans} (intermediates '${plans.intermediates}'), unsupported: ${plans.unsupported}` +
+      `${plans.lastReason ? `; last reason: ${plans.lastReason}` : ''}`);
+  }
+  return {
+    y: relativeError(values(gpu.y), values(cpu.y)),
+    sum: relativeError(values(gpu.sum), values(cpu.sum)),
+    sqSum: relativeError(values(gpu.sqSum), values(cpu.sqSum)),
+  };
+});
 
 // ---- one ResNet-18 training step ----
 check('ResNet-18 training step (batch 4, 64x64, SGD momentum) against the CPU', 1e-3, () => {
