@@ -301,13 +301,19 @@ describe.skipIf(!runCuda)('CUDA graph capture and replay', () => {
       const graph = new rn.cuda.CudaGraph();
       const [conv, product] = graph.capture(() => [rn.conv2d(x, w, null, { padding: 1 }), rn.matmul(a, a)]);
       graph.replay();
-      const differs = (p, q) => { const want = q.toArray(); return Math.max(...Array.from(p.toArray(), (v, i) => Math.abs(v - want[i]))); };
+      // The largest difference relative to the largest value (the captured conv may take the heuristics'
+      // algorithm, the eager one the benchmarked one).
+      const differs = (p, q) => {
+        const want = q.toArray(), got = p.toArray();
+        const scale = Math.max(...Array.from(want, Math.abs));
+        return Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i]))) / scale;
+      };
       console.log(JSON.stringify({ conv: differs(conv, rn.conv2d(x, w, null, { padding: 1 })), product: differs(product, rn.matmul(a, a)) }));`;
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
     const { conv, product } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { conv: number; product: number };
-    expect(conv).toBeLessThan(1e-4);
-    expect(product).toBeLessThan(1e-4);
+    expect(conv).toBeLessThan(1e-3);
+    expect(product).toBeLessThan(1e-5);
   });
 
   it('replays allocate nothing: device counters flat', () => {
