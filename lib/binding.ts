@@ -46,7 +46,12 @@ export interface LibraryInfo {
   loaded: boolean;
   path?: string;
   version?: string;
+  /** Why the library is not loaded, in one sentence. */
   reason?: string;
+  /** cuDNN: the CUDA version the library was built for ('13.0', from cudnnGetCudartVersion). */
+  builtForCuda?: string;
+  /** Each place looked in, in search order, with what was found there ("the loader path (dlopen: ...)"). */
+  searched: string[];
 }
 export interface CudaBackendInfo {
   compiled: boolean;
@@ -77,6 +82,12 @@ export interface FusedConvPlans {
   hits: number;
   /** Why the latest unsupported configuration was ('' when none was). */
   lastReason: string;
+  /**
+   * The dtype of the fused prologue's intermediates in the plans built: 'float32' (tried first, as
+   * NVIDIA's samples build the pattern), the data's dtype where only that finalized, both joined
+   * by ' and ' when plans differ; '' before any plan.
+   */
+  intermediates: string;
 }
 export interface NativeMemory {
   liveTensors: number;
@@ -187,6 +198,8 @@ export interface NativeBinding {
   cudaControl(action: 'fusedConvPlans'): FusedConvPlans;
   cudaControl(action: 'graphBegin'): number;
   cudaControl(action: 'graphEnd' | 'graphAbort' | 'graphReplay' | 'graphDestroy', graph: number): void;
+  /** Test-only: later cuDNN calls at the site return `status` (0 clears), to exercise the fallbacks. */
+  cudaControl(action: 'forceCudnnStatus', site: 'addTensor' | 'backwardBias' | 'biasActivation', status: number): void;
   profiler(action: 'enable' | 'disable' | 'reset'): void;
   profiler(action: 'report'): { ops: NativeProfileEntry[]; skippedCalls: number };
   setNumThreads(n: number): number;

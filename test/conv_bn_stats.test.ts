@@ -238,6 +238,9 @@ describe.skipIf(!runCuda)('convBnStats on the GPU', () => {
       const after = rn.cuda.fusedConvPlans();
       if (documented) expect(after.plans, `no fused plan was built: ${after.lastReason}`).toBeGreaterThan(before.plans);
       else console.log(`convBnStats: compute capability ${device?.computeCapability}: fused plans ${after.plans}, ${after.lastReason}`);
+      // Which dtype the prologue's intermediates took (float32 is tried first): printed for the run's record.
+      if (after.plans > 0) expect(after.intermediates).toMatch(/^(float32|float16|bfloat16)( and (float32|float16|bfloat16))*$/);
+      console.log(`convBnStats ${k.name}: plans ${after.plans}, intermediates '${after.intermediates}'`);
     });
   }
 

@@ -270,6 +270,52 @@ describe.skipIf(!runCuda)('CUDA graph capture and replay', () => {
     model.dispose();
   });
 
+  it('a live graph\'s block freed while another graph is captured stays its own: the two graphs\' memory never overlaps', () => {
+    expectCuda();
+    rn.scope(() => {
+      const input = rn.randn([4096]).to('cuda');
+      const a = new rn.cuda.CudaGraph(), b = new rn.cuda.CudaGraph();
+      const squares = rn.keep(a.capture(() => rn.mul(input, input)));  // a's output, a block of a's pool
+      // Freed during b's capture: were it to join b's pool, b's output (same size) would take it, and
+      // each replay of a would then overwrite b's output with the squares.
+      const doubled = rn.keep(b.capture(() => {
+        squares.dispose();
+        return rn.add(input, input);
+      }));
+      b.replay();
+      a.replay();
+      const x = Array.from(input.toArray() as Float32Array);
+      expect(Array.from(doubled.toArray() as Float32Array)).toEqual(x.map((v) => Math.fround(v + v)));
+      doubled.dispose();
+      a.dispose();
+      b.dispose();
+    });
+  });
+
+  it('a process whose first cuDNN and cuBLAS calls are captured replays them (the handles exist before the capture)', async () => {
+    expectCuda();
+    const { spawnSync } = await import('node:child_process');
+    const script = `
+      const rn = await import('./lib/index.ts');
+      const x = rn.randn([2, 4, 8, 8]).to('cuda'), w = rn.randn([4, 4, 3, 3]).to('cuda'), a = rn.randn([8, 8]).to('cuda');
+      const graph = new rn.cuda.CudaGraph();
+      const [conv, product] = graph.capture(() => [rn.conv2d(x, w, null, { padding: 1 }), rn.matmul(a, a)]);
+      graph.replay();
+      // The largest difference relative to the largest value (the captured conv may take the heuristics'
+      // algorithm, the eager one the benchmarked one).
+      const differs = (p, q) => {
+        const want = q.toArray(), got = p.toArray();
+        const scale = Math.max(...Array.from(want, Math.abs));
+        return Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i]))) / scale;
+      };
+      console.log(JSON.stringify({ conv: differs(conv, rn.conv2d(x, w, null, { padding: 1 })), product: differs(product, rn.matmul(a, a)) }));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+    const { conv, product } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { conv: number; product: number };
+    expect(conv).toBeLessThan(1e-3);
+    expect(product).toBeLessThan(1e-5);
+  });
+
   it('replays allocate nothing: device counters flat', () => {
     expectCuda();
     const s = setup(12, 1);

@@ -191,10 +191,21 @@ export class SGD {
     return e.tensor.handle;
   }
 
+  /**
+   * The parameter's momentum buffer, created in the parameter's memory format: the step kernels
+   * index parameter, gradient and buffer by one flat index, so a buffer in another format would
+   * hold its values permuted (a channels-last model's checkpoint would read scrambled elsewhere).
+   */
   #bufferFor(p: Tensor): Tensor {
     let buffer = this.momentumBuffers.get(p);
     if (!buffer) {
-      buffer = untracked(() => wrap(native.full([...p.shape], 0, 'float32', p.device)));
+      buffer = untracked(() => {
+        const zeros = native.full([...p.shape], 0, 'float32', p.device);
+        if (p.memoryFormat === zeros.format) return wrap(zeros);
+        const laidOut = native.toFormat(zeros, p.memoryFormat);
+        zeros.dispose();
+        return wrap(laidOut);
+      });
       this.momentumBuffers.set(p, buffer);
     }
     return buffer;

@@ -15,6 +15,7 @@ void checkSgdStep(const Tensor& param, const Tensor& grad, const Tensor* momentu
   if (momentumBuffer) {
     expectFloat32On(device, "sgdStep", "momentumBuffer", *momentumBuffer);
     expectShape("sgdStep", "momentumBuffer", *momentumBuffer, param.shape);
+    CR_CHECK_TYPE(momentumBuffer->format == param.format, "sgdStep: momentumBuffer and param must share a memory format");
   }
   auto scalar = [device](const Tensor* t, const char* what, DType dtype) {
     if (!t) return;

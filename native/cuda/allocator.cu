@@ -8,9 +8,10 @@
 //
 // Private pools serve CUDA graphs (graph.cu). While a pool is active (a capture is under way),
 // every allocation comes from that pool's cache or from cudaMalloc, and every block freed goes to
-// that pool, whichever pool it came from: a captured graph reads and writes those addresses at
-// each replay, so none of them may be handed to a tensor made outside the graph. Blocks of a pool
-// freed after the capture go back to it too. When the graph is destroyed the pool is retired: its
+// that pool unless it belongs to another live pool (it then goes back to its own): a captured
+// graph reads and writes those addresses at each replay, so none of them may be handed to a
+// tensor made outside the graph, nor to another graph. Blocks of a pool freed after the capture
+// go back to it too. When the graph is destroyed the pool is retired: its
 // cached blocks join the general cache, and its blocks still in use join it when they are freed.
 #include <cuda_runtime_api.h>
 
@@ -21,6 +22,7 @@
 
 #include "allocator.h"
 #include "runtime.h"
+#include "memory_policy.h"
 
 namespace cr::cuda {
 namespace {
@@ -75,7 +77,10 @@ class CachingAllocator final : public Allocator {
     auto it = blocks_.find(ptr);
     if (it == blocks_.end()) return;  // not ours: never happens, and must not throw in a destructor
     stats_.allocatedBytes -= static_cast<int64_t>(it->second.size);
-    PoolId pool = active_ != 0 ? active_ : pools_.count(it->second.pool) ? it->second.pool : 0;
+    // A block of a live pool goes back to that pool, also while another graph is captured (graph A's
+    // block must not join graph B's pool: B's replays would then write memory A uses). Any other
+    // block goes to the pool being captured, if any (the capture may have used it), else the cache.
+    const PoolId pool = poolOnFree(it->second.pool, pools_.count(it->second.pool) > 0, active_);
     freeList(pool).emplace(it->second.size, ptr);
     blocks_.erase(it);
   }

@@ -39,9 +39,12 @@ constexpr dnn::cudnnBatchNormMode_t kMode = dnn::CUDNN_BATCHNORM_SPATIAL;
 // The scaling factors of cuDNN calls on float data are host floats.
 const float kOne = 1.0f, kZero = 0.0f;
 
-// cuDNN's backward takes the forward's epsilon, but reads it only to recompute the statistics
-// when no saved ones are given; ours always are, so any valid value serves.
-constexpr double kBackwardEpsilon = 1e-5;
+// cuDNN's backward takes the forward's epsilon, but reads it only to recompute the statistics when
+// savedMean and savedInvVariance are both null (cuDNN's documentation of
+// cudnnBatchNormalizationBackward). Ours are always given, non-null (checked at the call): they hold
+// the forward's 1 / sqrt(var + eps), so the forward's eps is already in them and this value is never
+// read. It is cuDNN's required minimum or more, so the call accepts it.
+constexpr double kUnreadBackwardEpsilon = 1e-5;
 
 const void* dataOf(const Tensor& t) { return t.storage->data; }
 void* mutableDataOf(const Tensor& t) { return t.storage->data; }
@@ -146,10 +149,13 @@ BatchNormGrads normBackward(const Tensor& g, const Tensor& x, const Tensor* weig
     const Tensor scale = scaleOf(weight, C);
     const TensorDesc xDesc(x);  // g and dx have x's shape and format: the same descriptor
     const ChannelDesc channelDesc(xDesc);
+    CR_CHECK(saveMean.storage && saveMean.storage->data && saveInvStd.storage && saveInvStd.storage->data,
+             "batchNormBackward: the saved statistics must be given (cuDNN would recompute them with an eps it "
+             "is not told)");
     CR_CUDNN_CHECK(dnn::cudnnBatchNormalizationBackward(
         cudnnHandle(), kMode, &kOne, &kZero, &kOne, &kZero, xDesc.get(), dataOf(x), xDesc.get(), dataOf(g),
         xDesc.get(), mutableDataOf(grads.dx), channelDesc.get(), dataOf(scale), mutableDataOf(dweight),
-        mutableDataOf(dbias), kBackwardEpsilon, dataOf(saveMean), dataOf(saveInvStd)));
+        mutableDataOf(dbias), kUnreadBackwardEpsilon, dataOf(saveMean), dataOf(saveInvStd)));
     if (needDweight) grads.dweight = dweight;
     if (needDbias) grads.dbias = dbias;
     return grads;

@@ -4,6 +4,7 @@
 #include "dynload.h"
 #include "conv_algos.h"
 #include "conv_bn_stats.h"
+#include "fallback.h"
 #include "graph.h"
 #include "kernels/bn_fused.h"
 #include "ops.h"
@@ -51,7 +52,7 @@ void setFusedBatchNorm(bool fused) { setBatchNormKernels(fused); }
 bool fusedBatchNorm() { return batchNormKernelsFused(); }
 FusedConvReport fusedConvReport() {
   FusedConvPlanStats s = fusedConvPlanStats();
-  return {s.plans, s.unsupported, s.hits, s.lastReason};
+  return {s.plans, s.unsupported, s.hits, s.lastReason, s.intermediates};
 }
 
 bool graphCapturing() { return capturing(); }
@@ -61,8 +62,12 @@ void graphAbort(int64_t graph) { abortCapture(graph); }
 void graphReplay(int64_t graph) { replayGraph(graph); }
 void graphDestroy(int64_t graph) { destroyGraph(graph); }
 
+void forceCudnnStatus(const std::string& site, int status) { forceStatus(site, status); }
+
 namespace {
-LibraryReport report(const LibraryInfo& info) { return {info.loaded, info.path, info.version, info.reason}; }
+LibraryReport report(const LibraryInfo& info) {
+  return {info.loaded, info.path, info.version, info.reason, info.builtForCuda, info.searched};
+}
 }  // namespace
 LibraryReport cudnnReport() { return report(cudnnLibrary()); }
 LibraryReport cublasReport() { return report(cublasLibrary()); }

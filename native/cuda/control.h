@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "../core/tensor.h"
 
@@ -18,7 +19,9 @@ void copyBetween(Tensor& dst, const Tensor& src);
 
 // A device-to-host copy started now (queued on the stream after the work that made t) and
 // finished later, on any thread: finishHostCopy waits for that copy alone, not for work queued
-// after it. For tensors on the CPU, finishHostCopy returns the tensor itself.
+// after it. For tensors on the CPU, finishHostCopy returns the tensor itself. On a worker thread
+// it makes only event calls (synchronise, destroy) and host copies; the project never calls
+// cudaSetDevice, so every thread's current device is the same device 0 and its primary context.
 struct HostCopy;
 std::shared_ptr<HostCopy> startHostCopy(const Tensor& t);
 Tensor finishHostCopy(const std::shared_ptr<HostCopy>& copy);
@@ -45,6 +48,7 @@ bool fusedBatchNorm();
 struct FusedConvReport {
   int64_t plans = 0, unsupported = 0, hits = 0;
   std::string lastReason;
+  std::string intermediates;  // the prologue intermediates' dtype in the plans built ("float32", ...)
 };
 FusedConvReport fusedConvReport();
 
@@ -56,9 +60,14 @@ void graphAbort(int64_t graph);
 void graphReplay(int64_t graph);
 void graphDestroy(int64_t graph);
 
+// Test-only (fallback.h): every later cuDNN call at `site` returns `status` (0 clears it).
+void forceCudnnStatus(const std::string& site, int status);
+
 struct LibraryReport {
   bool loaded = false;
-  std::string path, version, reason;
+  std::string path, version, reason;  // reason: one sentence
+  std::string builtForCuda;           // cuDNN: the CUDA version it was built for ("13.0"), or empty
+  std::vector<std::string> searched;  // each place looked in, with what was found there
 };
 LibraryReport cudnnReport();
 LibraryReport cublasReport();

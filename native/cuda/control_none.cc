@@ -42,7 +42,8 @@ void graphEnd(int64_t) { CR_CHECK(false, "CUDA graph capture: ", kNoCuda); }
 void graphAbort(int64_t) {}
 void graphReplay(int64_t) { CR_CHECK(false, "CUDA graph replay: ", kNoCuda); }
 void graphDestroy(int64_t) {}
-LibraryReport cudnnReport() { return {false, "", "", kNoCuda}; }
-LibraryReport cublasReport() { return {false, "", "", kNoCuda}; }
+void forceCudnnStatus(const std::string&, int) { CR_CHECK(false, "forceCudnnStatus: ", kNoCuda); }
+LibraryReport cudnnReport() { return {false, "", "", kNoCuda, "", {}}; }
+LibraryReport cublasReport() { return {false, "", "", kNoCuda, "", {}}; }
 
 }  // namespace cr::cuda

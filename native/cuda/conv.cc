@@ -6,6 +6,8 @@
 //   backward:  cudnnConvolutionBackwardData (dx), cudnnConvolutionBackwardFilter (dweight),
 //              dbias by the project's reduction (cudnnConvolutionBackwardBias for 16-bit data); only the
 //              requested grads are computed.
+// cudnnAddTensor and cudnnConvolutionBackwardBias fall back to the project's kernels where cuDNN
+// declines them (fallback.h).
 // Algorithms come from conv_algos (benchmarked once per configuration, cached). x, w and y are
 // described in one layout, x's: cuDNN's NHWC engines want the filter NHWC too, so the weight (and dy)
 // are converted to x's format for the call (a no-op when model and input share a format), and dweight,
@@ -21,6 +23,7 @@
 #include "conv_algos.h"
 #include "descriptors.h"
 #include "dynload.h"
+#include "fallback.h"
 #include "handles.h"
 #include "kernels/add_relu.h"
 #include "ops.h"
@@ -79,11 +82,32 @@ void* mutableDataOf(const Tensor& t) { return t.storage->data; }
 // The scaling factors of cuDNN calls on float, half and bfloat16 data are floats.
 const float kOne = 1.0f, kZero = 0.0f;
 
-// y += bias, broadcast over (N, H, W).
-void addBias(const Tensor& y, const TensorDesc& yDesc, const Tensor& bias) {
+// y + bias (O) broadcast over (N, H, W) by the project's float32 kernels, in y's dtype and format.
+Tensor addBiasByKernels(const Tensor& y, const Tensor& bias) {
+  const Tensor y32 = y.dtype == DType::Float32 ? y : cuda::cast(y, DType::Float32);
+  const Tensor bias32 = bias.dtype == DType::Float32 ? bias : cuda::cast(bias, DType::Float32);
+  Tensor sum = cuda::binary(BinaryOp::Add, y32, view(bias32, {1, y.shape[1], 1, 1}));  // contiguous
+  sum = inFormat(sum, y.format);
+  return sum.dtype == y.dtype ? sum : cuda::cast(sum, y.dtype);
+}
+
+// y += bias, broadcast over (N, H, W), with cudnnAddTensor; by the project's kernels where cuDNN
+// declines it (bfloat16 on some versions). Returns y, or the new tensor holding the sum.
+Tensor addBias(const Tensor& y, const TensorDesc& yDesc, const Tensor& bias) {
   TensorDesc biasDesc({1, y.shape[1], 1, 1}, bias.dtype, MemoryFormat::Contiguous);
-  CR_CUDNN_CHECK(dnn::cudnnAddTensor(cudnnHandle(), &kOne, biasDesc.get(), dataOf(bias), &kOne, yDesc.get(),
-                                     mutableDataOf(y)));
+  const dnn::cudnnStatus_t status = siteStatus(FallbackSite::AddTensor, [&] {
+    return dnn::cudnnAddTensor(cudnnHandle(), &kOne, biasDesc.get(), dataOf(bias), &kOne, yDesc.get(), mutableDataOf(y));
+  });
+  if (fallsBack(FallbackSite::AddTensor, status)) return addBiasByKernels(y, bias);
+  checkCudnn(status, "cudnnAddTensor", __FILE__, __LINE__);
+  return y;
+}
+
+// dbias (O) = the sum of dy over (N, H, W), in dy's dtype, by the project's reduction.
+Tensor biasGradByKernels(const Tensor& dy) {
+  const Tensor dy32 = dy.dtype == DType::Float32 ? dy : cuda::cast(dy, DType::Float32);
+  const Tensor sum = cuda::reduceSum(dy32, {0, 2, 3}, false);
+  return sum.dtype == dy.dtype ? sum : cuda::cast(sum, dy.dtype);
 }
 
 // The forward pass's operands for conv_algos: the key that conv2d and convBiasAct share, so that
@@ -99,12 +123,6 @@ ConvArgs forwardArgs(const Tensor& x, const Tensor& w, const Tensor& y, const Te
   args.conv = &convDesc;
   args.out = mutableDataOf(y);
   return args;
-}
-
-// The statuses by which cuDNN declines a configuration (CUDNN_STATUS_NOT_SUPPORTED and its 9.x
-// sub-codes, 3000-3999): the fused call then falls back to the composition.
-bool declined(dnn::cudnnStatus_t status) {
-  return status >= dnn::CUDNN_STATUS_NOT_SUPPORTED && status < dnn::CUDNN_STATUS_INTERNAL_ERROR;
 }
 
 // convBiasAct as conv2dForward (with the bias), then + z and the ReLU with the project's float32
@@ -140,7 +158,7 @@ bool precompGemmPlan(const TensorDesc& xDesc, const FilterDesc& wDesc, const Con
   size_t bytes = 0;
   const dnn::cudnnStatus_t status = dnn::cudnnGetConvolutionForwardWorkspaceSize(
       cudnnHandle(), xDesc.get(), wDesc.get(), convDesc.get(), yDesc.get(), algo, &bytes);
-  if (declined(status)) return false;
+  if (fallsBack(FallbackSite::BiasActivation, status)) return false;
   checkCudnn(status, "cudnnGetConvolutionForwardWorkspaceSize", __FILE__, __LINE__);
   plan->algo = static_cast<int>(algo);
   plan->workspace = workspace(bytes);
@@ -175,7 +193,7 @@ Tensor conv2dForward(const Tensor& x, const Tensor& weightIn, const Tensor* bias
                                                 plan.workspace, plan.workspaceBytes, &kZero, yDesc.get(),
                                                 mutableDataOf(y)));
   }
-  if (bias) addBias(y, yDesc, *bias);
+  if (bias) y = addBias(y, yDesc, *bias);
   return y;
 }
 
@@ -207,8 +225,12 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& x, const Tensor& we
     if (!dyEmpty) {
       TensorDesc dyDesc(dy);
       TensorDesc dbDesc({1, yShape[1], 1, 1}, dtype, MemoryFormat::Contiguous);
-      CR_CUDNN_CHECK(dnn::cudnnConvolutionBackwardBias(cudnnHandle(), &kOne, dyDesc.get(), dataOf(dy), &kZero,
-                                                       dbDesc.get(), mutableDataOf(grads.dbias)));
+      const dnn::cudnnStatus_t status = siteStatus(FallbackSite::BackwardBias, [&] {
+        return dnn::cudnnConvolutionBackwardBias(cudnnHandle(), &kOne, dyDesc.get(), dataOf(dy), &kZero,
+                                                 dbDesc.get(), mutableDataOf(grads.dbias));
+      });
+      if (fallsBack(FallbackSite::BackwardBias, status)) grads.dbias = biasGradByKernels(dy);
+      else checkCudnn(status, "cudnnConvolutionBackwardBias", __FILE__, __LINE__);
     }
   }
 
@@ -267,8 +289,8 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& x, const Tensor& we
 }
 
 // y = act(1 * conv(x) + alpha2 * z + bias) in one cudnnConvolutionBiasActivationForward, with alpha2 = 1,
-// or 0 without z: y's own buffer then stands in for z, as in TensorFlow's fused convolution when its
-// side input is scaled by 0.
+// or 0 without z: y's own buffer, zeroed, then stands in for z, as in TensorFlow's fused convolution
+// when its side input is scaled by 0.
 // The call's constraints: the activation is RELU or IDENTITY, and IDENTITY runs only with
 // IMPLICIT_PRECOMP_GEMM (RELU with any forward algorithm: it uses the one conv2d benchmarked for the
 // same configuration, from the shared cache); bias is (1, O, 1, 1) and z has y's shape and layout, all
@@ -277,7 +299,7 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& x, const Tensor& we
 // ignored by RELU), so a NaN before the ReLU may come out as 0 here where the CPU op keeps it.
 // Falls back to convBiasActComposed for bfloat16 (not among the call's documented data-type
 // configurations), for empty tensors (cuDNN's descriptors need positive sizes) and whenever cuDNN
-// declines the configuration.
+// declines the configuration (NOT_SUPPORTED or BAD_PARAM: fallback.h).
 Tensor convBiasActForward(const Tensor& x, const Tensor& weightIn, const Tensor* bias, const Tensor* z, bool relu,
                           const Conv2dParams& p) {
   Shape yShape = checkForward(kFusedOp, x, weightIn, bias, p);  // (N, O, Ho, Wo)
@@ -292,6 +314,9 @@ Tensor convBiasActForward(const Tensor& x, const Tensor& weightIn, const Tensor*
   Tensor y = cuda::empty(yShape, x.dtype, x.format);
   expectIndexable(kFusedOp, "y", y);
   Tensor w = inFormat(weightIn, x.format);                      // (O, C / groups, kH, kW), laid out like x
+  // Without z, y's own buffer stands in for it, zeroed: alpha2 = 0 should make cuDNN ignore it, but
+  // a recycled block may hold NaN, and 0 * NaN is NaN if it reads it anyway.
+  if (!z) CR_CUDA_CHECK(cudaMemsetAsync(mutableDataOf(y), 0, y.nbytes(), stream()));
   Tensor residual = z ? inFormat(*z, x.format) : y;             // (N, O, Ho, Wo), laid out like y
   Tensor b = bias ? *bias : cuda::zeros({yShape[1]}, x.dtype);  // (O)
   TensorDesc xDesc(x), yDesc(y), biasDesc({1, yShape[1], 1, 1}, x.dtype, MemoryFormat::Contiguous);
@@ -307,11 +332,13 @@ Tensor convBiasActForward(const Tensor& x, const Tensor& weightIn, const Tensor*
     return convBiasActComposed(x, weightIn, bias, z, relu, p);
   }
   const float alpha2 = z ? 1.0f : 0.0f;
-  const dnn::cudnnStatus_t status = dnn::cudnnConvolutionBiasActivationForward(
-      cudnnHandle(), &kOne, xDesc.get(), dataOf(x), wDesc.get(), dataOf(w), convDesc.get(),
-      static_cast<dnn::cudnnConvolutionFwdAlgo_t>(plan.algo), plan.workspace, plan.workspaceBytes, &alpha2,
-      yDesc.get(), dataOf(residual), biasDesc.get(), dataOf(b), activation.get(), yDesc.get(), mutableDataOf(y));
-  if (declined(status)) return convBiasActComposed(x, weightIn, bias, z, relu, p);
+  const dnn::cudnnStatus_t status = siteStatus(FallbackSite::BiasActivation, [&] {
+    return dnn::cudnnConvolutionBiasActivationForward(
+        cudnnHandle(), &kOne, xDesc.get(), dataOf(x), wDesc.get(), dataOf(w), convDesc.get(),
+        static_cast<dnn::cudnnConvolutionFwdAlgo_t>(plan.algo), plan.workspace, plan.workspaceBytes, &alpha2,
+        yDesc.get(), dataOf(residual), biasDesc.get(), dataOf(b), activation.get(), yDesc.get(), mutableDataOf(y));
+  });
+  if (fallsBack(FallbackSite::BiasActivation, status)) return convBiasActComposed(x, weightIn, bias, z, relu, p);
   checkCudnn(status, "cudnnConvolutionBiasActivationForward", __FILE__, __LINE__);
   return y;
 }

@@ -1,12 +1,16 @@
 // convBnStats on the GPU as one cuDNN graph (the graph API's "ConvBNfprop" pattern):
 //   x ──[× scale]──[+ bias]──[relu]──► conv(·, weight) ──► y ──► genStats ──► sum, sqSum
-// x, weight, scale, bias, y and the prologue's virtual intermediates are float16 or bfloat16, stored
-// NHWC (the weight KRSC; scale and bias as (1, C, 1, 1)); the pointwise math and the convolution's
-// accumulation are float32, and so are the statistics (O). Each bracketed node is present only when
-// asked for. Data types and layouts follow cuDNN's documentation of the pattern (its pre-compiled
-// engine takes float16 only, on compute capability 8.0 and newer except 8.9; on 9.0 and newer only
-// the full prologue or none) and NVIDIA's cudnn-frontend sample of it ("SBRCS" in
-// samples/cpp/convolution/fprop.cpp): bfloat16 runs only where some other engine takes it.
+// x, weight, scale, bias and y are float16 or bfloat16, stored NHWC (the weight KRSC; scale and bias
+// as (1, C, 1, 1)); the pointwise math and the convolution's accumulation are float32, and so are the
+// statistics (O). Each bracketed node is present only when asked for. The prologue's virtual
+// intermediates (after scale, bias, ReLU) are declared float32 first, as NVIDIA's samples build the
+// pattern (cudnn-frontend's "SBRCS" sample in samples/cpp/convolution/fprop.cpp has used float32
+// intermediates since late 2023, its backend-API fusion sample samples/legacy_samples/
+// fusion_sample.cpp declares them CUDNN_DATA_FLOAT); when no engine finalizes that graph, the same
+// graph with intermediates in the data's dtype is tried. fusedConvPlanStats() says which was taken.
+// cuDNN documents the pattern's pre-compiled engine for float16 only, on compute capability 8.0 and
+// newer except 8.9 (on 9.0 and newer only the full prologue or none): bfloat16 runs only where some
+// other engine takes it.
 // Plans: heuristics mode A, then FALLBACK, propose engine configurations; the first whose execution
 // plan finalizes (and, when deterministic convolutions are asked for, whose engine is not marked
 // nondeterministic) is cached under the shapes, parameters, dtype and prologue parts. A configuration
@@ -21,6 +25,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -60,6 +65,7 @@ struct Plan {
   std::deque<BackendDesc> parts;
   BackendDesc plan;
   int64_t workspaceBytes = 0;
+  DType intermediates = DType::Float32;  // of the prologue's virtual tensors
 };
 // A cache entry: a plan, or why there is none.
 struct Entry {
@@ -92,9 +98,10 @@ BackendDesc pointwiseOp(std::deque<BackendDesc>& parts, dnn::cudnnPointwiseMode_
   return op;
 }
 
-// The finalized operation graph of the key's pattern, its descriptors kept in `parts`. Throws
-// cr::Error naming the cuDNN call when cuDNN rejects a part.
-const BackendDesc& operationGraph(const PlanKey& k, std::deque<BackendDesc>& parts) {
+// The finalized operation graph of the key's pattern, its descriptors kept in `parts`, the
+// prologue's virtual tensors of dtype `intermediates`. Throws cr::Error naming the cuDNN call when
+// cuDNN rejects a part.
+const BackendDesc& operationGraph(const PlanKey& k, DType intermediates, std::deque<BackendDesc>& parts) {
   const ConvKey& c = k.conv;
   const dnn::cudnnDataType_t io = cudnnType(c.dtype);
   const std::vector<int64_t> xDims = dims(c.x), wDims = dims(c.w);  // (N, C, H, W), (O, C, kH, kW)
@@ -112,7 +119,7 @@ const BackendDesc& operationGraph(const PlanKey& k, std::deque<BackendDesc>& par
   std::vector<const BackendDesc*> ops;
   const BackendDesc* input = &x;  // the convolution's input: x or the prologue's last intermediate
   auto prologueStep = [&](Uid uid, dnn::cudnnPointwiseMode_t mode, const BackendDesc* operand) {
-    const BackendDesc& out = keep(tensorDesc(uid, xDims, nhwcStrides(xDims), io, true));
+    const BackendDesc& out = keep(tensorDesc(uid, xDims, nhwcStrides(xDims), cudnnType(intermediates), true));
     ops.push_back(&keep(pointwiseOp(parts, mode, *input, operand, out)));
     input = &out;
   };
@@ -158,10 +165,12 @@ const BackendDesc& operationGraph(const PlanKey& k, std::deque<BackendDesc>& par
   return graph;
 }
 
-// The key's plan, or null with *why set when no engine configuration finalizes.
-std::shared_ptr<const Plan> buildPlan(const PlanKey& k, std::string* why) {
+// The key's plan with the prologue's intermediates of dtype `intermediates`, or null with *why set
+// when no engine configuration finalizes.
+std::shared_ptr<const Plan> buildPlanWith(const PlanKey& k, DType intermediates, std::string* why) {
   auto plan = std::make_shared<Plan>();
-  const BackendDesc& graph = operationGraph(k, plan->parts);
+  plan->intermediates = intermediates;
+  const BackendDesc& graph = operationGraph(k, intermediates, plan->parts);
   std::string lastFailure = "the heuristics proposed no engine";
   for (dnn::cudnnBackendHeurMode_t mode : {dnn::CUDNN_HEUR_MODE_A, dnn::CUDNN_HEUR_MODE_FALLBACK}) {
     std::vector<BackendDesc> configs;
@@ -195,6 +204,26 @@ std::shared_ptr<const Plan> buildPlan(const PlanKey& k, std::string* why) {
   return nullptr;
 }
 
+// The key's plan: float32 intermediates first, then the data's dtype (see the file comment); null
+// with *why naming both failures when neither finalizes.
+std::shared_ptr<const Plan> buildPlan(const PlanKey& k, std::string* why) {
+  std::string failures;
+  for (DType intermediates : {DType::Float32, k.conv.dtype}) {
+    if (k.conv.dtype == DType::Float32 && !failures.empty()) break;  // one candidate only
+    if (!k.scale && !k.bias && !k.relu && !failures.empty()) break;  // no prologue: nothing differs
+    std::string reason;
+    try {
+      if (auto plan = buildPlanWith(k, intermediates, &reason)) return plan;
+    } catch (const Error& e) {
+      reason = e.what();
+    }
+    failures += std::string(failures.empty() ? "" : "; ") + "with " + dtypeName(intermediates) +
+                " intermediates: " + reason;
+  }
+  *why = failures;
+  return nullptr;
+}
+
 // The cached entry of the key, building it first when it is new (never during a capture: then
 // `entry.unsupported` says so and nothing is cached).
 Entry planFor(const PlanKey& k) {
@@ -212,11 +241,7 @@ Entry planFor(const PlanKey& k) {
     return entry;
   }
   std::string why;
-  try {
-    entry.plan = buildPlan(k, &why);
-  } catch (const Error& e) {
-    why = e.what();
-  }
+  entry.plan = buildPlan(k, &why);
   if (!entry.plan) entry.unsupported = "cuDNN runs no fused engine for it: " + why;
   std::lock_guard<std::mutex> lock(gMutex);
   if (!entry.plan) gLastReason = entry.unsupported;
@@ -237,7 +262,12 @@ ConvBnStatsResult unsupported(const std::string& what, const std::string& why) {
 FusedConvPlanStats fusedConvPlanStats() {
   std::lock_guard<std::mutex> lock(gMutex);
   FusedConvPlanStats s;
-  for (const auto& [key, entry] : cache()) ++(entry.plan ? s.plans : s.unsupported);
+  std::set<std::string> kinds;
+  for (const auto& [key, entry] : cache()) {
+    ++(entry.plan ? s.plans : s.unsupported);
+    if (entry.plan) kinds.insert(dtypeName(entry.plan->intermediates));
+  }
+  for (const std::string& kind : kinds) s.intermediates += (s.intermediates.empty() ? "" : " and ") + kind;
   s.hits = gHits;
   s.lastReason = gLastReason;
   return s;

@@ -48,7 +48,7 @@ struct DeviceTimer::Impl {
       return e;
     }
     cudaEvent_t e = nullptr;
-    if (cudaEventCreate(&e) != cudaSuccess) {
+    if (cudaEventCreateWithFlags(&e, cudaEventBlockingSync) != cudaSuccess) {  // a wait sleeps, not spins
       cudaGetLastError();
       return nullptr;
     }

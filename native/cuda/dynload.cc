@@ -16,6 +16,8 @@
 #include <sstream>
 #include <utility>
 
+#include <cuda_runtime_api.h>
+
 #include "../core/error.h"
 
 namespace cr::cuda {
@@ -205,6 +207,7 @@ Attempt tryLoad(const LibrarySpec& spec, const std::string& target, bool viaLoad
   }
   const std::string versionProblem = spec.checkVersion(library, path, info);
   if (!versionProblem.empty()) {
+    info.builtForCuda.clear();  // the refused copy's: its reason says it
     spec.unbind();
     dlclose(library);
     closeCompanions();
@@ -231,18 +234,15 @@ LibraryInfo search(const LibrarySpec& spec) {
     if (attempt.found && !attempt.loaded && firstUnusable.empty()) firstUnusable = attempt.note;
     return attempt.loaded;
   };
+  // The reason is one sentence; the places looked in, each with what was found there, are listed
+  // in info.searched (rn.backends().cuda.cudnn.searched).
   auto finish = [&] {
-    std::string list;
-    for (const auto& [place, outcome] : places) {
-      info.searched.push_back(place + " (" + outcome + ")");
-      // In the reason, the copy that the reason starts with is not described twice.
-      const bool described = !firstUnusable.empty() && outcome == firstUnusable;
-      list += (list.empty() ? "" : ", ") + place + " (" + (described ? "that copy" : outcome) + ")";
-    }
+    for (const auto& [place, outcome] : places) info.searched.push_back(place + " (" + outcome + ")");
     if (info.loaded) return info;
-    info.reason = firstUnusable.empty()
-                      ? std::string(spec.soname) + " not found: looked in " + list
-                      : firstUnusable + "; no usable " + spec.soname + " was found: looked in " + list;
+    const std::string looked = "in the " + std::to_string(places.size()) + " places looked in (listed in searched; $" +
+                               spec.envVariable + " may name the library file or its folder)";
+    info.reason = firstUnusable.empty() ? std::string(spec.soname) + " not found " + looked
+                                        : firstUnusable + "; no usable " + spec.soname + " was found " + looked;
     return info;
   };
 
@@ -303,13 +303,27 @@ void decodeCudnnVersion(size_t number, LibraryInfo& info) {
   info.versionNumber = static_cast<int64_t>(major * 10000 + minor * 100 + patch);
 }
 
+// "12.8" for a CUDA version number 12080 (MAJOR * 1000 + MINOR * 10).
+std::string cudaVersionText(int number) { return std::to_string(number / 1000) + "." + std::to_string(number % 1000 / 10); }
+
 std::string checkCudnnVersion(void* library, const std::string& path, LibraryInfo& info) {
   auto getVersion = reinterpret_cast<size_t (*)()>(dlsym(library, "cudnnGetVersion"));
   decodeCudnnVersion(getVersion(), info);
   const int64_t major = info.versionNumber / 10000;
   if (major < 9) return "cuDNN " + info.version + " at " + path + " is too old: cuDNN 9 is required";
   if (major > 9) return "cuDNN " + info.version + " at " + path + " is newer than this build supports: cuDNN 9 is required";
-  return "";
+  // A cuDNN 9 built for another CUDA major (cuDNN ships one build per CUDA major) loads, but its
+  // sub-libraries fail at the first convolution: refuse it here, saying what was found.
+  auto getCudart = reinterpret_cast<size_t (*)()>(dlsym(library, "cudnnGetCudartVersion"));
+  int runtime = 0;
+  if (cudaRuntimeGetVersion(&runtime) != cudaSuccess) {
+    cudaGetLastError();
+    info.builtForCuda = cudaVersionText(static_cast<int>(getCudart()));
+    return "";
+  }
+  const auto built = static_cast<int>(getCudart());
+  info.builtForCuda = cudaVersionText(built);
+  return cudartMismatch(info.version, path, built, runtime);
 }
 
 LibrarySpec cudnnSpec() {
@@ -372,6 +386,13 @@ std::string describe(const char* title, const LibraryInfo& info) {
 }
 
 }  // namespace
+
+std::string cudartMismatch(const std::string& cudnnVersion, const std::string& path, int builtFor, int runtime) {
+  if (builtFor / 1000 == runtime / 1000) return "";
+  return "cuDNN " + cudnnVersion + " at " + path + " is built for CUDA " + cudaVersionText(builtFor) +
+         ", but this addon runs the CUDA " + cudaVersionText(runtime) + " runtime: a cuDNN 9 built for CUDA " +
+         std::to_string(runtime / 1000) + " is required (pip: nvidia-cudnn-cu" + std::to_string(runtime / 1000) + ")";
+}
 
 // The results live as long as the process (never destroyed, so a call made while other static
 // objects are being destroyed still finds them).

@@ -9,7 +9,8 @@
 //      /usr/local/lib, /usr/lib, ~/.local): nvidia/cudnn/lib and nvidia/cu13/lib for cuDNN,
 //      nvidia/cu13/lib and nvidia/cublas/lib for cuBLAS.
 // A copy is usable when dlopen succeeds, every function of cudnn_api.h / cublas_api.h resolves
-// and the version fits (cuDNN major 9, cuBLAS major 13 or newer). Loading from a folder first
+// and the version fits (cuDNN major 9 built for this addon's CUDA runtime major, cuBLAS major 13
+// or newer). Loading from a folder first
 // loads the libraries the main one needs from that same folder (cuDNN's sub-libraries, cuBLASLt),
 // so nothing has to be put on LD_LIBRARY_PATH.
 #pragma once
@@ -27,7 +28,8 @@ struct LibraryInfo {
   std::string path;                   // the file that was loaded
   std::string version;                // "9.10.2"
   int64_t versionNumber = 0;          // 91002 (major * 10000 + minor * 100 + patch)
-  std::string reason;                 // when not loaded: why, naming every place looked at
+  std::string builtForCuda;           // cuDNN: the CUDA version it was built for ("13.0"), once read
+  std::string reason;                 // when not loaded: why, in one sentence
   std::vector<std::string> searched;  // each place looked at, with what was found there
 };
 
@@ -42,6 +44,10 @@ void requireCublas();
 bool cudnnHasFunction(const char* name);
 // A multi-line summary of both libraries: version and path, or the reason and the places looked at.
 std::string describeLibraries();
+
+// Why a cuDNN built for CUDA `builtFor` (cudnnGetCudartVersion: 12080 for 12.8) cannot run with
+// the addon's CUDA runtime `runtime` (cudaRuntimeGetVersion), or "" when the majors match.
+std::string cudartMismatch(const std::string& cudnnVersion, const std::string& path, int builtFor, int runtime);
 
 // The enumerator name of a status ("CUDNN_STATUS_BAD_PARAM"); a code this build does not know is
 // named by its category and number ("CUDNN_STATUS_NOT_SUPPORTED sub-code 3099").

@@ -9,6 +9,7 @@
 
 #include "../core/error.h"
 #include "allocator.h"
+#include "handles.h"
 #include "runtime.h"
 
 namespace cr::cuda {
@@ -81,7 +82,11 @@ void refuseDuringCapture(const char* what, const char* why) {
 }
 
 int64_t beginCapture() {
+  expectGpuThread("CUDA graph capture");
   cudaStream_t s = stream();
+  // The handles (and cuBLAS's workspace) exist before the capture: creating one inside it would
+  // invalidate the capture, and a process's first cuDNN or cuBLAS call may come in captured code.
+  prepareHandles();
   std::lock_guard<std::mutex> lock(gMutex);
   CR_CHECK(gCapturing == 0, "CUDA graph capture: graph ", gCapturing, " is being captured; captures cannot nest");
   // The shared workspace (runtime.h) is let go first, so that the captured work takes one from the

@@ -1,7 +1,8 @@
 // CUDA graphs: a stretch of work queued on the backend's stream is captured once (nothing runs
 // while it is captured) and then replayed with one launch. The capture's allocations come from a
 // private pool of the caching allocator (allocator.h), so the addresses the graph uses stay its
-// own until the graph is destroyed. Host code only.
+// own until the graph is destroyed. The capture state is process-wide and unsynchronised: captures
+// begin on the GPU thread only (handles.h), which beginCapture checks. Host code only.
 #pragma once
 #include <cstdint>
 

@@ -7,7 +7,9 @@
 //
 // Compiled only with -fsyntax-only by scripts/gpu/header-check.sh on a machine that has the real
 // headers (cudnn.h of cuDNN 9, which includes cudnn_graph.h, cudnn_ops.h and cudnn_cnn.h, and
-// cublas_v2.h / cublas_api.h); it is not part of the addon's build. Ours live in namespaces
+// cublas_v2.h / cublas_api.h), and by test/header_check.test.ts against the stand-ins in
+// test/fixtures/nvidia_headers (shaped like those headers, overloads included) on every machine;
+// it is not part of the addon's build. Ours live in namespaces
 // cr::dnn and cr::blas, so both sets of declarations coexist in this one file.
 #include "cublas_api.h"
 #include "cudnn_api.h"
@@ -22,6 +24,7 @@ constexpr double ourBnMinEpsilon = cr::dnn::CUDNN_BN_MIN_EPSILON;
 #include <cudnn.h>
 
 #include <cstddef>
+#include <tuple>
 #include <type_traits>
 
 #define CR_CHECK_VALUE(what) "header check value: " what
@@ -169,14 +172,34 @@ static_assert(ourBnMinEpsilon == CUDNN_BN_MIN_EPSILON, CR_CHECK_VALUE("CUDNN_BN_
 #define CR_CHECK_BLAS_LIST(list) list(CR_CHECK_BLAS_VALUE)
 CR_CUBLAS_ENUM_LISTS(CR_CHECK_BLAS_LIST)
 
-// Function signatures.
+// Function signatures. A name may be overloaded in C++: cublas_api.h follows its exported
+// cublasGemmEx (computeType cublasComputeType_t) with a static inline wrapper of the same name
+// (computeType cudaDataType), so decltype(::name) would be ill-formed. Instead, static_cast to our
+// function type, mapped to the real types, picks the overload of exactly that type; Declares<> is
+// true when one exists (a name with no overload of that type makes the cast ill-formed, and false).
+#define CR_DECLARES(name)                                                                            \
+  template <typename F, typename = void>                                                             \
+  struct Declares_##name : std::false_type {};                                                       \
+  template <typename F>                                                                              \
+  struct Declares_##name<F, std::void_t<decltype(static_cast<F*>(&::name))>> : std::true_type {};
 #define CR_CHECK_DNN_FUNCTION(ret, name, params, args)                                              \
-  static_assert(std::is_same_v<RealType<decltype(cr::dnn::name)>, decltype(::name)>,                \
-                CR_CHECK_SIGNATURE(#name));
+  CR_DECLARES(name)                                                                                 \
+  static_assert(Declares_##name<RealType<decltype(cr::dnn::name)>>::value, CR_CHECK_SIGNATURE(#name));
 CR_CUDNN_FUNCTIONS(CR_CHECK_DNN_FUNCTION)
 #define CR_CHECK_BLAS_FUNCTION(ret, name, params, args)                                             \
-  static_assert(std::is_same_v<RealType<decltype(cr::blas::name)>, decltype(::name)>,               \
-                CR_CHECK_SIGNATURE(#name));
+  CR_DECLARES(name)                                                                                 \
+  static_assert(Declares_##name<RealType<decltype(cr::blas::name)>>::value, CR_CHECK_SIGNATURE(#name));
 CR_CUBLAS_FUNCTIONS(CR_CHECK_BLAS_FUNCTION)
+
+// The overload the trampoline resolves by name (dlsym "cublasGemmEx") is the exported one; ours must
+// be its type, never the wrapper's: its computeType (parameter 17) is cublasComputeType_t.
+template <size_t I, typename F>
+struct Parameter;
+template <size_t I, typename R, typename... Args>
+struct Parameter<I, R(Args...)> {
+  using type = std::tuple_element_t<I, std::tuple<Args...>>;
+};
+static_assert(std::is_same_v<Parameter<17, RealType<decltype(cr::blas::cublasGemmEx)>>::type, ::cublasComputeType_t>,
+              CR_CHECK_SIGNATURE("cublasGemmEx takes cublasComputeType_t (the exported function, not the wrapper)"));
 
 }  // namespace cr_header_check

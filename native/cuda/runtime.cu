@@ -11,6 +11,7 @@
 #include "allocator.h"
 #include "device_info.h"
 #include "graph.h"
+#include "handles.h"
 #include "upload.h"
 
 namespace cr::cuda {
@@ -87,6 +88,7 @@ Tensor& workspaceBuffer() {
 }  // namespace
 
 void* workspace(size_t bytes) {
+  expectGpuThread("the GPU workspace");
   Tensor& buffer = workspaceBuffer();
   if (!buffer.storage || buffer.nbytes() < bytes) {
     buffer = Tensor();  // free the smaller block first, so that it can serve the new one's neighbours
@@ -173,7 +175,8 @@ PendingHostCopy::PendingHostCopy(const Tensor& t) : source_(t) {
   pinnedBytes_ = pinnedSize(t.nbytes());
   pinned_ = takePinned(pinnedBytes_);
   try {
-    CR_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
+    // Blocking sync: a waiting thread sleeps instead of spinning a core the data loader needs.
+    CR_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming | cudaEventBlockingSync));
     if (t.nbytes() > 0)
       CR_CUDA_CHECK(cudaMemcpyAsync(pinned_, t.storage->data, t.nbytes(), cudaMemcpyDeviceToHost, stream()));
     CR_CUDA_CHECK(cudaEventRecord(done_, stream()));

@@ -26,6 +26,7 @@ cudaStream_t stream();
 
 // Scratch device memory of at least `bytes`, valid until the next call of workspace() (ops on
 // the one stream run in order, so one op's workspace is free again when the next op starts).
+// Process-wide and unsynchronised: called from the GPU thread only (handles.h), which it checks.
 void* workspace(size_t bytes);
 // Frees the workspace (it grows to the largest request, up to cuDNN's algorithm search limit).
 void releaseWorkspace();

@@ -17,6 +17,7 @@
 
 #include "graph.h"
 #include "runtime.h"
+#include "memory_policy.h"
 
 namespace cr::cuda {
 namespace {
@@ -75,7 +76,8 @@ Slot makeSlot(size_t bytes) {
     CR_CUDA_CHECK(cudaMallocHost(&s.host, bytes));
     CR_CUDA_CHECK(cudaMalloc(&s.device, bytes));
     CR_CUDA_CHECK(cudaEventCreateWithFlags(&s.copied, cudaEventDisableTiming));
-    CR_CUDA_CHECK(cudaEventCreateWithFlags(&s.consumed, cudaEventDisableTiming));
+    // Blocking sync: waiting for a slot at the cap sleeps instead of spinning.
+    CR_CUDA_CHECK(cudaEventCreateWithFlags(&s.consumed, cudaEventDisableTiming | cudaEventBlockingSync));
   } catch (...) {
     freeSlot(s);
     throw;
@@ -83,27 +85,24 @@ Slot makeSlot(size_t bytes) {
   return s;
 }
 
-// An idle slot of exactly `size` bytes: a free one, a new one, or (at the limit) the oldest
-// matching one once it is idle. Called with the mutex held.
+// An idle slot of exactly `size` bytes, never more than kMaxSlots of them (the policy:
+// memory_policy.h). Called with the mutex held.
 Slot& takeSlot(size_t size) {
-  for (Slot& s : gSlots)
-    if (s.bytes == size && idle(s)) return s;
-  if (gSlots.size() >= kMaxSlots) {
-    // Drop an idle slot of another size, or wait for one of this size.
-    for (size_t i = 0; i < gSlots.size(); ++i) {
-      if (gSlots[i].bytes != size && idle(gSlots[i])) {
-        freeSlot(gSlots[i]);
-        gSlots.erase(gSlots.begin() + static_cast<std::ptrdiff_t>(i));
-        break;
-      }
-    }
-    if (gSlots.size() >= kMaxSlots) {
-      for (Slot& s : gSlots) {
-        if (s.bytes != size) continue;
-        CR_CUDA_CHECK(cudaEventSynchronize(s.consumed));
-        return s;
-      }
-    }
+  std::vector<size_t> sizes;
+  for (const Slot& s : gSlots) sizes.push_back(s.bytes);
+  const SlotChoice choice = chooseSlot(sizes, size, kMaxSlots, [](size_t i) { return idle(gSlots[i]); });
+  switch (choice.kind) {
+    case SlotChoice::Reuse:
+      return gSlots[choice.index];
+    case SlotChoice::Wait:
+      CR_CUDA_CHECK(cudaEventSynchronize(gSlots[choice.index].consumed));
+      return gSlots[choice.index];
+    case SlotChoice::Replace:
+      freeSlot(gSlots[choice.index]);  // waits for its copy when it is busy
+      gSlots.erase(gSlots.begin() + static_cast<std::ptrdiff_t>(choice.index));
+      break;
+    case SlotChoice::Add:
+      break;
   }
   gSlots.push_back(makeSlot(size));
   return gSlots.back();

@@ -41,6 +41,10 @@ Napi::Object libraryReport(Napi::Env env, const cuda::LibraryReport& r) {
   } else {
     o.Set("reason", r.reason);
   }
+  if (!r.builtForCuda.empty()) o.Set("builtForCuda", r.builtForCuda);
+  Napi::Array searched = Napi::Array::New(env, r.searched.size());
+  for (size_t i = 0; i < r.searched.size(); ++i) searched.Set(static_cast<uint32_t>(i), r.searched[i]);
+  o.Set("searched", searched);
   return o;
 }
 
@@ -106,6 +110,7 @@ Napi::Value fusedConvPlans(Napi::Env env) {
   out.Set("unsupported", static_cast<double>(r.unsupported));
   out.Set("hits", static_cast<double>(r.hits));
   out.Set("lastReason", r.lastReason);
+  out.Set("intermediates", r.intermediates);
   return out;
 }
 
@@ -121,6 +126,8 @@ Napi::Value CudaControl(const Napi::CallbackInfo& info) {
     else if (what == "fusedBatchNorm") cuda::setFusedBatchNorm(toBool(info[1], "fused"));
     else if (what == "batchNormKernels") return Napi::String::New(info.Env(), cuda::fusedBatchNorm() ? "fused" : "cudnn");
     else if (what == "fusedConvPlans") return fusedConvPlans(info.Env());
+    else if (what == "forceCudnnStatus")
+      cuda::forceCudnnStatus(toString(info[1], "site"), static_cast<int>(toInt64(info[2], "status")));
     else if (what == "graphCapturing") return Napi::Boolean::New(info.Env(), cuda::graphCapturing());
     else if (what == "graphBegin") return Napi::Number::New(info.Env(), static_cast<double>(cuda::graphBegin()));
     else if (what == "graphEnd") cuda::graphEnd(toInt64(info[1], "graph"));
