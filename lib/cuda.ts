@@ -66,7 +66,8 @@ export function setDeterministic(on: boolean): void {
 }
 
 /**
- * The cache of cuDNN execution plans behind rn.convBnStats on the GPU: how many configurations have a
+ * The cache of cuDNN execution plans behind the fused convBnStats op on the GPU (internal: lib/ops/conv_bn_stats.ts, not in rn.* until
+ * measured on a GPU): how many configurations have a
  * plan, how many no engine runs (those take the composition of existing ops), how many calls ran a
  * cached plan, and why the latest unsupported configuration was. All zero before any fused call.
  */

@@ -3,15 +3,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as rn from '../lib/index.js';
 import { gradcheck } from './helpers/gradcheck.js';
+import { param } from './helpers/params.js';
 import { channelStats, maxAbsDiff } from './helpers/reference.js';
 
 const arr = (t: rn.Tensor) => Array.from(t.toArray() as Float32Array);
 
-const param = (shape: number[], options: { memoryFormat?: rn.MemoryFormat } = {}) => {
-  const t = rn.randn(shape, { memoryFormat: options.memoryFormat ?? 'contiguous' });
-  t.requiresGrad = true;
-  return t;
-};
 
 beforeAll(() => rn.manualSeed(2024));
 

@@ -131,7 +131,7 @@ describe('capturable step pieces (every device)', () => {
   it('GraphedSteps runs its warm-up steps eagerly, then captures (here: says why it cannot)', () => {
     rn.scope(() => {
       const seen: number[] = [];
-      const body = (images: rn.Tensor, labels: rn.Tensor) => {
+      const body = (images: rn.Tensor) => {
         seen.push(images.shape[0]!);
         return { loss: rn.sum(images), logits: rn.reshape(images, [images.shape[0]!, -1]) };
       };

@@ -8,9 +8,7 @@ import { batchNorm2d, bnAddRelu, bnRelu } from '../ops/norm.js';
 import { adaptiveAvgPool2d, maxPool2d, type MaxPool2dOptions } from '../ops/pool.js';
 import { flatten } from '../ops/shape.js';
 import { checkInt } from '../ops/validate.js';
-import { noGrad } from '../autograd.js';
-import { untracked } from '../memory.js';
-import { wrap, type Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { kaimingUniform, uniform, fans } from './init.js';
 import { Module } from './module.js';
 
