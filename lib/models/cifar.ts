@@ -7,9 +7,10 @@
 // `plain: true` drops the shortcuts (the plain-20/32/44/56 baselines).
 import { flatten, shortcutA } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Sequential, applyInOrder, convBnAddRelu, convBnRelu } from '../nn/layers.js';
+import { scope } from '../memory.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, ConvBn, Linear, Sequential, applyInOrder } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { initialiseResNet } from './resnet.js';
+import { initialiseResNet, residualTail } from './resnet.js';
 
 export type ShortcutOption = 'A' | 'B' | 'C';
 
@@ -35,6 +36,8 @@ export class CifarBlock extends Module {
   readonly #zeroPadTo: number | null;
   readonly #stride: number;
   readonly plain: boolean;
+  readonly #convBn1: ConvBn;
+  readonly #convBn2: ConvBn;
 
   constructor(inPlanes: number, planes: number, stride: number, shortcut: ShortcutOption, plain: boolean) {
     super();
@@ -50,28 +53,24 @@ export class CifarBlock extends Module {
     this.#zeroPadTo = !plain && shortcut === 'A' && changes ? planes : null;
     this.#stride = stride;
     this.plain = plain;
+    this.#convBn1 = new ConvBn(this, this.conv1, this.bn1);
+    this.#convBn2 = new ConvBn(this, this.conv2, this.bn2);
   }
   lastBatchNorm(): BatchNorm2d {
     return this.bn2;
   }
-  override foldablePairs(): [Module, Module][] {
-    return [[this.conv1, this.bn1], [this.conv2, this.bn2]];
-  }
   /** relu(bn2(conv2(relu(bn1(conv1 x)))) + shortcut), each conv-BN(-add)-ReLU one convBiasAct once folded. */
   forward(x: Tensor): Tensor {
-    const h = convBnRelu(this.conv1, this.bn1)(x);
-    if (this.plain) {
-      const out = convBnRelu(this.conv2, this.bn2)(h);
-      h.dispose();
-      return out;
-    }
-    const identity = this.downsample
-      ? this.downsample.forward(x)
-      : this.#zeroPadTo !== null ? shortcutA(x, this.#zeroPadTo, this.#stride) : x;
-    const out = convBnAddRelu(this.conv2, this.bn2, h, identity);
-    h.dispose();
-    if (identity !== x) identity.dispose();
-    return out;
+    return scope(() => {
+      const out = this.#convBn1.forwardRelu(x);                       // relu(bn1(conv1(x)))
+      return residualTail(this.#convBn2, out, this.#shortcut(x));     // relu(bn2(conv2(out)) + identity)
+    });
+  }
+  /** x, downsample(x) (options B, C), x subsampled and zero-padded (option A), or none (plain). */
+  #shortcut(x: Tensor): Tensor | null {
+    if (this.plain) return null;
+    if (this.downsample) return this.downsample.forward(x);
+    return this.#zeroPadTo !== null ? shortcutA(x, this.#zeroPadTo, this.#stride) : x;
   }
 }
 
@@ -108,6 +107,7 @@ export abstract class CifarNet extends Module {
   readonly layer3: Sequential;
   readonly avgpool: AdaptiveAvgPool2d;
   readonly fc: Linear;
+  readonly #stem: ConvBn;
 
   protected constructor(name: string, depth: number, numClasses: number, inChannels: number,
     makeBlock: (inPlanes: number, planes: number, stride: number) => Module) {
@@ -119,6 +119,7 @@ export abstract class CifarNet extends Module {
     this.depth = depth;
     this.conv1 = this.registerModule('conv1', new Conv2d(inChannels, 16, 3, { padding: 1, bias: false }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(16));
+    this.#stem = new ConvBn(this, this.conv1, this.bn1);
     const { stages: [first, second, third] } = cifarStages((depth - 2) / 6, makeBlock);
     this.layer1 = this.registerModule('layer1', first);
     this.layer2 = this.registerModule('layer2', second);
@@ -127,11 +128,8 @@ export abstract class CifarNet extends Module {
     this.fc = this.registerModule('fc', new Linear(64, numClasses));
   }
 
-  override foldablePairs(): [Module, Module][] {
-    return [[this.conv1, this.bn1]];
-  }
   forward(x: Tensor): Tensor {
-    return applyInOrder(x, [convBnRelu(this.conv1, this.bn1), this.layer1, this.layer2, this.layer3, this.avgpool,
+    return applyInOrder(x, [(t) => this.#stem.forwardRelu(t), this.layer1, this.layer2, this.layer3, this.avgpool,
       (t) => flatten(t, 1), this.fc]);
   }
 }
