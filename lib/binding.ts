@@ -24,6 +24,10 @@ export interface NativeTensor {
 }
 
 type T = NativeTensor;
+/** The op codes of native.binary (NumPy broadcasting); its only definition. */
+export const BINARY = { add: 0, sub: 1, mul: 2, div: 3 } as const;
+export type BinaryName = keyof typeof BINARY;
+export type BinaryCode = (typeof BINARY)[BinaryName];
 type Maybe = NativeTensor | null;
 /** [strideH, strideW, padH, padW, dilationH, dilationW, groups] */
 export type ConvParams = [number, number, number, number, number, number, number];
@@ -141,8 +145,8 @@ export interface NativeBinding {
   avgPool2dBackward(dy: T, xShape: number[], p: PoolParams, ceilMode: boolean, countIncludePad: boolean): T;
   adaptiveAvgPool2d(x: T, outH: number, outW: number): T;
   adaptiveAvgPool2dBackward(dy: T, xShape: number[]): T;
-  /** op: 0 add, 1 sub, 2 mul, 3 div (NumPy broadcasting) */
-  binary(op: 0 | 1 | 2 | 3, a: T, b: T): T;
+  /** op: BINARY.add, .sub, .mul or .div (NumPy broadcasting) */
+  binary(op: BinaryCode, a: T, b: T): T;
   affine(x: T, scale: number, shift: number): T;
   relu(x: T): T;
   reluBackward(dy: T, y: T): T;
