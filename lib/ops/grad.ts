@@ -158,7 +158,7 @@ export const rules: Record<string, BackwardRule> = {
     const weight = hasWeight ? saved(node, 1) : null;
     const [mean, invStd] = hasWeight ? [saved(node, 2), saved(node, 3)] : [saved(node, 1), saved(node, 2)];
     const needs: [boolean, boolean, boolean] = [wanted(node, 0), wanted(node, 1), wanted(node, 2)];
-    return native.batchNormBackward(g.handle, x, weight, mean, invStd, attr(node, 'training'), needs).map(w);
+    return native.batchNorm2dBackward(g.handle, x, weight, mean, invStd, attr(node, 'training'), needs).map(w);
   },
   bnAddRelu: (node, g) => {
     const hasWeight = attr<boolean>(node, 'hasWeight');
@@ -180,8 +180,7 @@ export const rules: Record<string, BackwardRule> = {
   },
   maxPool2d: (node, g) => [wrap(native.maxPool2dBackward(g.handle, saved(node, 0), attr(node, 'inputShape')))],
   avgPool2d: (node, g) => [
-    wrap(native.avgPool2dBackward(g.handle, attr(node, 'inputShape'), attr<PoolParams>(node, 'params'),
-      attr(node, 'ceilMode'), attr(node, 'countIncludePad'))),
+    wrap(native.avgPool2dBackward(g.handle, attr(node, 'inputShape'), attr<PoolParams>(node, 'params'))),
   ],
   adaptiveAvgPool2d: (node, g) => [wrap(native.adaptiveAvgPool2dBackward(g.handle, attr(node, 'inputShape')))],
   matmul: (node, g) => {

@@ -46,7 +46,7 @@ function normalise(op: 'batchNorm2d' | 'bnRelu', x: Tensor, runningMean: Tensor 
   options: BatchNormOptions | undefined): Tensor {
   const { training, momentum, eps } = checkBatchNormArgs(
     op, x, [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]], options);
-  const forward = op === 'bnRelu' ? native.bnRelu : native.batchNorm;
+  const forward = op === 'bnRelu' ? native.bnRelu : native.batchNorm2d;
   const [y, saveMean, saveInvStd] = forward(
     x.handle, weight?.handle ?? null, bias?.handle ?? null, runningMean?.handle ?? null, runningVar?.handle ?? null,
     training, momentum, eps);

@@ -556,10 +556,10 @@ BnAddReluGrads reluTailBackward(const char* op, const Tensor& dy, const Tensor& 
 
 }  // namespace
 
-BatchNormResult batchNormForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+BatchNormResult batchNorm2d(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                                  Tensor* runningVar, bool training, double momentum, double eps) {
   Normalisation norm =
-      normalisation("batchNorm", x, weight, bias, runningMean, runningVar, training, momentum, eps);
+      normalisation("batchNorm2d", x, weight, bias, runningMean, runningVar, training, momentum, eps);
   Tensor y = empty(x.shape, DType::Float32, x.format);
   const float* xData = x.f32();
   float* yData = y.f32();
@@ -569,10 +569,10 @@ BatchNormResult batchNormForward(const Tensor& x, const Tensor* weight, const Te
   return {y, norm.saveMean, norm.saveInvStd};
 }
 
-BatchNormGrads batchNormBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
+BatchNormGrads batchNorm2dBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
                                  const Tensor& saveInvStd, bool training, bool needDx, bool needDweight,
                                  bool needDbias) {
-  checkBackwardArgs("batchNormBackward", dy, x, weight, saveMean, saveInvStd);
+  checkBackwardArgs("batchNorm2dBackward", dy, x, weight, saveMean, saveInvStd);
   const Tensor dyLikeX = inFormatOf(dy, x);
   const float* dyData = dyLikeX.f32();
   NormGrads g = normBackward(x, weight, saveMean, saveInvStd, training, needDx, needDweight, needDbias,

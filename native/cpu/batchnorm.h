@@ -22,13 +22,13 @@ void checkBatchNormBackward(const char* op, Device device, const Tensor& dy, con
 // in place: running = (1 - momentum) * running + momentum * batchStat, using the UNBIASED variance (n / (n - 1))
 // for runningVar, exactly as PyTorch. Eval: normalise with runningMean / runningVar (both required).
 struct BatchNormResult { Tensor y, saveMean, saveInvStd; };  // saveMean, saveInvStd: (C) — the mean and 1/sqrt(var + eps) used
-BatchNormResult batchNormForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+BatchNormResult batchNorm2d(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                                  Tensor* runningVar, bool training, double momentum, double eps);
 struct BatchNormGrads { Tensor dx, dweight, dbias; };  // empty Tensors where not requested / no weight
 // training == true: full batch-statistics backward; false: dx = dy * weight * invStd (statistics constant).
-BatchNormGrads batchNormBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
+BatchNormGrads batchNorm2dBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
                                  const Tensor& saveInvStd, bool training, bool needDx, bool needDweight, bool needDbias);
-// y = relu(batchNorm(x) + residual); residual has x's shape. Same running-stat behaviour as batchNormForward.
+// y = relu(batchNorm(x) + residual); residual has x's shape. Same running-stat behaviour as batchNorm2d.
 BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
                                  Tensor* runningMean, Tensor* runningVar, bool training, double momentum, double eps);
 struct BnAddReluGrads { Tensor dx, dresidual, dweight, dbias; };
@@ -37,10 +37,10 @@ BnAddReluGrads bnAddReluBackward(const Tensor& dy, const Tensor& y, const Tensor
                                  const Tensor& saveMean, const Tensor& saveInvStd, bool training, bool needDx,
                                  bool needDresidual, bool needDweight, bool needDbias);
 
-// y = relu(batchNorm(x)). Same arguments, checks and running-stat behaviour as batchNormForward.
+// y = relu(batchNorm(x)). Same arguments, checks and running-stat behaviour as batchNorm2d.
 BatchNormResult bnReluForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                               Tensor* runningVar, bool training, double momentum, double eps);
-// y is the forward output (its sign gives the ReLU mask); the other arguments as batchNormBackward.
+// y is the forward output (its sign gives the ReLU mask); the other arguments as batchNorm2dBackward.
 BatchNormGrads bnReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,
                               const Tensor& saveMean, const Tensor& saveInvStd, bool training, bool needDx,
                               bool needDweight, bool needDbias);

@@ -172,7 +172,7 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor reluBackward(const Tensor& dy, const Tensor& y) {
-  return mapPair("relu_backward", dy, y, [](float g, float out) { return out > 0.f ? g : 0.f; });
+  return mapPair("reluBackward", dy, y, [](float g, float out) { return out > 0.f ? g : 0.f; });
 }
 
 Tensor sigmoid(const Tensor& x) {
@@ -183,7 +183,7 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 Tensor sigmoidBackward(const Tensor& dy, const Tensor& y) {
-  return mapPair("sigmoid_backward", dy, y, [](float g, float out) { return g * out * (1.f - out); });
+  return mapPair("sigmoidBackward", dy, y, [](float g, float out) { return g * out * (1.f - out); });
 }
 
 Tensor broadcastTo(const Tensor& x, const Shape& shape) {

@@ -67,18 +67,18 @@ CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& label
 }
 
 void checkLossGradient(const Tensor& gradOutput, Device device) {
-  CR_CHECK_TYPE(gradOutput.device == device, "crossEntropy_backward: the gradient must be on the device of probs");
-  CR_CHECK_TYPE(gradOutput.dtype == DType::Float32, "crossEntropy_backward: the gradient must be float32, got ",
+  CR_CHECK_TYPE(gradOutput.device == device, "crossEntropyBackward: the gradient must be on the device of probs");
+  CR_CHECK_TYPE(gradOutput.dtype == DType::Float32, "crossEntropyBackward: the gradient must be float32, got ",
                 dtypeName(gradOutput.dtype));
-  CR_CHECK_RANGE(gradOutput.numel() == 1, "crossEntropy_backward: the gradient must hold one element, got ",
+  CR_CHECK_RANGE(gradOutput.numel() == 1, "crossEntropyBackward: the gradient must hold one element, got ",
                  gradOutput.numel());
 }
 
 Tensor crossEntropyBackward(const Tensor& gradOutput, const Tensor& probs, const Tensor& labels, double smoothing) {
   checkLossGradient(gradOutput, Device::CPU);
-  checkCrossEntropyArgs("crossEntropy_backward", "probs", probs, labels, 0, Device::CPU);
+  checkCrossEntropyArgs("crossEntropyBackward", "probs", probs, labels, 0, Device::CPU);
   int64_t n = probs.shape[0], k = probs.shape[1];
-  checkLabelRange("crossEntropy_backward", labels, n, k);
+  checkLabelRange("crossEntropyBackward", labels, n, k);
   Tensor grad = empty({n, k});
   const float* p = probs.f32();
   float* g = grad.f32();

@@ -85,14 +85,14 @@ ShortcutAShape shortcutAShape(const Tensor& x, int64_t outChannels, int64_t stri
 }
 
 ShortcutAShape shortcutABackwardShape(const Tensor& dy, const Shape& xShape, int64_t stride, Device device) {
-  expectFloat32On(device, "shortcutA_backward", "grad", dy);
-  CR_CHECK_RANGE(xShape.size() == 4, "shortcutA_backward: input shape must be 4-D");
-  CR_CHECK_RANGE(stride >= 1, "shortcutA_backward: stride must be at least 1, got ", stride);
+  expectFloat32On(device, "shortcutABackward", "grad", dy);
+  CR_CHECK_RANGE(xShape.size() == 4, "shortcutABackward: input shape must be 4-D");
+  CR_CHECK_RANGE(stride >= 1, "shortcutABackward: stride must be at least 1, got ", stride);
   int64_t n = xShape[0], c = xShape[1], h = xShape[2], w = xShape[3];
   int64_t outChannels = dy.dim() >= 2 ? dy.shape[1] : 0;
   int64_t ho = (h + stride - 1) / stride, wo = (w + stride - 1) / stride;
-  expectShape("shortcutA_backward", "grad", dy, {n, outChannels, ho, wo});
-  CR_CHECK_RANGE(outChannels >= c, "shortcutA_backward: grad has ", outChannels, " channels, fewer than the input's ",
+  expectShape("shortcutABackward", "grad", dy, {n, outChannels, ho, wo});
+  CR_CHECK_RANGE(outChannels >= c, "shortcutABackward: grad has ", outChannels, " channels, fewer than the input's ",
                  c);
   return {n, c, h, w, outChannels, ho, wo, (outChannels - c) / 2};
 }

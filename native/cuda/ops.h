@@ -34,9 +34,9 @@ void setAllowTf32(bool allow);
 bool allowTf32();
 
 // batchnorm.cc (cuDNN) + kernels/add_relu.cu
-BatchNormResult batchNormForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+BatchNormResult batchNorm2d(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                                  Tensor* runningVar, bool training, double momentum, double eps);
-BatchNormGrads batchNormBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
+BatchNormGrads batchNorm2dBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
                                  const Tensor& saveInvStd, bool training, bool needDx, bool needDweight, bool needDbias);
 BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
                                  Tensor* runningMean, Tensor* runningVar, bool training, double momentum, double eps);
@@ -44,7 +44,7 @@ BnAddReluGrads bnAddReluBackward(const Tensor& dy, const Tensor& y, const Tensor
                                  const Tensor& saveMean, const Tensor& saveInvStd, bool training, bool needDx,
                                  bool needDresidual, bool needDweight, bool needDbias);
 // bn_relu.cc: y = relu(batchNorm(x)) with the fused kernels of kernels/bn_fused.h when they are
-// selected (training), else batchNormForward then relu (backward: reluBackward then batchNormBackward).
+// selected (training), else batchNorm2d then relu (backward: reluBackward then batchNorm2dBackward).
 BatchNormResult bnReluForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                               Tensor* runningVar, bool training, double momentum, double eps);
 BatchNormGrads bnReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,

@@ -1,5 +1,6 @@
 // The addon's entry point: registers the tensor class, the tensor functions, the ops, and the
-// process-wide queries (memory counters, backends, thread and GEMM settings), and the profiler.
+// process-wide queries (memory counters, backends, thread and GEMM settings), the GPU's settings
+// (cuda_control.cc), and the profiler.
 #include <napi.h>
 
 #include "../core/parallel.h"
@@ -8,6 +9,7 @@
 #include "../cuda/control.h"
 #include "../cuda/device_info.h"
 #include "convert.h"
+#include "cuda_control.h"
 #include "ops.h"
 #include "profile.h"
 #include "tensor_wrap.h"
@@ -103,42 +105,6 @@ Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value fusedConvPlans(Napi::Env env) {
-  cuda::FusedConvReport r = cuda::fusedConvReport();
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("plans", static_cast<double>(r.plans));
-  out.Set("unsupported", static_cast<double>(r.unsupported));
-  out.Set("hits", static_cast<double>(r.hits));
-  out.Set("lastReason", r.lastReason);
-  out.Set("intermediates", r.intermediates);
-  return out;
-}
-
-Napi::Value CudaControl(const Napi::CallbackInfo& info) {
-  return guarded(info, "cuda", [&]() -> Napi::Value {
-    std::string what = toString(info[0], "action");
-    if (what == "emptyCache") cuda::emptyDeviceCache();
-    else if (what == "resetPeak") cuda::resetPeakMemory();
-    else if (what == "synchronize") cuda::synchronizeDevice();
-    else if (what == "allowTf32") cuda::setTf32(toBool(info[1], "allow"));
-    else if (what == "tf32") return Napi::Boolean::New(info.Env(), cuda::tf32Allowed());
-    else if (what == "deterministic") cuda::setDeterministicConv(toBool(info[1], "on"));
-    else if (what == "fusedBatchNorm") cuda::setFusedBatchNorm(toBool(info[1], "fused"));
-    else if (what == "batchNormKernels") return Napi::String::New(info.Env(), cuda::fusedBatchNorm() ? "fused" : "cudnn");
-    else if (what == "fusedConvPlans") return fusedConvPlans(info.Env());
-    else if (what == "forceCudnnStatus")
-      cuda::forceCudnnStatus(toString(info[1], "site"), static_cast<int>(toInt64(info[2], "status")));
-    else if (what == "graphCapturing") return Napi::Boolean::New(info.Env(), cuda::graphCapturing());
-    else if (what == "graphBegin") return Napi::Number::New(info.Env(), static_cast<double>(cuda::graphBegin()));
-    else if (what == "graphEnd") cuda::graphEnd(toInt64(info[1], "graph"));
-    else if (what == "graphAbort") cuda::graphAbort(toInt64(info[1], "graph"));
-    else if (what == "graphReplay") cuda::graphReplay(toInt64(info[1], "graph"));
-    else if (what == "graphDestroy") cuda::graphDestroy(toInt64(info[1], "graph"));
-    else CR_CHECK_TYPE(false, "cuda: unknown action '", what, "'");
-    return info.Env().Undefined();
-  });
-}
-
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   return guarded(info, "setNumThreads", [&]() -> Napi::Value {
     int64_t n = toInt64(info[0], "threads");
@@ -167,7 +133,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("emptyCache", Napi::Function::New(env, EmptyCache, "emptyCache"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   exports.Set("cudaMemory", Napi::Function::New(env, CudaMemory, "cudaMemory"));
-  exports.Set("cudaControl", Napi::Function::New(env, CudaControl, "cudaControl"));
+  InitCudaControl(env, exports);
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("setGemmBackend", Napi::Function::New(env, SetGemmBackend, "setGemmBackend"));
   return exports;
