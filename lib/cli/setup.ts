@@ -9,7 +9,7 @@ import { LRScheduler, cosine, constant, linearWarmup, multiStep, type Schedule }
 import { SGD } from '../optim/sgd.js';
 import { manualSeed } from '../random.js';
 import type { Tensor } from '../tensor.js';
-import { openData, type DataSource } from './data_spec.js';
+import { defaultImageSize, openData, type DataSource } from './data_spec.js';
 
 export interface RunOptions {
   model: string;
@@ -35,6 +35,8 @@ export interface RunOptions {
   cudaGraph?: boolean;
   seed: number;
   augment?: boolean;
+  /** folder data: the side images are resized and centre-cropped to (default: defaultImageSize). */
+  imageSize?: number;
 }
 
 export interface Run {
@@ -71,7 +73,7 @@ export function makeSchedule(o: RunOptions, totalSteps: number): Schedule {
 export async function setUpRun(o: RunOptions, say: (line: string) => void): Promise<Run> {
   const device = resolveDevice(o.device, say);
   manualSeed(o.seed);
-  const data = await openData(o.data, o.seed);
+  const data = await openData(o.data, o.seed, { imageSize: o.imageSize ?? defaultImageSize(o.model) });
   const spec: ModelSpec = { name: o.model, numClasses: data.numClasses, inChannels: data.inChannels, ...(o.shortcut ? { shortcut: o.shortcut } : {}) };
   if (!isCifarModel(o.model) && data.train.imageShape[1] < 32) {
     say(`note: ${o.model} downsamples 32x; ${data.train.imageShape[1]}x${data.train.imageShape[2]} images leave it a 1x1 map (the cifar-* nets suit small images)`);

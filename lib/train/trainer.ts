@@ -111,7 +111,9 @@ function release(batch: Batch): void {
 }
 
 /** Loss and top-1 / top-5 error (in percent) of a model over a loader, in evaluation mode. */
-export async function evaluate(model: Module, loader: DataLoader, numClasses: number): Promise<EvaluationResult> {
+/** `observe`, when given, sees each batch's logits and labels (the eval command's confusion matrix). */
+export async function evaluate(model: Module, loader: DataLoader, numClasses: number,
+  observe?: (logits: Tensor, labels: Tensor) => void): Promise<EvaluationResult> {
   const wasTraining = model.training;
   const ks = errorRanks(numClasses);
   model.eval();
@@ -123,6 +125,7 @@ export async function evaluate(model: Module, loader: DataLoader, numClasses: nu
       scope(() => noGrad(() => {
         const b = onDevice(batch, device);
         const logits = model.forward(b.images);
+        observe?.(logits, batch.labels);
         const n = batch.labels.shape[0]!;
         loss.add(crossEntropy(logits, b.labels).item(), n);
         const [errors1 = 0, errors5 = 0] = topKErrors(logits, batch.labels, ks);
