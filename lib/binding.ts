@@ -199,7 +199,9 @@ function load(): NativeBinding {
     const reason = err instanceof Error ? err.message : String(err);
     throw new Error(
       `cudnn-resnet: the native addon could not be loaded (${reason}). ` +
-        'Build it with `npm run build:native` (needs CMake or node-gyp and a C++17 compiler).',
+        `No prebuilt binary fits ${process.platform}-${process.arch} and none was compiled: build it with \`npm rebuild cudnn-resnet\` ` +
+        '(`npm run build:native` in a checkout; needs CMake or node-gyp and a C++17 compiler). npm 11 runs the install scripts ' +
+        'of dependencies only when allowed: `npm install-scripts approve cudnn-resnet` first.',
     );
   }
 }
