@@ -200,8 +200,8 @@ function load(): NativeBinding {
     throw new Error(
       `cudnn-resnet: the native addon could not be loaded (${reason}). ` +
         `No prebuilt binary fits ${process.platform}-${process.arch} and none was compiled: build it with \`npm rebuild cudnn-resnet\` ` +
-        '(`npm run build:native` in a checkout; needs CMake or node-gyp and a C++17 compiler). npm 11 runs the install scripts ' +
-        'of dependencies only when allowed: `npm install-scripts approve cudnn-resnet` first.',
+        '(`npm run build:native` in a checkout; needs CMake or node-gyp and a C++17 compiler), after `npm install-scripts approve ' +
+        'cudnn-resnet` where npm 11\'s allowScripts policy denies or skips its install script.',
     );
   }
 }
