@@ -23,7 +23,7 @@ function weights(t: Tensor): Float32Array {
   return t.toArray('float32');
 }
 
-/** ((N, C, H, W)) -> the size of a sliding window's output along one axis. */
+/** The output size along one axis of a sliding window (convolution or pooling), as PyTorch computes it. */
 function windows(size: number, kernel: number, stride: number, pad: number, dilation: number, ceil: boolean): number {
   const span = size + 2 * pad - dilation * (kernel - 1) - 1;
   let out = (ceil ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1;
@@ -202,7 +202,7 @@ function denseBlock(g: GraphBuilder, m: DenseBlock, x: Value, path: string): Val
 }
 
 /** The stem, stages and head of the ResNet-like nets, as their forward() lists them. */
-function headed(g: GraphBuilder, x: Value, path: string, body: Value, fc: Linear): Value {
+function headed(g: GraphBuilder, path: string, body: Value, fc: Linear): Value {
   const pooled = { name: g.node('GlobalAveragePool', [body.name], join(path, 'avgpool')), shape: [body.shape[0]!, body.shape[1]!, 1, 1] };
   return linear(g, fc, flatten(g, pooled, join(path, 'flatten')), join(path, 'fc'));
 }
@@ -212,22 +212,22 @@ export function emitModule(g: GraphBuilder, m: Module, x: Value, path: string): 
   if (m instanceof ResNet) {
     let h = pool(g, 'MaxPool', convBnRelu(g, m.conv1, m.bn1, x, path, 'conv1', 'bn1'), join(path, 'maxpool'), m.maxpool.options);
     for (const name of ['layer1', 'layer2', 'layer3', 'layer4'] as const) h = emitModule(g, m[name], h, join(path, name));
-    return headed(g, x, path, h, m.fc);
+    return headed(g, path, h, m.fc);
   }
   if (m instanceof CifarNet) {
     let h = convBnRelu(g, m.conv1, m.bn1, x, path, 'conv1', 'bn1');
     for (const name of ['layer1', 'layer2', 'layer3'] as const) h = emitModule(g, m[name], h, join(path, name));
-    return headed(g, x, path, h, m.fc);
+    return headed(g, path, h, m.fc);
   }
   if (m instanceof PreActResNet) {
     let h = conv(g, m.conv1, x, join(path, 'conv1'));
     for (const name of ['layer1', 'layer2', 'layer3'] as const) h = emitModule(g, m[name], h, join(path, name));
     h = unary(g, 'Relu', batchNorm(g, m.bn, h, join(path, 'bn')), join(path, 'bn.relu'));
-    return headed(g, x, path, h, m.fc);
+    return headed(g, path, h, m.fc);
   }
   if (m instanceof DenseNet) {
     const features = unary(g, 'Relu', chain(g, m.features, x, join(path, 'features')), join(path, 'features.relu'));
-    return headed(g, x, path, features, m.classifier);
+    return headed(g, path, features, m.classifier);
   }
   if (m instanceof BasicBlock || m instanceof Bottleneck) return basicBlock(g, m, x, path);
   if (m instanceof CifarBlock) return cifarBlock(g, m, x, path);
