@@ -48,6 +48,13 @@ describe('folder data, eval and predict from the command line', () => {
   const run = join(dir, 'run');
   beforeAll(() => makeFolder(data));
 
+  it('predict --help lists its options; train --help has --image-size', async () => {
+    const help = await cli(['predict', '--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: cudnn-resnet predict \[options\] <images\.\.\.>[\s\S]*--checkpoint <file>[\s\S]*--model <name>[\s\S]*--topk <k>[\s\S]*--json/);
+    expect((await cli(['train', '--help'])).stdout).toMatch(/--image-size <n>/);
+  });
+
   it('train resizes folder images of many sizes; eval prints per-class accuracy and a confusion matrix (JSON and SVG)', async () => {
     const t = await cli(['train', '--model', 'cifar-resnet8', '--data', `folder:${data}`, '--epochs', '1', '--batch-size', '4',
       '--image-size', '24', '--out', run, '--no-progress']);
