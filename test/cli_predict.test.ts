@@ -139,6 +139,14 @@ describe('folder data, eval and predict from the command line', () => {
     expect(noModel.stderr).toMatch(/holds weights only; name their architecture with --model/);
     const noNames = await cli(['predict', '--checkpoint', weights, '--model', 'cifar-resnet8', image]);
     expect(noNames.stderr).toMatch(/records no class names .* not ImageNet's 1000; pass --classes FILE/);
+    // Class names and preprocessing in the file's metadata are used.
+    const described = join(dir, 'described.safetensors');
+    const names = Array.from({ length: 10 }, (_, i) => `kind ${i}`);
+    const spec = rn.vision.transforms.compose([rn.vision.transforms.resize(16), rn.vision.transforms.centerCrop(16), rn.vision.transforms.toTensor()]).spec;
+    await rn.io.saveSafetensors(described, rn.models.cifarResNet({ depth: 8 }).stateDict(), { classes: JSON.stringify(names), transforms: JSON.stringify(spec) });
+    const withNames = await cli(['predict', '--checkpoint', described, '--model', 'cifar-resnet8', image, '--json', '--topk', '10']);
+    expect(withNames.status, withNames.stderr).toBe(0);
+    expect((JSON.parse(withNames.stdout) as Prediction[])[0]!.top.map((x) => x.label).sort()).toEqual(names);
   }, 180_000);
 });
 

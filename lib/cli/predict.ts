@@ -65,6 +65,15 @@ function checkClassCount(names: string[], numClasses: number, where: string): st
   return names;
 }
 
+/** A JSON value of a safetensors file's metadata; a malformed one is an error naming the file and key. */
+function metadataJson(file: string, metadata: Record<string, string>, key: string): unknown {
+  try {
+    return JSON.parse(metadata[key]!);
+  } catch (err) {
+    throw new Error(`predict: the "${key}" metadata of ${file} is not valid JSON (${(err as Error).message})`);
+  }
+}
+
 /** The classes and input channels a torchvision-style state dict implies. */
 function specFromWeights(name: string, tensors: Map<string, Tensor>, file: string): ModelSpec {
   const head = tensors.get('fc.weight') ?? tensors.get('classifier.weight');
@@ -81,14 +90,17 @@ function loadWeights(file: string, modelName: string | undefined, classesFile: s
     const model = createModel(spec);
     model.loadStateDict(tensors, { castDtypes: true });
     const classNames = classesFile ? readClassNames(classesFile)
-      : metadata.classes ? JSON.parse(metadata.classes) as string[]
+      : metadata.classes ? metadataJson(file, metadata, 'classes')
         : spec.numClasses === 1000 ? [...imagenetClasses] : null;
+    if (classNames !== null && (!Array.isArray(classNames) || !classNames.every((n) => typeof n === 'string'))) {
+      throw new TypeError(`predict: the "classes" metadata of ${file} must be a JSON array of strings`);
+    }
     if (!classNames) {
       throw new Error(`predict: ${file} records no class names (no "classes" in its metadata) and its ${spec.numClasses} outputs are not ImageNet's 1000; pass --classes FILE`);
     }
     const side = isCifarModel(modelName) ? 32 : 224;
     const preprocess = metadata.transforms
-      ? fromSpec(JSON.parse(metadata.transforms) as TransformSpec[], { channels: spec.inChannels === 1 ? 1 : 3 })
+      ? fromSpec(metadataJson(file, metadata, 'transforms') as TransformSpec[], { channels: spec.inChannels === 1 ? 1 : 3 })
       : compose([resize(side === 224 ? 256 : side), centerCrop(side), toTensor(), normalize(IMAGENET_MEAN, IMAGENET_STD)],
         { channels: spec.inChannels === 1 ? 1 : 3 });
     return { model, classNames: checkClassCount(classNames, spec.numClasses, file), preprocess, source: `${modelName} weights from ${file}` };
