@@ -1,7 +1,10 @@
 // rn.vision: decoding (files and buffers, RGB and grey, corrupt input), torchvision's resize and
 // centre-crop geometry (shorter side with the longer truncated; crop offsets rounded half to
-// even, as Python's round), toTensor's CHW layout, normalize, compose's order and fromSpec.
-import { writeFileSync } from 'node:fs';
+// even, as Python's round), toTensor's CHW layout, normalize, compose's order and fromSpec; and,
+// where /usr/bin/python3 has torchvision, the whole resize-crop-toTensor chain against
+// torchvision's on PIL (resampling differs: libvips' bilinear against PIL's, so a tolerance).
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -124,4 +127,43 @@ describe('compose', () => {
     expect([rn.vision.imagenetClasses[0], rn.vision.imagenetClasses[207], rn.vision.imagenetClasses[281], rn.vision.imagenetClasses[999]])
       .toEqual(['tench', 'golden retriever', 'tabby', 'toilet tissue']);
   });
+});
+
+const PYTHON = '/usr/bin/python3';
+const torchvisionMissing = !existsSync(PYTHON) ? `${PYTHON} not found`
+  : spawnSync(PYTHON, ['-c', 'import torchvision, PIL, numpy'], { timeout: 120_000 }).status === 0 ? null : `${PYTHON} cannot import torchvision`;
+
+describe.skipIf(torchvisionMissing !== null)('against torchvision on PIL', () => {
+  it('resize(256), centerCrop(224), toTensor of a 400x300 image: within 1/255 on average, 4/255 at most', async () => {
+    // The image and torchvision's tensor, made by PIL + torchvision (float32 CHW bytes).
+    const script = `
+import sys, numpy as np
+from PIL import Image
+from torchvision import transforms
+rng = np.random.default_rng(1)
+y, x = np.mgrid[0:300, 0:400] / 300.0
+fields = np.stack([np.sin(9 * x + 2 * y), np.cos(7 * y - 3 * x), np.sin(5 * (x + y))], -1)
+pixels = np.clip(127.5 + 100 * fields + rng.normal(0, 12, (300, 400, 3)), 0, 255).astype(np.uint8)
+Image.fromarray(pixels).save(sys.argv[1] + '/photo.png')
+t = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor()])(Image.open(sys.argv[1] + '/photo.png').convert('RGB'))
+open(sys.argv[1] + '/torchvision.f32', 'wb').write(t.numpy().astype('<f4').tobytes())
+`;
+    const r = spawnSync(PYTHON, ['-c', script, dir], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const bytes = readFileSync(join(dir, 'torchvision.f32'));
+    const reference = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+    const x = await T.compose([T.resize(256), T.centerCrop(224), T.toTensor()])(join(dir, 'photo.png'));
+    const ours = x.toArray('float32');
+    x.dispose();
+    expect(ours.length).toBe(reference.length);
+    let sum = 0, max = 0;
+    for (let i = 0; i < ours.length; i++) {
+      const d = Math.abs(ours[i]! - reference[i]!);
+      sum += d;
+      max = Math.max(max, d);
+    }
+    console.log(`resize + crop vs torchvision/PIL: mean ${(255 * sum / ours.length).toFixed(2)}/255, max ${(255 * max).toFixed(1)}/255`);
+    expect((255 * sum) / ours.length).toBeLessThan(1);
+    expect(255 * max).toBeLessThanOrEqual(4 + 1e-3);
+  }, 120_000);
 });
