@@ -260,7 +260,9 @@ function load(): NativeBinding {
     const reason = err instanceof Error ? err.message : String(err);
     throw new Error(
       `cudnn-resnet: the native addon could not be loaded (${reason}). ` +
-        'Build it with `npm run build:native` (needs CMake or node-gyp and a C++17 compiler).',
+        `No prebuilt binary fits ${process.platform}-${process.arch} and none was compiled: build it with \`npm rebuild cudnn-resnet\` ` +
+        '(`npm run build:native` in a checkout; needs CMake or node-gyp and a C++17 compiler), after `npm install-scripts approve ' +
+        'cudnn-resnet` where npm 11\'s allowScripts policy denies or skips its install script.',
     );
   }
 }

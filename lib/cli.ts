@@ -8,9 +8,11 @@ import { DataLoader } from './data/loader.js';
 import { CIFAR_DEPTHS, createModel, MODEL_NAMES } from './models/registry.js';
 import { readCheckpointState, loadCheckpoint, checkpointPaths, type CheckpointState } from './train/checkpoint.js';
 import { topKList } from './train/evaluate.js';
-import { evaluate, train } from './train/trainer.js';
+import { train } from './train/trainer.js';
 import { checkDataFitsCheckpoint } from './cli/checkpoint_fit.js';
-import { openData } from './cli/data_spec.js';
+import { defaultImageSize, openData } from './cli/data_spec.js';
+import { evaluateWithConfusion } from './cli/eval_report.js';
+import { inferenceRecord, registerPredict } from './cli/predict.js';
 import { DEGRADATION_MODELS, formatTable, parseModelList, runComparison } from './cli/experiment.js';
 import { checkRunOptions, OPTIMIZER_NAMES, setUpRun, tearDown, type RunOptions } from './cli/setup.js';
 
@@ -75,7 +77,8 @@ function addTrainingOptions(cmd: Command, defaults: { epochs: number; batchSize:
     .option('--augment', 'random 4-pixel-padded crop and horizontal flip (default: on, except for IDX digits)')
     .option('--no-augment', 'no random crop and flip')
     .option('--threads <n>', 'CPU threads', integer(1))
-    .option('--no-progress', 'no progress bar');
+    .option('--no-progress', 'no progress bar')
+    .option('--image-size <n>', 'folder data: shorter side resized to N, then the central N x N (default 32 for cifar-* nets, else 224)', integer(1));
 }
 
 function runOptions(o: Record<string, unknown>, model: string): RunOptions {
@@ -90,7 +93,7 @@ function runOptions(o: Record<string, unknown>, model: string): RunOptions {
     milestones: o.milestones as number[] | undefined, warmup: o.warmup as number, shortcut: o.shortcut as RunOptions['shortcut'],
     device: o.device as RunOptions['device'], seed: o.seed as number,
     amp: o.amp as RunOptions['amp'], channelsLast: o.channelsLast as boolean, cudaGraph: o.cudaGraph as boolean,
-    augment: o.augment as boolean | undefined, topk: o.topk as number[] | undefined,
+    augment: o.augment as boolean | undefined, topk: o.topk as number[] | undefined, imageSize: o.imageSize as number | undefined,
   };
 }
 
@@ -123,7 +126,7 @@ export function buildProgram(): Command {
           model: run.model, spec: run.spec, trainLoader: run.trainLoader, testLoader: run.testLoader,
           optimizer: run.optimizer, scheduler: run.scheduler, epochs: o.epochs as number, maxSteps: o.maxSteps as number | undefined,
           outDir, resume: o.resume as boolean, dataSpec: o.data as string, logEvery: o.logEvery as number,
-          progress: o.progress as boolean, settings: { ...o },
+          progress: o.progress as boolean, settings: { ...o, inference: inferenceRecord(run.data) },
           amp: o.amp as 'bfloat16' | 'float16' | undefined, channelsLast: o.channelsLast as boolean,
           cudaGraph: o.cudaGraph as boolean, topk: options.topk, saveBest: o.saveBest as boolean,
           patience: o.patience as number | undefined, plateau: run.plateau, onEvent: say,
@@ -156,16 +159,17 @@ export function buildProgram(): Command {
     .action(async (o: { checkpoint: string; data?: string; batchSize: number; topk?: number[] }) => {
       const { state } = readCheckpointState(o.checkpoint);
       topKList(o.topk, state.model.numClasses, '--topk');
-      const data = await openData(o.data ?? state.data.spec, state.data.seed);
+      const data = await openData(o.data ?? state.data.spec, state.data.seed,
+        { imageSize: (state.settings.imageSize as number | undefined) ?? defaultImageSize(state.model.name) });
       checkDataFitsCheckpoint(state, data, o.checkpoint, 'eval');
       const model = createModel(state.model);
       try {
         loadCheckpoint(o.checkpoint, model);
         const dataset = data.test ?? data.train;
         const loader = new DataLoader(dataset, { batchSize: o.batchSize, mean: data.mean, std: data.std });
-        const result = await evaluate(model, loader, state.model.numClasses, o.topk);
+        const { result, report } = await evaluateWithConfusion(model, loader, state.model.numClasses, dataset.classNames, o.checkpoint, say, o.topk);
         await loader.close();
-        console.log(JSON.stringify({ model: state.model.name, data: data.spec, split: data.test ? 'test' : 'train', ...result }));
+        console.log(JSON.stringify({ model: state.model.name, data: data.spec, split: data.test ? 'test' : 'train', ...result, ...report }));
       } finally {
         model.dispose();
       }
@@ -195,6 +199,7 @@ export function buildProgram(): Command {
     .requiredOption('--models <list>', 'comma-separated: plain-N, resnet-N, highway-N, densenet-N, preact-N (the cifar-* nets) or any --model name of `train`', modelList), 'compare')
     .action((o: Record<string, unknown>, cmd: Command) => compare(o.models as string[], o, cmd));
 
+  registerPredict(program);
   return program;
 }
 

@@ -21,5 +21,7 @@ export * as optim from './optim/index.js';
 export * as nn from './nn/index.js';
 export * as models from './models/index.js';
 export * as io from './io/index.js';
+export * as onnx from './onnx/index.js';
+export * as vision from './vision/index.js';
 export * as data from './data/index.js';
 export * as train from './train/index.js';

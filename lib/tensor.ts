@@ -96,13 +96,25 @@ export class Tensor {
     return this._handle;
   }
 
-  /** The values in logical (row-major, NCHW) order: Float32Array for float dtypes, else Int32Array, BigInt64Array or Uint8Array. */
-  toArray(): TransportArray {
-    return native.toArray(this.handle);
+  /**
+   * The values in logical (row-major, NCHW) order: Float32Array for float dtypes, else Int32Array,
+   * BigInt64Array or Uint8Array. `toArray('float32')` gives a Float32Array whatever the dtype
+   * (integers converted), typed as such.
+   */
+  toArray(): TransportArray;
+  toArray(as: 'float32'): Float32Array;
+  toArray(as?: 'float32'): TransportArray {
+    checkReadAs('toArray', as);
+    const values = native.toArray(this.handle);
+    return as === undefined ? values : asFloat32(values);
   }
   /** As toArray(), copying on a worker thread so the event loop stays free. */
-  data(): Promise<TransportArray> {
-    return native.readAsync(this.handle);
+  data(): Promise<TransportArray>;
+  data(as: 'float32'): Promise<Float32Array>;
+  data(as?: 'float32'): Promise<TransportArray> {
+    checkReadAs('data', as);
+    const values = native.readAsync(this.handle);
+    return as === undefined ? values : values.then(asFloat32);
   }
   /** The single value of a one-element tensor. */
   item(): number {
@@ -205,4 +217,15 @@ setTensorCheck((v: unknown): v is Tensor => v instanceof Tensor);
 /** @internal Wraps a handle that an op returned. */
 export function wrap(handle: NativeTensor, node: GradNode | null = null): Tensor {
   return new Tensor(handle, node);
+}
+
+function checkReadAs(name: string, as: unknown): void {
+  if (as !== undefined && as !== 'float32') throw new TypeError(`${name}: the only conversion is 'float32', got ${String(as)}`);
+}
+
+/** The values as float32: the array itself when it already is one. */
+function asFloat32(values: TransportArray): Float32Array {
+  if (values instanceof Float32Array) return values;
+  if (values instanceof BigInt64Array) return Float32Array.from(values, (v) => Number(v));
+  return Float32Array.from(values);
 }

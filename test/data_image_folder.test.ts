@@ -82,6 +82,22 @@ describe('imageFolder', () => {
     await expect(imageFolder(dir)).rejects.toThrow(`${join(dir, 'b', '2.jpeg')} is 6x6 but the first image is 12x10`);
   });
 
+  it('imageSize: shorter side resized, then the central square (torchvision\'s Resize + CenterCrop)', async () => {
+    const dir = freshDir();
+    // 12 wide x 6 high: left half 0, right half 200 -> resize(4) gives 8 x 4, the central 4 x 4 straddles the edge
+    const halves = Uint8Array.from({ length: 3 * 6 * 12 }, (_, i) => (Math.floor(i / 3) % 12 < 6 ? 0 : 200));
+    await writeImage(join(dir, 'a', 'wide.png'), halves, 6, 12, 3);
+    await writeImage(join(dir, 'b', 'tall.png'), new Uint8Array(3 * 20 * 5).fill(60), 20, 5, 3);
+    const ds = await imageFolder(dir, { imageSize: 4 });
+    expect(ds.imageShape).toEqual([3, 4, 4]);
+    const row = Array.from(ds.get(0).image.subarray(0, 4));       // first row of the red plane
+    expect(row[0]).toBeLessThan(60);
+    expect(row[3]).toBeGreaterThan(140);
+    expect(ds.get(1).image.every((v) => v === 60)).toBe(true);
+    await expect(imageFolder(dir, { imageSize: 0 })).rejects.toThrow('imageSize must be a positive integer');
+    await expect(imageFolder(dir, { imageSize: 4, size: [4, 4] })).rejects.toThrow('pass size or imageSize, not both');
+  });
+
   it('names an undecodable file, an empty class folder and a folder without classes', async () => {
     const dir = freshDir();
     await writeImage(join(dir, 'a', 'ok.png'), new Uint8Array(3 * 4 * 4), 4, 4, 3);

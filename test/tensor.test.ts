@@ -104,6 +104,27 @@ describe('memory formats and data access', () => {
     t.dispose();
   });
 
+  it("toArray('float32') and data('float32') are typed Float32Array and convert integer dtypes", async () => {
+    rn.scope(() => {
+      const a = rn.tensor([1.5, 2.5, 4]);
+      const b = rn.tensor([0.5, 0.5, 1]);
+      const av = a.toArray('float32');
+      const bv = b.toArray('float32');
+      // Typed as Float32Array: arithmetic on elements needs no cast under strict mode (npm run typecheck).
+      const diff = av.map((v, i) => v - bv[i]!);
+      expect(Array.from(diff)).toEqual([1, 2, 3]);
+      expect(av).toBeInstanceOf(Float32Array);
+      expect(Array.from(rn.tensor([3, -4], [2], { dtype: 'int64' }).toArray('float32'))).toEqual([3, -4]);
+      expect(Array.from(rn.tensor([7, 255], [2], { dtype: 'uint8' }).toArray('float32'))).toEqual([7, 255]);
+      expect(() => (a.toArray as (as: string) => unknown)('float64')).toThrow(/only conversion is 'float32'/);
+    });
+    const t = rn.tensor([1, 2], [2], { dtype: 'int32' });
+    const read: Float32Array = await t.data('float32');
+    expect(read).toBeInstanceOf(Float32Array);
+    expect(read[0]! + read[1]!).toBe(3);
+    t.dispose();
+  });
+
   it('reshape and flatten share storage; -1 is inferred', () => {
     rn.scope(() => {
       const x = rn.arange(12, undefined, 1, { dtype: 'float32' });

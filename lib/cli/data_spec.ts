@@ -2,10 +2,12 @@
 //   synthetic[:N]   the built-in procedural dataset (N training images, default 10000; test N/5)
 //   cifar10:DIR     CIFAR-10 binary version (data_batch_*.bin, test_batch.bin)
 //   idx:DIR         MNIST / Fashion-MNIST IDX files (plain or .gz)
-//   folder:DIR      one sub-folder per class; DIR/train and DIR/test (or DIR/val) when present
+//   folder:DIR      one sub-folder per class; DIR/train and DIR/test (or DIR/val) when present;
+//                   images resized (shorter side) and centre-cropped to imageSize (defaultImageSize)
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { cifar10, idx, imageFolder, synthetic, type Dataset } from '../data/index.js';
+import { isCifarModel } from '../models/registry.js';
 
 export interface DataSource {
   spec: string;
@@ -18,6 +20,13 @@ export interface DataSource {
   std: number[];
   /** Random crop + flip suits natural images, not digits. */
   augmentByDefault: boolean;
+  /** folder: the side images were resized (shorter side) and centre-cropped to. */
+  imageSize?: number;
+}
+
+/** The side folder images are brought to when --image-size is not given: 32 for the cifar-* nets, else 224. */
+export function defaultImageSize(model: string): number {
+  return isCifarModel(model) ? 32 : 224;
 }
 
 /** Per-channel mean and std over (up to) the first `limit` images. */
@@ -42,7 +51,7 @@ export function channelStatistics(dataset: Dataset, limit = 2000): { mean: numbe
   return { mean, std };
 }
 
-export async function openData(spec: string, seed = 0): Promise<DataSource> {
+export async function openData(spec: string, seed = 0, options: { imageSize?: number } = {}): Promise<DataSource> {
   const colon = spec.indexOf(':');
   const kind = colon < 0 ? spec : spec.slice(0, colon);
   const arg = colon < 0 ? '' : spec.slice(colon + 1);
@@ -70,13 +79,15 @@ export async function openData(spec: string, seed = 0): Promise<DataSource> {
       if (!arg) throw new TypeError('--data folder:DIR needs a folder with one sub-folder per class');
       const split = ['train'].map((d) => join(arg, d)).find(existsSync);
       const testDir = ['test', 'val'].map((d) => join(arg, d)).find(existsSync);
-      train = await imageFolder(split ?? arg);
-      test = split && testDir ? await imageFolder(testDir) : null;
+      const folderOptions = options.imageSize ? { imageSize: options.imageSize } : {};
+      train = await imageFolder(split ?? arg, folderOptions);
+      test = split && testDir ? await imageFolder(testDir, folderOptions) : null;
       break;
     }
     default:
       throw new TypeError(`--data must be synthetic[:N], cifar10:DIR, idx:DIR or folder:DIR, got '${spec}'`);
   }
   const { mean, std } = channelStatistics(train);
-  return { spec, train, test, numClasses: train.numClasses, inChannels: train.imageShape[0], mean, std, augmentByDefault };
+  return { spec, train, test, numClasses: train.numClasses, inChannels: train.imageShape[0], mean, std, augmentByDefault,
+    ...(kind === 'folder' && options.imageSize ? { imageSize: options.imageSize } : {}) };
 }

@@ -14,7 +14,7 @@ import { topKList } from '../train/evaluate.js';
 import { plannedSteps } from '../train/trainer.js';
 import { manualSeed } from '../random.js';
 import type { Tensor } from '../tensor.js';
-import { openData, type DataSource } from './data_spec.js';
+import { defaultImageSize, openData, type DataSource } from './data_spec.js';
 
 export interface RunOptions {
   model: string;
@@ -53,6 +53,8 @@ export interface RunOptions {
   augment?: boolean;
   /** Ranks of the reported errors besides top-1 (default: 5 where there are more than five classes). */
   topk?: number[];
+  /** folder data: the side images are resized and centre-cropped to (default: defaultImageSize). */
+  imageSize?: number;
 }
 
 export interface Run {
@@ -149,7 +151,7 @@ export async function setUpRun(o: RunOptions, say: (line: string) => void, check
   const { device, line } = resolveDevice(o.device);
   if (o.cudaGraph && device !== 'cuda') throw new TypeError(`--cuda-graph needs the model on the GPU, and this run is on the CPU (${line})`);
   manualSeed(o.seed);
-  const data = await openData(o.data, o.seed);
+  const data = await openData(o.data, o.seed, { imageSize: o.imageSize ?? defaultImageSize(o.model) });
   if (o.schedule === 'plateau' && !data.test) throw new TypeError(`--schedule plateau follows the test loss, and ${o.data} has no test split`);
   topKList(o.topk, data.numClasses, '--topk');
   check?.(data);

@@ -1,8 +1,10 @@
 // imageFolder: one sub-folder per class (sorted names give the class indices), JPEG and PNG files
-// decoded with sharp to 3-channel RGB, resized when asked, and held in memory in CHW order.
+// decoded with sharp to 3-channel RGB, resized when asked (to [h, w], or as torchvision's
+// Resize(s) + CenterCrop(s)), and held in memory in CHW order.
 import { readdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import sharp from 'sharp';
+import { centerCropImage, loadImage, resizeImage } from '../vision/image.js';
 import { ArrayDataset, checkDirectory, imageSize, sharedBytes, sharedInt32, type ImageShape } from './dataset.js';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png']);
@@ -12,6 +14,8 @@ const DECODES_IN_FLIGHT = 8;
 export interface ImageFolderOptions {
   /** [height, width] to resize every image to (stretching, as torchvision's Resize((h, w))). */
   size?: [number, number];
+  /** The shorter side resized to this, then the central imageSize x imageSize crop (torchvision's Resize + CenterCrop). */
+  imageSize?: number;
 }
 
 /**
@@ -22,7 +26,7 @@ export interface ImageFolderOptions {
 export async function imageFolder(dir: string, options: ImageFolderOptions = {}): Promise<ArrayDataset> {
   const op = 'imageFolder';
   checkDirectory(op, dir);
-  const size = checkSizeOption(op, options);
+  const { size, square } = checkSizeOption(op, options);
   const entries = await readdir(dir, { withFileTypes: true }).catch((err: Error) => {
     throw new Error(`${op}: cannot read ${dir} (${err.message})`);
   });
@@ -38,31 +42,36 @@ export async function imageFolder(dir: string, options: ImageFolderOptions = {})
       fileLabels.push(label);
     }
   }
-  const [height, width] = size ?? (await firstImageSize(op, files[0]!));
+  const [height, width] = size ?? (square ? [square, square] : await firstImageSize(op, files[0]!));
   const shape: ImageShape = [3, height, width];
   const images = sharedBytes(files.length * imageSize(shape));   // (N, 3, H, W)
   const labels = sharedInt32(files.length);                       // (N)
   labels.set(fileLabels);
   let next = 0;
   const decodeRemaining = async (): Promise<void> => {
-    for (let i = next++; i < files.length; i = next++) await decodeInto(op, files[i]!, shape, size !== undefined, images, i);
+    for (let i = next++; i < files.length; i = next++) await decodeInto(op, files[i]!, shape, size !== undefined, square, images, i);
   };
   await Promise.all(Array.from({ length: Math.min(DECODES_IN_FLIGHT, files.length) }, decodeRemaining));
   return new ArrayDataset(images, labels, shape, { classNames });
 }
 
-function checkSizeOption(op: string, options: unknown): [number, number] | undefined {
+function checkSizeOption(op: string, options: unknown): { size?: [number, number]; square?: number } {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError(`${op}: options must be an object, got ${options === null ? 'null' : typeof options}`);
   }
-  const unknownKey = Object.keys(options).find((k) => k !== 'size');
-  if (unknownKey !== undefined) throw new TypeError(`${op}: unknown option '${unknownKey}' (known: size)`);
-  const { size } = options as { size?: unknown };
-  if (size === undefined) return undefined;
+  const unknownKey = Object.keys(options).find((k) => k !== 'size' && k !== 'imageSize');
+  if (unknownKey !== undefined) throw new TypeError(`${op}: unknown option '${unknownKey}' (known: size, imageSize)`);
+  const { size, imageSize } = options as { size?: unknown; imageSize?: unknown };
+  if (imageSize !== undefined) {
+    if (!Number.isInteger(imageSize) || (imageSize as number) < 1) throw new TypeError(`${op}: imageSize must be a positive integer, got ${JSON.stringify(imageSize)}`);
+    if (size !== undefined) throw new TypeError(`${op}: pass size or imageSize, not both`);
+    return { square: imageSize as number };
+  }
+  if (size === undefined) return {};
   if (!Array.isArray(size) || size.length !== 2 || !size.every((s) => Number.isInteger(s) && s > 0)) {
     throw new TypeError(`${op}: size must be [height, width] with positive integers, got ${JSON.stringify(size)}`);
   }
-  return [size[0], size[1]];
+  return { size: [size[0], size[1]] };
 }
 
 /** The image files under `folder`, depth first, in sorted order. */
@@ -86,15 +95,12 @@ async function firstImageSize(op: string, file: string): Promise<[number, number
 }
 
 /** Decodes `file` to RGB (resized to the shape when `resize`) and writes it as image `index`. */
-async function decodeInto(op: string, file: string, shape: ImageShape, resize: boolean, images: Uint8Array, index: number): Promise<void> {
+async function decodeInto(op: string, file: string, shape: ImageShape, resize: boolean, square: number | undefined,
+  images: Uint8Array, index: number): Promise<void> {
   const [, height, width] = shape;
-  let pipeline = sharp(file).removeAlpha().toColourspace('srgb');
-  if (resize) pipeline = pipeline.resize(width, height, { fit: 'fill' });
-  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true }).catch((err: Error) => {
-    throw new Error(`${op}: cannot decode ${file} (${err.message})`);
-  });
+  const { data, info } = square ? await resizedAndCropped(op, file, square) : await decoded(op, file, shape, resize);
   if (info.width !== width || info.height !== height) {
-    throw new Error(`${op}: ${file} is ${info.width}x${info.height} but the first image is ${width}x${height}; pass { size: [h, w] } to resize every image`);
+    throw new Error(`${op}: ${file} is ${info.width}x${info.height} but the first image is ${width}x${height}; pass { size: [h, w] } or { imageSize } to resize every image (the CLI: --image-size)`);
   }
   if (info.channels !== 3) throw new Error(`${op}: ${file} decoded to ${info.channels} channels, expected RGB`);
   // HWC (sharp's raw output) -> CHW.
@@ -105,4 +111,22 @@ async function decodeInto(op: string, file: string, shape: ImageShape, resize: b
     images[base + plane + p] = data[3 * p + 1]!;
     images[base + 2 * plane + p] = data[3 * p + 2]!;
   }
+}
+
+async function decoded(op: string, file: string, shape: ImageShape, resize: boolean) {
+  const [, height, width] = shape;
+  let pipeline = sharp(file).removeAlpha().toColourspace('srgb');
+  if (resize) pipeline = pipeline.resize(width, height, { fit: 'fill' });
+  return pipeline.raw().toBuffer({ resolveWithObject: true }).catch((err: Error) => {
+    throw new Error(`${op}: cannot decode ${file} (${err.message})`);
+  });
+}
+
+/** The shorter side to `square`, then the central square (torchvision's Resize(s) + CenterCrop(s)). */
+async function resizedAndCropped(op: string, file: string, square: number) {
+  const image = await loadImage(file).catch((err: Error) => {
+    throw new Error(`${op}: cannot decode ${file} (${err.message.replace(/^loadImage: /, '')})`);
+  });
+  const cropped = centerCropImage(await resizeImage(image, square), square);
+  return { data: cropped.data, info: { width: cropped.width, height: cropped.height, channels: cropped.channels as number } };
 }

@@ -52,8 +52,12 @@ export function release(batch: Batch): void {
   batch.labels.dispose();
 }
 
-/** Loss and top-k errors (in percent; default top-1 and top-5) of a model over a loader, in evaluation mode. */
-export async function evaluate(model: Module, loader: DataLoader, numClasses: number, topk?: readonly number[]): Promise<EvaluationResult> {
+/**
+ * Loss and top-k errors (in percent; default top-1 and top-5) of a model over a loader, in evaluation mode.
+ * `observe`, when given, sees each batch's logits and labels (the eval command's confusion matrix).
+ */
+export async function evaluate(model: Module, loader: DataLoader, numClasses: number, topk?: readonly number[],
+  observe?: (logits: Tensor, labels: Tensor) => void): Promise<EvaluationResult> {
   const wasTraining = model.training;
   const ks = topKList(topk, numClasses, 'evaluate');
   model.eval();
@@ -66,6 +70,7 @@ export async function evaluate(model: Module, loader: DataLoader, numClasses: nu
       scope(() => noGrad(() => {
         const b = onDevice(batch, device);
         const logits = model.forward(b.images);
+        observe?.(logits, batch.labels);
         const n = batch.labels.shape[0]!;
         loss.add(crossEntropy(logits, b.labels).item(), n);
         topKErrors(logits, batch.labels, ks).forEach((e, i) => (errors[i]! += e));

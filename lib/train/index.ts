@@ -6,3 +6,5 @@ export { MetricsLog, type MetricsRecord, type TrainRecord, type TestRecord } fro
 export { errorChartSvg, writeErrorChart, type ErrorPoint } from './plot.js';
 export { topKErrors, Average } from './metrics.js';
 export { EpochProgress } from './progress.js';
+export { ConfusionMatrix, type ClassAccuracy } from './confusion.js';
+export { confusionChartSvg, writeConfusionChart } from './confusion_plot.js';

@@ -1,0 +1,2 @@
+// ONNX export of the models.
+export { exportModel, encodeModel, type ExportOptions } from './export.js';
