@@ -135,13 +135,19 @@ export interface FusedConvPlans {
    */
   intermediates: string;
 }
+/** The native memory counters (rn.memory()). */
 export interface NativeMemory {
+  /** Tensor handles alive (user tensors plus tensors the autograd tape keeps for backward). */
   liveTensors: number;
+  /** Distinct native buffers alive (views share one). */
   liveStorages: number;
+  /** Bytes of native memory held by live buffers, on every device (rn.cuda.memory() details the GPU's). */
   liveBytes: number;
+  /** Highest liveBytes seen since the process started. */
   peakBytes: number;
+  /** Freed CPU blocks the allocator keeps for reuse (not counted in liveBytes). */
   cachedBytes: number;
-  /** NCHW <-> NHWC transposes of 4-D tensors so far (both devices). */
+  /** NCHW <-> NHWC transposes of 4-D tensors so far, on every device (a channels-last model on the GPU makes none). */
   layoutConversions: number;
 }
 

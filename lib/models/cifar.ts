@@ -7,10 +7,9 @@
 // `plain: true` drops the shortcuts (the plain-20/32/44/56 baselines).
 import { flatten, shortcutA } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
-import { scope } from '../memory.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, ConvBn, Linear, Sequential, applyInOrder } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { initialiseResNet, residualTail } from './resnet.js';
+import { BasicBlock, initialiseResNet } from './resnet.js';
 
 export type ShortcutOption = 'A' | 'B' | 'C';
 
@@ -27,50 +26,21 @@ export interface CifarResNetOptions {
 }
 
 /** A basic block whose shortcut follows option A, B or C (or none, when plain). */
-export class CifarBlock extends Module {
-  readonly conv1: Conv2d;
-  readonly bn1: BatchNorm2d;
-  readonly conv2: Conv2d;
-  readonly bn2: BatchNorm2d;
-  readonly downsample: Sequential | null;
+export class CifarBlock extends BasicBlock {
   readonly #zeroPadTo: number | null;
   readonly #stride: number;
-  readonly plain: boolean;
-  readonly #convBn1: ConvBn;
-  readonly #convBn2: ConvBn;
 
   constructor(inPlanes: number, planes: number, stride: number, shortcut: ShortcutOption, plain: boolean) {
-    super();
-    this.conv1 = this.registerModule('conv1', new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false }));
-    this.bn1 = this.registerModule('bn1', new BatchNorm2d(planes));
-    this.conv2 = this.registerModule('conv2', new Conv2d(planes, planes, 3, { padding: 1, bias: false }));
-    this.bn2 = this.registerModule('bn2', new BatchNorm2d(planes));
     const changes = stride !== 1 || inPlanes !== planes;
     const project = !plain && (shortcut === 'C' || (shortcut === 'B' && changes));
-    this.downsample = project
-      ? this.registerModule('downsample', new Sequential(new Conv2d(inPlanes, planes, 1, { stride, bias: false }), new BatchNorm2d(planes)))
-      : null;
+    const downsample = project ? new Sequential(new Conv2d(inPlanes, planes, 1, { stride, bias: false }), new BatchNorm2d(planes)) : null;
+    super({ inPlanes, planes, stride, downsample, groups: 1, baseWidth: 64, strideOn: 'v1.5', plain });
     this.#zeroPadTo = !plain && shortcut === 'A' && changes ? planes : null;
     this.#stride = stride;
-    this.plain = plain;
-    this.#convBn1 = new ConvBn(this, this.conv1, this.bn1);
-    this.#convBn2 = new ConvBn(this, this.conv2, this.bn2);
-  }
-  lastBatchNorm(): BatchNorm2d {
-    return this.bn2;
-  }
-  /** relu(bn2(conv2(relu(bn1(conv1 x)))) + shortcut), each conv-BN(-add)-ReLU one convBiasAct once folded. */
-  forward(x: Tensor): Tensor {
-    return scope(() => {
-      const out = this.#convBn1.forwardRelu(x);                       // relu(bn1(conv1(x)))
-      return residualTail(this.#convBn2, out, this.#shortcut(x));     // relu(bn2(conv2(out)) + identity)
-    });
   }
   /** x, downsample(x) (options B, C), x subsampled and zero-padded (option A), or none (plain). */
-  #shortcut(x: Tensor): Tensor | null {
-    if (this.plain) return null;
-    if (this.downsample) return this.downsample.forward(x);
-    return this.#zeroPadTo !== null ? shortcutA(x, this.#zeroPadTo, this.#stride) : x;
+  protected override shortcut(x: Tensor): Tensor | null {
+    return this.#zeroPadTo !== null ? shortcutA(x, this.#zeroPadTo, this.#stride) : super.shortcut(x);
   }
 }
 

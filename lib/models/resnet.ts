@@ -62,8 +62,12 @@ export class BasicBlock extends Module {
   forward(x: Tensor): Tensor {
     return scope(() => {
       const out = this.#convBn1.forwardRelu(x);                                  // relu(bn1(conv1(x)))
-      return residualTail(this.#convBn2, out, shortcut(x, this.downsample, this.plain));  // relu(bn2(conv2(out)) + identity)
+      return residualTail(this.#convBn2, out, this.shortcut(x));              // relu(bn2(conv2(out)) + identity)
     });
+  }
+  /** What the block adds back: x, or downsample(x) where the shape changes; none in a plain net. */
+  protected shortcut(x: Tensor): Tensor | null {
+    return identityOf(x, this.downsample, this.plain);
   }
 }
 
@@ -105,13 +109,13 @@ export class Bottleneck extends Module {
     return scope(() => {
       let out = this.#convBn1.forwardRelu(x);                                    // relu(bn1(conv1(x)))
       out = this.#convBn2.forwardRelu(out);                                      // relu(bn2(conv2(out)))
-      return residualTail(this.#convBn3, out, shortcut(x, this.downsample, this.plain));  // relu(bn3(conv3(out)) + identity)
+      return residualTail(this.#convBn3, out, identityOf(x, this.downsample, this.plain));  // relu(bn3(conv3(out)) + identity)
     });
   }
 }
 
 /** What a block adds back: x, or downsample(x) where the shape changes; none in a plain net. */
-function shortcut(x: Tensor, downsample: Module | null, plain: boolean): Tensor | null {
+function identityOf(x: Tensor, downsample: Module | null, plain: boolean): Tensor | null {
   if (plain) return null;
   return downsample ? downsample.forward(x) : x;
 }

@@ -17,16 +17,18 @@
 namespace cr::napi {
 namespace {
 
+// An object of numeric fields, in the order given.
+Napi::Object counters(Napi::Env env, std::initializer_list<std::pair<const char*, int64_t>> fields) {
+  Napi::Object out = Napi::Object::New(env);
+  for (const auto& [name, value] : fields) out.Set(name, static_cast<double>(value));
+  return out;
+}
+
 Napi::Value Memory(const Napi::CallbackInfo& info) {
   MemoryStats s = memoryStats();
-  Napi::Object out = Napi::Object::New(info.Env());
-  out.Set("liveTensors", static_cast<double>(s.liveTensors));
-  out.Set("liveStorages", static_cast<double>(s.liveStorages));
-  out.Set("liveBytes", static_cast<double>(s.liveBytes));
-  out.Set("peakBytes", static_cast<double>(s.peakBytes));
-  out.Set("cachedBytes", static_cast<double>(s.cachedBytes));
-  out.Set("layoutConversions", static_cast<double>(s.layoutConversions));
-  return out;
+  return counters(info.Env(), {{"liveTensors", s.liveTensors}, {"liveStorages", s.liveStorages}, {"liveBytes", s.liveBytes},
+                               {"peakBytes", s.peakBytes}, {"cachedBytes", s.cachedBytes},
+                               {"layoutConversions", s.layoutConversions}});
 }
 
 Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
@@ -95,14 +97,9 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
 
 Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
   cuda::MemoryReport m = cuda::memoryReport();
-  Napi::Object out = Napi::Object::New(info.Env());
-  out.Set("allocatedBytes", static_cast<double>(m.allocatedBytes));
-  out.Set("reservedBytes", static_cast<double>(m.reservedBytes));
-  out.Set("peakAllocatedBytes", static_cast<double>(m.peakAllocatedBytes));
-  out.Set("allocations", static_cast<double>(m.allocations));
-  out.Set("cacheHits", static_cast<double>(m.cacheHits));
-  out.Set("deviceMallocs", static_cast<double>(m.deviceMallocs));
-  return out;
+  return counters(info.Env(), {{"allocatedBytes", m.allocatedBytes}, {"reservedBytes", m.reservedBytes},
+                               {"peakAllocatedBytes", m.peakAllocatedBytes}, {"allocations", m.allocations},
+                               {"cacheHits", m.cacheHits}, {"deviceMallocs", m.deviceMallocs}});
 }
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {

@@ -150,61 +150,72 @@ Napi::Value ConvBiasAct(const Info& info) {
                                       convParams(info[5])));
 }
 
+// The batch-norm ops' arguments after their tensors: weight?, bias?, runningMean?, runningVar?,
+// training, momentum, eps (forward, from info[at]); weight?, saveMean, saveInvStd, training
+// (backward, from info[at]; the needs flags follow).
+struct BnArgs {
+  const Tensor *w, *b;
+  Tensor *rm, *rv;
+  bool training;
+  double momentum, eps;
+};
+BnArgs bnArgs(const Info& info, size_t at) {
+  return {optArg(info, at, "weight"), optArg(info, at + 1, "bias"), mutArg(info, at + 2, "runningMean"),
+          mutArg(info, at + 3, "runningVar"), toBool(info[at + 4], "training"), toDouble(info[at + 5], "momentum"),
+          toDouble(info[at + 6], "eps")};
+}
+struct BnGradArgs {
+  const Tensor* w;
+  const Tensor &mean, &invStd;
+  bool training;
+};
+BnGradArgs bnGradArgs(const Info& info, size_t at) {
+  return {optArg(info, at, "weight"), arg(info, at + 1, "saveMean"), arg(info, at + 2, "saveInvStd"),
+          toBool(info[at + 3], "training")};
+}
+template <typename R>
+Napi::Value normalised(Napi::Env env, const R& r) { return list(env, {r.y, r.saveMean, r.saveInvStd}); }
+
 Napi::Value BatchNorm2d(const Info& info) {
   const Tensor& x = arg(info, 0, "input");
-  const Tensor *w = optArg(info, 1, "weight"), *b = optArg(info, 2, "bias");
-  Tensor *rm = mutArg(info, 3, "runningMean"), *rv = mutArg(info, 4, "runningVar");
-  Device d = deviceOf({&x, w, b, rm, rv});
-  auto r = CR_DISPATCH(d, batchNorm2d, x, w, b, rm, rv, toBool(info[5], "training"),
-                       toDouble(info[6], "momentum"), toDouble(info[7], "eps"));
-  return list(info.Env(), {r.y, r.saveMean, r.saveInvStd});
+  BnArgs a = bnArgs(info, 1);
+  return normalised(info.Env(), CR_DISPATCH(deviceOf({&x, a.w, a.b, a.rm, a.rv}), batchNorm2d, x, a.w, a.b, a.rm, a.rv,
+                                            a.training, a.momentum, a.eps));
 }
 Napi::Value BatchNorm2dBackward(const Info& info) {
   auto need = flags(info[6], 3, "needs");
   const Tensor &dy = arg(info, 0, "grad"), &x = arg(info, 1, "input");
-  const Tensor* w = optArg(info, 2, "weight");
-  const Tensor &mean = arg(info, 3, "saveMean"), &invStd = arg(info, 4, "saveInvStd");
-  Device d = deviceOf({&dy, &x, w, &mean, &invStd});
-  auto g = CR_DISPATCH(d, batchNorm2dBackward, dy, x, w, mean, invStd, toBool(info[5], "training"), need[0], need[1],
-                       need[2]);
+  BnGradArgs a = bnGradArgs(info, 2);
+  auto g = CR_DISPATCH(deviceOf({&dy, &x, a.w, &a.mean, &a.invStd}), batchNorm2dBackward, dy, x, a.w, a.mean, a.invStd,
+                       a.training, need[0], need[1], need[2]);
   return list(info.Env(), {g.dx, g.dweight, g.dbias});
 }
 Napi::Value BnAddRelu(const Info& info) {
   const Tensor &x = arg(info, 0, "input"), &res = arg(info, 1, "residual");
-  const Tensor *w = optArg(info, 2, "weight"), *b = optArg(info, 3, "bias");
-  Tensor *rm = mutArg(info, 4, "runningMean"), *rv = mutArg(info, 5, "runningVar");
-  Device d = deviceOf({&x, &res, w, b, rm, rv});
-  auto r = CR_DISPATCH(d, bnAddReluForward, x, res, w, b, rm, rv, toBool(info[6], "training"),
-                       toDouble(info[7], "momentum"), toDouble(info[8], "eps"));
-  return list(info.Env(), {r.y, r.saveMean, r.saveInvStd});
+  BnArgs a = bnArgs(info, 2);
+  return normalised(info.Env(), CR_DISPATCH(deviceOf({&x, &res, a.w, a.b, a.rm, a.rv}), bnAddReluForward, x, res, a.w, a.b,
+                                            a.rm, a.rv, a.training, a.momentum, a.eps));
 }
 Napi::Value BnAddReluBackward(const Info& info) {
   auto need = flags(info[7], 4, "needs");
   const Tensor &dy = arg(info, 0, "grad"), &y = arg(info, 1, "output"), &x = arg(info, 2, "input");
-  const Tensor* w = optArg(info, 3, "weight");
-  const Tensor &mean = arg(info, 4, "saveMean"), &invStd = arg(info, 5, "saveInvStd");
-  Device d = deviceOf({&dy, &y, &x, w, &mean, &invStd});
-  auto g = CR_DISPATCH(d, bnAddReluBackward, dy, y, x, w, mean, invStd, toBool(info[6], "training"), need[0],
-                       need[1], need[2], need[3]);
+  BnGradArgs a = bnGradArgs(info, 3);
+  auto g = CR_DISPATCH(deviceOf({&dy, &y, &x, a.w, &a.mean, &a.invStd}), bnAddReluBackward, dy, y, x, a.w, a.mean, a.invStd,
+                       a.training, need[0], need[1], need[2], need[3]);
   return list(info.Env(), {g.dx, g.dresidual, g.dweight, g.dbias});
 }
 Napi::Value BnRelu(const Info& info) {
   const Tensor& x = arg(info, 0, "input");
-  const Tensor *w = optArg(info, 1, "weight"), *b = optArg(info, 2, "bias");
-  Tensor *rm = mutArg(info, 3, "runningMean"), *rv = mutArg(info, 4, "runningVar");
-  Device d = deviceOf({&x, w, b, rm, rv});
-  auto r = CR_DISPATCH(d, bnReluForward, x, w, b, rm, rv, toBool(info[5], "training"),
-                       toDouble(info[6], "momentum"), toDouble(info[7], "eps"));
-  return list(info.Env(), {r.y, r.saveMean, r.saveInvStd});
+  BnArgs a = bnArgs(info, 1);
+  return normalised(info.Env(), CR_DISPATCH(deviceOf({&x, a.w, a.b, a.rm, a.rv}), bnReluForward, x, a.w, a.b, a.rm, a.rv,
+                                            a.training, a.momentum, a.eps));
 }
 Napi::Value BnReluBackward(const Info& info) {
   auto need = flags(info[7], 3, "needs");
   const Tensor &dy = arg(info, 0, "grad"), &y = arg(info, 1, "output"), &x = arg(info, 2, "input");
-  const Tensor* w = optArg(info, 3, "weight");
-  const Tensor &mean = arg(info, 4, "saveMean"), &invStd = arg(info, 5, "saveInvStd");
-  Device d = deviceOf({&dy, &y, &x, w, &mean, &invStd});
-  auto g = CR_DISPATCH(d, bnReluBackward, dy, y, x, w, mean, invStd, toBool(info[6], "training"), need[0], need[1],
-                       need[2]);
+  BnGradArgs a = bnGradArgs(info, 3);
+  auto g = CR_DISPATCH(deviceOf({&dy, &y, &x, a.w, &a.mean, &a.invStd}), bnReluBackward, dy, y, x, a.w, a.mean, a.invStd,
+                       a.training, need[0], need[1], need[2]);
   return list(info.Env(), {g.dx, g.dweight, g.dbias});
 }
 
