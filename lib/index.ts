@@ -24,3 +24,4 @@ export * as models from './models/index.js';
 export * as io from './io/index.js';
 export * as data from './data/index.js';
 export * as train from './train/index.js';
+export * as distributed from './distributed/index.js';

@@ -6,3 +6,4 @@ export {
 } from './layers.js';
 export * as init from './init.js';
 export { fuseForInference } from './fuse.js';
+export { DistributedDataParallel, type DistributedDataParallelOptions, type DistributedDataParallelStats } from './distributed_data_parallel.js';
