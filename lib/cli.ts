@@ -11,6 +11,7 @@ import { evaluate, train } from './train/trainer.js';
 import { openData } from './cli/data_spec.js';
 import { DEGRADATION_MODELS, formatTable, parseModelList, runComparison } from './cli/experiment.js';
 import { setUpRun, tearDown, type RunOptions } from './cli/setup.js';
+import { distributeRun, joinGroup } from './cli/distributed.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
 const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -84,14 +85,17 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'where the log, checkpoint and charts go (default runs/<model>)')
     .option('--resume', 'continue the run whose checkpoint is in --out', false)
     .option('--log-every <n>', 'iterations per line of the metrics log', integer(1), 10)
+    .option('--distributed', 'data-parallel over the ranks of mpirun (--batch-size per rank; rank 0 logs and checkpoints)', false)
     .action(async (o: Record<string, unknown>) => {
+      const group = o.distributed ? joinGroup(say) : undefined;  // distributed: before anything touches CUDA
       const run = await setUpRun(runOptions(o, o.model as string), say);
+      const distributed = group ? distributeRun(run, group, runOptions(o, o.model as string)) : undefined;
       const outDir = (o.out as string | undefined) ?? join('runs', run.spec.name);
       say(`${run.spec.name}: ${(run.model.numParameters() / 1e6).toFixed(2)}M parameters; ${run.data.train.length} training images` +
         `${run.data.test ? `, ${run.data.test.length} test images` : ''}; ${run.totalSteps} iterations; output in ${outDir}`);
       try {
         const summary = await train({
-          model: run.model, spec: run.spec, trainLoader: run.trainLoader, testLoader: run.testLoader,
+          model: distributed?.ddp ?? run.model, distributed, spec: run.spec, trainLoader: run.trainLoader, testLoader: run.testLoader,
           optimizer: run.optimizer, scheduler: run.scheduler, epochs: o.epochs as number, maxSteps: o.maxSteps as number | undefined,
           outDir, resume: o.resume as boolean, dataSpec: o.data as string, logEvery: o.logEvery as number,
           progress: o.progress as boolean, settings: { ...o },
@@ -101,7 +105,7 @@ export function buildProgram(): Command {
             if (r.kind === 'test') say(`epoch ${r.epoch + 1}: test loss ${r.loss.toFixed(4)}, top-1 error ${r.top1Error.toFixed(2)}%${r.top5Error !== undefined ? `, top-5 ${r.top5Error.toFixed(2)}%` : ''}`);
           },
         });
-        console.log(JSON.stringify({
+        if (!group || group.rank === 0) console.log(JSON.stringify({
           model: run.spec.name, iterations: summary.iterations, epochs: summary.epochs,
           trainLoss: summary.lastTrain?.loss, trainTop1Error: summary.lastTrain?.top1Error,
           testLoss: summary.lastTest?.loss, testTop1Error: summary.lastTest?.top1Error,

@@ -14,16 +14,22 @@ export interface DistributedSamplerOptions {
   rank?: number;
   /** Leave out the tail instead of padding (default false). */
   dropLast?: boolean;
+  /**
+   * Pad the epoch so that every rank gets as many samples (default true; training needs it, as
+   * ranks step together). false: each sample exactly once over all ranks (evaluation).
+   */
+  pad?: boolean;
 }
 
 export class DistributedSampler {
   readonly numReplicas: number;
   readonly rank: number;
   readonly dropLast: boolean;
+  readonly pad: boolean;
 
   constructor(options: DistributedSamplerOptions = {}) {
     const op = 'DistributedSampler';
-    const o = checkOptions(op, options, ['numReplicas', 'rank', 'dropLast']);
+    const o = checkOptions(op, options, ['numReplicas', 'rank', 'dropLast', 'pad']);
     const needGroup = o.numReplicas === undefined || o.rank === undefined;
     const g = needGroup ? group() : null;
     this.numReplicas = checkInt(op, 'numReplicas', o.numReplicas ?? g!.size, 1);
@@ -31,10 +37,13 @@ export class DistributedSampler {
     if (this.rank >= this.numReplicas) throw new RangeError(`${op}: rank ${this.rank} must be below numReplicas ${this.numReplicas}`);
     this.dropLast = (o.dropLast as boolean | undefined) ?? false;
     if (typeof this.dropLast !== 'boolean') throw new TypeError(`${op}: dropLast must be a boolean, got ${String(o.dropLast)}`);
+    this.pad = (o.pad as boolean | undefined) ?? true;
+    if (typeof this.pad !== 'boolean') throw new TypeError(`${op}: pad must be a boolean, got ${String(o.pad)}`);
   }
 
   /** Samples this rank sees in an epoch of n. */
   numSamples(n: number): number {
+    if (!this.pad && !this.dropLast) return Math.max(0, Math.ceil((n - this.rank) / this.numReplicas));
     return this.dropLast ? Math.floor(n / this.numReplicas) : Math.ceil(n / this.numReplicas);
   }
 

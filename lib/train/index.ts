@@ -4,3 +4,4 @@ export { MetricsLog, type MetricsRecord, type TrainRecord, type TestRecord } fro
 export { errorChartSvg, writeErrorChart, type ErrorPoint } from './plot.js';
 export { topKErrors, Average } from './metrics.js';
 export { EpochProgress } from './progress.js';
+export { combineEvaluations, isMainRank, type DistributedTraining } from './distributed.js';

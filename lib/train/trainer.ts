@@ -22,6 +22,7 @@ import { GraphedSteps, type StepOutputs } from './graph_steps.js';
 import { MetricsLog, type MetricsRecord, type TestRecord, type TrainRecord } from './metrics_log.js';
 import { writeErrorChart, type ErrorPoint } from './plot.js';
 import { EpochProgress } from './progress.js';
+import { combineEvaluations, isMainRank, type DistributedTraining } from './distributed.js';
 
 export interface TrainOptions {
   model: Module;
@@ -61,6 +62,8 @@ export interface TrainOptions {
    * captured step replayed for every batch of the same shape. See lib/cuda_graph.ts.
    */
   cudaGraph?: boolean;
+  /** Data-parallel training (model: the DDP wrapper; loaders: each rank's share). See lib/train/distributed.ts. */
+  distributed?: DistributedTraining;
 }
 
 export interface EvaluationResult {
@@ -154,8 +157,10 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const numClasses = o.spec.numClasses;
   const ks = errorRanks(numClasses);
   const runName = o.runName ?? o.spec.name;
+  const main = isMainRank(o.distributed);  // distributed: only rank 0 logs, reports and checkpoints
+  const net = o.distributed?.ddp.module ?? o.model;  // distributed: checkpoints hold the wrapped model
   if (o.outDir) mkdirSync(o.outDir, { recursive: true });
-  const log = o.outDir ? new MetricsLog(join(o.outDir, 'metrics.jsonl')) : null;
+  const log = o.outDir && main ? new MetricsLog(join(o.outDir, 'metrics.jsonl')) : null;
 
   if (o.amp !== undefined && o.amp !== 'bfloat16' && o.amp !== 'float16') {
     throw new TypeError(`train: amp must be 'bfloat16' or 'float16', got ${String(o.amp)}`);
@@ -167,13 +172,14 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   if (o.resume) {
     if (!o.outDir) throw new TypeError('train: resume needs outDir (where the checkpoint is)');
     if (!existsSync(checkpointPaths(o.outDir).json)) throw new Error(`train: nothing to resume: ${checkpointPaths(o.outDir).json} does not exist`);
-    const state = loadCheckpoint(o.outDir, o.model, o.optimizer, o.scheduler);
+    const state = loadCheckpoint(o.outDir, net, o.optimizer, o.scheduler);
     if (state.model.name !== o.spec.name) throw new Error(`train: the checkpoint holds ${state.model.name}, not ${o.spec.name}`);
     if (scaler && state.scaler) scaler.loadStateDict(state.scaler);
     ({ epoch, batchInEpoch, iteration } = state);
   }
   log?.open(o.resume ? iteration : undefined);
   const emit = (record: MetricsRecord) => {
+    if (!main) return;
     log?.append(record);
     o.onRecord?.(record);
   };
@@ -205,8 +211,8 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   let windowStart = performance.now(), windowImages = 0;
 
   const checkpoint = () => {
-    if (!o.outDir) return;
-    saveCheckpoint(o.outDir, o.model, o.optimizer, o.scheduler, {
+    if (!o.outDir || !main) return;
+    saveCheckpoint(o.outDir, net, o.optimizer, o.scheduler, {
       model: o.spec, epoch, batchInEpoch, iteration,
       data: { spec: o.dataSpec, seed: o.trainLoader.seed, batchSize: o.trainLoader.batchSize },
       settings: o.settings ?? {},
@@ -218,7 +224,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     while (epoch < o.epochs && iteration < maxSteps) {
       o.model.train();
       o.trainLoader.setEpoch(epoch, batchInEpoch);
-      const progress = new EpochProgress(`epoch ${epoch + 1}/${o.epochs}`, o.trainLoader.length, process.stderr, o.progress ?? true);
+      const progress = new EpochProgress(`epoch ${epoch + 1}/${o.epochs}`, o.trainLoader.length, process.stderr, (o.progress ?? true) && main);
       /** The metrics of one step, counted once its loss and logits are read back. */
       const account = (step: StepRecord, lossValue: number, logits: Float32Array): void => {
         windowLoss.add(lossValue, step.n);
@@ -280,7 +286,8 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         batchInEpoch = 0;
       }
       if (o.testLoader) {
-        const result = await evaluate(o.model, o.testLoader, numClasses);
+        const local = await evaluate(o.model, o.testLoader, numClasses);
+        const result = o.distributed ? combineEvaluations(local) : local;
         lastTest = {
           kind: 'test', epoch: batchInEpoch === 0 ? epoch - 1 : epoch, iteration, loss: result.loss, top1Error: result.top1Error,
           ...(result.top5Error !== undefined ? { top5Error: result.top5Error } : {}), time: new Date().toISOString(),

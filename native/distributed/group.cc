@@ -334,7 +334,7 @@ void finalize() {
       lock, std::chrono::microseconds(static_cast<int64_t>(group().timeoutSeconds * 1e6)), [&work] { return work->done; });
   CR_CHECK(done, "distributed.finalize: ", rankName(), ": MPI_Finalize did not return within ", group().timeoutSeconds,
            " s: another rank died or did not finalize");
-  CR_CHECK(work->error.empty(), work->error);
+  if (!work->error.empty()) throw Error(ErrorKind::Generic, work->error);
 }
 
 WorkPtr allReduce(std::vector<Tensor> inputs, std::vector<Tensor> outputs, ReduceOp op) {
@@ -410,7 +410,7 @@ WorkPtr barrier() {
 void wait(const WorkPtr& work) {
   std::unique_lock<std::mutex> lock(work->mutex);
   work->changed.wait(lock, [&work] { return work->done; });
-  CR_CHECK(work->error.empty(), work->error);
+  if (!work->error.empty()) throw Error(ErrorKind::Generic, work->error);
 }
 
 bool isDone(const WorkPtr& work) {
