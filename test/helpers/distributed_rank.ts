@@ -1,0 +1,96 @@
+// One rank of the data-parallel tests (test/distributed.test.ts), run by mpirun (or alone, for
+// the single-process reference). Usage: distributed_rank.ts <scenario> <outDir>
+//   step:      one DDP step of SGD; writes this rank's parameters to rank<R>.bin
+//   reference: no MPI; the gradients of both ranks' shards, averaged here, then the same step;
+//              writes reference.bin (and initial.bin, rank0alone.bin: the step from rank 0's alone)
+//   collectives: allReduce (sum, mean, max), broadcast, allReduceNumbers; prints JSON
+//   kill:      rank 1 dies (SIGKILL) after the first all-reduce; rank 0 goes on reducing
+//   stall:     rank 1 stops taking part after the first all-reduce (busy, alive)
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as rn from '../../lib/index.js';
+
+const [scenario, outDir = '.'] = process.argv.slice(2);
+const BATCH = 8;  // per rank
+const RANKS = 2;
+
+function makeModel(): rn.nn.Module {
+  rn.manualSeed(7);
+  return new rn.nn.Sequential(
+    new rn.nn.Conv2d(3, 4, 3, { padding: 1 }), new rn.nn.BatchNorm2d(4), new rn.nn.ReLU(),
+    new rn.nn.AdaptiveAvgPool2d(1), new rn.nn.Flatten(), new rn.nn.Linear(4, 10),
+  );
+}
+
+/** The first batch of rank r's share of epoch 0. */
+function firstBatch(rank: number): rn.data.Batch {
+  const loader = new rn.data.DataLoader(rn.data.synthetic({ size: 64, seed: 3 }), { batchSize: BATCH, shuffle: true, seed: 5, augment: true })
+    .withSampler(new rn.data.DistributedSampler({ numReplicas: RANKS, rank }));
+  return loader[Symbol.iterator]().next().value as rn.data.Batch;
+}
+
+function parameterBytes(model: rn.nn.Module): Buffer {
+  return Buffer.concat(model.parameters().map((p) => Buffer.from((p.toArray() as Float32Array).buffer)));
+}
+
+function lossOf(model: rn.nn.Module, batch: rn.data.Batch): rn.Tensor {
+  return rn.crossEntropy(model.forward(batch.images), batch.labels);
+}
+
+if (scenario === 'step') {
+  const group = rn.distributed.init({ timeout: 60 });
+  const model = makeModel();
+  const ddp = new rn.nn.DistributedDataParallel(model, { bucketCapMb: 0.0002, firstBucketCapMb: 0.0001 });
+  const opt = new rn.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+  lossOf(ddp, firstBatch(group.rank)).backward();
+  opt.step();
+  writeFileSync(join(outDir, `rank${group.rank}.bin`), parameterBytes(model));
+  console.log(JSON.stringify({ rank: group.rank, buckets: ddp.buckets.length, syncs: ddp.stats.syncs }));
+} else if (scenario === 'reference') {
+  const model = makeModel();
+  writeFileSync(join(outDir, 'initial.bin'), parameterBytes(model));
+  const opt = new rn.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+  const grads: rn.Tensor[][] = [];
+  for (let r = 0; r < RANKS; r++) {
+    opt.zeroGrad();
+    lossOf(model, firstBatch(r)).backward();
+    grads.push(model.parameters().map((p) => p.grad!));
+    for (const p of model.parameters()) p.grad = null;
+  }
+  const alone = makeModel();  // the same step from rank 0's gradients alone: must differ
+  const aloneOpt = new rn.optim.SGD(alone.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+  alone.parameters().forEach((p, i) => (p.grad = grads[0]![i]!.clone()));
+  aloneOpt.step();
+  writeFileSync(join(outDir, 'rank0alone.bin'), parameterBytes(alone));
+  model.parameters().forEach((p, i) => (p.grad = rn.scale(rn.add(grads[0]![i]!, grads[1]![i]!), 1 / RANKS)));
+  opt.step();
+  writeFileSync(join(outDir, 'reference.bin'), parameterBytes(model));
+} else if (scenario === 'collectives') {
+  const group = rn.distributed.init({ timeout: 60 });
+  const r = group.rank;
+  const sum = rn.tensor([r, 1, -r], [3]);
+  const mean = rn.tensor([2 * r, 3], [2]);
+  rn.distributed.allReduce([sum, mean.clone()]);
+  rn.distributed.allReduce(mean, { op: 'mean' });
+  const max = rn.tensor([r, -r], [2]);
+  rn.distributed.allReduceAsync(max, { op: 'max' }).wait();
+  const shared = rn.tensor([r + 10, r + 20], [2]);
+  rn.distributed.broadcast(shared, { root: 1 });
+  const numbers = rn.distributed.allReduceNumbers([r + 0.5, 1e15 + r], { op: 'sum' });
+  rn.distributed.barrier();
+  console.log(JSON.stringify({ rank: r, size: group.size, sum: sum.toArray(), mean: mean.toArray(), max: max.toArray(),
+    shared: shared.toArray(), numbers }, (_, v: unknown) => (v instanceof Float32Array ? Array.from(v) : v)));
+} else if (scenario === 'kill' || scenario === 'stall') {
+  const group = rn.distributed.init({ timeout: 5 });
+  const t = rn.tensor([1, 2, 3], [3]);
+  rn.distributed.allReduce(t);
+  if (group.rank === 1 && scenario === 'kill') process.kill(process.pid, 'SIGKILL');
+  if (group.rank === 1 && scenario === 'stall') {
+    const end = Date.now() + 60_000;
+    while (Date.now() < end);  // alive, but not taking part
+  }
+  for (let i = 0; i < 1000; i++) rn.distributed.allReduce(t);
+  console.log(`rank ${group.rank} finished`);
+} else {
+  throw new Error(`distributed_rank: unknown scenario '${String(scenario)}'`);
+}

@@ -1,0 +1,36 @@
+// Runs `mpirun -np N node --import tsx <script> ...` over loopback without blocking the test
+// worker, and says why it cannot when Open MPI is missing.
+import { spawn, spawnSync } from 'node:child_process';
+import * as rn from '../../lib/index.js';
+import type { NodeResult } from './run_node.js';
+
+const mpirunFound = spawnSync('mpirun', ['--version'], { stdio: 'ignore' }).status === 0;
+const mpi = rn.distributed.backends().mpi;
+
+/** Why the MPI tests cannot run here, or null when they can. */
+export const mpiSkipReason: string | null = !mpirunFound
+  ? 'mpirun not found (install openmpi-bin)'
+  : !mpi.loaded ? `libmpi not loaded: ${mpi.reason}` : null;
+
+/** mpirun as root on one machine: more ranks than cores, no core binding, TCP over loopback only (as between machines). */
+export function runMpi(ranks: number, args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<NodeResult & { ms: number }> {
+  const argv = ['--oversubscribe', '--bind-to', 'none', '--mca', 'btl', 'self,tcp', '--mca', 'btl_tcp_if_include', 'lo',
+    '-np', String(ranks), process.execPath, '--import', 'tsx', ...args];
+  const env = { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', ...options.env };
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn('mpirun', argv, { env });
+    let stdout = '', stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
