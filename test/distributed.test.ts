@@ -111,7 +111,7 @@ describe.skipIf(mpiSkipReason !== null)('data-parallel training over MPI (2 rank
   it('a rank that stops taking part ends the other with a timeout error naming the collective and the rank', async () => {
     const r = await runMpi(2, [rank, 'stall'], { timeoutMs: 60_000 });
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/rank 0 of 2: allReduce of 1 tensor \(3 values\) did not complete within 5 s/);
-    expect(r.ms).toBeLessThan(40_000);
+    expect(r.stderr).toMatch(/rank 0 of 2: allReduce of 1 tensor \(3 values\) did not complete within 10 s/);
+    expect(r.ms).toBeLessThan(60_000);
   }, 90_000);
 });

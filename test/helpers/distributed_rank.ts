@@ -81,7 +81,7 @@ if (scenario === 'step') {
   console.log(JSON.stringify({ rank: r, size: group.size, sum: sum.toArray(), mean: mean.toArray(), max: max.toArray(),
     shared: shared.toArray(), numbers }, (_, v: unknown) => (v instanceof Float32Array ? Array.from(v) : v)));
 } else if (scenario === 'kill' || scenario === 'stall') {
-  const group = rn.distributed.init({ timeout: 5 });
+  const group = rn.distributed.init({ timeout: 10 });
   const t = rn.tensor([1, 2, 3], [3]);
   rn.distributed.allReduce(t);
   if (group.rank === 1 && scenario === 'kill') process.kill(process.pid, 'SIGKILL');
