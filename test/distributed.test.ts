@@ -100,6 +100,24 @@ describe.skipIf(mpiSkipReason !== null)('data-parallel training over MPI (2 rank
     expect(Math.abs(b.at(-1)!.loss - a.at(-1)!.loss)).toBeLessThan(0.3);
   }, 240_000);
 
+  it('SyncBatchNorm: gradients and running statistics of the global batch (plain BatchNorm2d differs)', async () => {
+    type Out = { rank: number; grads: number[][]; buffers: number[][]; sync: boolean };
+    const parse = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Out);
+    const [synced, plain, reference] = await Promise.all([
+      runMpi(2, [rank, 'syncbn']), runMpi(2, [rank, 'syncbn', 'plain']), runNode([rank, 'syncbn-reference']),
+    ]);
+    for (const r of [synced, plain, reference]) expect(r.status, r.stderr).toBe(0);
+    const [want] = parse(reference.stdout);
+    const maxDiff = (a: number[][], b: number[][]) => Math.max(...a.flatMap((t, i) => t.map((v, j) => Math.abs(v - b[i]![j]!))));
+    expect(Math.max(...want!.buffers.flat().map(Math.abs))).toBeGreaterThan(1e-3);
+    for (const got of parse(synced.stdout)) {
+      expect(got.sync).toBe(true);
+      expect(maxDiff(got.grads, want!.grads)).toBeLessThan(1e-6);
+      expect(maxDiff(got.buffers, want!.buffers)).toBeLessThan(1e-6);
+    }
+    for (const got of parse(plain.stdout)) expect(maxDiff(got.grads, want!.grads)).toBeGreaterThan(1e-4);
+  }, 120_000);
+
   it('a killed rank ends the other with an error naming it, within the timeout', async () => {
     const r = await runMpi(2, [rank, 'kill'], { timeoutMs: 60_000 });
     expect(r.status).not.toBe(0);

@@ -3,6 +3,8 @@
 //   step:      one DDP step of SGD; writes this rank's parameters to rank<R>.bin
 //   reference: no MPI; the gradients of both ranks' shards, averaged here, then the same step;
 //              writes reference.bin (and initial.bin, rank0alone.bin: the step from rank 0's alone)
+//   syncbn, syncbn-reference: gradients and BN statistics with SyncBatchNorm on 2 ranks, and of one
+//              process with BatchNorm2d on both ranks' batches together; prints JSON
 //   collectives: allReduce (sum, mean, max), broadcast, allReduceNumbers; prints JSON
 //   kill:      rank 1 dies (SIGKILL) after the first all-reduce; rank 0 goes on reducing
 //   stall:     rank 1 stops taking part after the first all-reduce (busy, alive)
@@ -65,6 +67,26 @@ if (scenario === 'step') {
   model.parameters().forEach((p, i) => (p.grad = rn.scale(rn.add(grads[0]![i]!, grads[1]![i]!), 1 / RANKS)));
   opt.step();
   writeFileSync(join(outDir, 'reference.bin'), parameterBytes(model));
+} else if (scenario === 'syncbn' || scenario === 'syncbn-reference') {
+  // Gradients and running statistics with SyncBatchNorm over 2 ranks, or of one process with
+  // BatchNorm2d on the two ranks' batches together (the same global batch).
+  const model = makeModel();
+  const distributed = scenario === 'syncbn';
+  let batch: { images: rn.Tensor; labels: rn.Tensor };
+  let net: rn.nn.Module = model;
+  if (distributed) {
+    const group = rn.distributed.init({ timeout: 60 });
+    if (outDir !== 'plain') rn.nn.convertSyncBatchNorm(model);
+    net = new rn.nn.DistributedDataParallel(model);
+    batch = firstBatch(group.rank);
+  } else {
+    const [a, b] = [firstBatch(0), firstBatch(1)];
+    batch = { images: rn.concat([a.images, b.images], 0), labels: rn.tensor(BigInt64Array.from([...(a.labels.toArray() as BigInt64Array), ...(b.labels.toArray() as BigInt64Array)]), [2 * BATCH], { dtype: 'int64' }) };
+  }
+  lossOf(net, batch as rn.data.Batch).backward();
+  const values = (t: rn.Tensor) => Array.from(t.toArray() as Float32Array);
+  console.log(JSON.stringify({ rank: rn.distributed.rank(), grads: model.parameters().map((p) => values(p.grad!)),
+    buffers: model.buffers().filter((b) => b.dtype === 'float32').map(values), sync: model.modules().some((m) => m instanceof rn.nn.SyncBatchNorm) }));
 } else if (scenario === 'collectives') {
   const group = rn.distributed.init({ timeout: 60 });
   const r = group.rank;
