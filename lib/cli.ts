@@ -86,10 +86,11 @@ export function buildProgram(): Command {
     .option('--resume', 'continue the run whose checkpoint is in --out', false)
     .option('--log-every <n>', 'iterations per line of the metrics log', integer(1), 10)
     .option('--distributed', 'data-parallel over the ranks of mpirun (--batch-size per rank; rank 0 logs and checkpoints)', false)
+    .option('--sync-batch-norm', 'with --distributed: batch-norm statistics over all ranks (SyncBatchNorm)', false)
     .action(async (o: Record<string, unknown>) => {
       const group = o.distributed ? joinGroup(say) : undefined;  // distributed: before anything touches CUDA
       const run = await setUpRun(runOptions(o, o.model as string), say);
-      const distributed = group ? distributeRun(run, group, runOptions(o, o.model as string)) : undefined;
+      const distributed = group ? distributeRun(run, group, runOptions(o, o.model as string), o.syncBatchNorm as boolean) : undefined;
       const outDir = (o.out as string | undefined) ?? join('runs', run.spec.name);
       say(`${run.spec.name}: ${(run.model.numParameters() / 1e6).toFixed(2)}M parameters; ${run.data.train.length} training images` +
         `${run.data.test ? `, ${run.data.test.length} test images` : ''}; ${run.totalSteps} iterations; output in ${outDir}`);

@@ -81,6 +81,14 @@ describe.skipIf(mpiSkipReason !== null)('data-parallel training over MPI (2 rank
     expect(reference!.equals(rank0alone!)).toBe(false);
   }, 120_000);
 
+  it('noSync: gradients accumulate on each rank and are averaged once, by the next synced backward', async () => {
+    const r = await runMpi(2, [rank, 'accumulate']);
+    expect(r.status, r.stderr).toBe(0);
+    for (const line of r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)) {
+      expect(line).toMatchObject({ identical: true, alone: false, syncsAfterFirst: 0, syncs: 1 });
+    }
+  }, 120_000);
+
   it("a 2-rank run's loss falls like a 1-rank run's with the same global batch; --resume continues the group", async () => {
     const args = ['train', '--model', 'cifar-resnet8', '--data', 'synthetic:320', '--log-every', '10', '--no-progress', '--device', 'cpu',
       '--lr', '0.1', '--schedule', 'constant', '--threads', '1', '--seed', '1', '--no-augment'];

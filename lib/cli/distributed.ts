@@ -1,8 +1,10 @@
 // `train --distributed`: join the group mpirun started, then give each rank its share of the
-// data, wrap the model in DistributedDataParallel and count the schedule in per-rank steps.
+// data, wrap the model in DistributedDataParallel (its BatchNorm2d layers made SyncBatchNorm with
+// --sync-batch-norm) and count the schedule in per-rank steps.
 import { backends, init, type ProcessGroup } from '../distributed/group.js';
 import { DistributedSampler } from '../data/distributed_sampler.js';
 import { DistributedDataParallel } from '../nn/distributed_data_parallel.js';
+import { convertSyncBatchNorm } from '../nn/sync_batch_norm.js';
 import { LRScheduler } from '../optim/schedules.js';
 import type { DistributedTraining } from '../train/distributed.js';
 import { makeSchedule, type Run, type RunOptions } from './setup.js';
@@ -22,7 +24,9 @@ export function joinGroup(say: (line: string) => void): ProcessGroup {
  * Shards the loaders (the batch size stays per rank: the global batch is size times it), wraps
  * the model, and rebuilds the schedule for the sharded epoch length.
  */
-export function distributeRun(run: Run, group: ProcessGroup, o: RunOptions): DistributedTraining {
+export function distributeRun(run: Run, group: ProcessGroup, o: RunOptions, syncBatchNorm = false): DistributedTraining {
+  if (o.cudaGraph) throw new TypeError('--distributed does not combine with --cuda-graph (the gradient all-reduce is not captured)');
+  if (syncBatchNorm) convertSyncBatchNorm(run.model);
   run.trainLoader = run.trainLoader.withSampler(new DistributedSampler());
   run.testLoader = run.testLoader?.withSampler(new DistributedSampler({ pad: false }));
   run.totalSteps = Math.min(o.maxSteps ?? Infinity, o.epochs * run.trainLoader.length);

@@ -114,6 +114,7 @@ export class DataLoader implements Iterable<Batch>, AsyncIterable<Batch> {
     }
     this.prefetch = checkInt(op, 'prefetch', o.prefetch ?? 2, 1);
     this.sampler = (o.sampler as DistributedSampler | undefined) ?? null;
+    if (this.sampler !== null && typeof this.sampler.positions !== 'function') throw new TypeError(`${op}: sampler must be a DistributedSampler`);
     this.#options = options;
     this.#shape = [...dataset.imageShape];
     const channels = this.#shape[0];

@@ -5,6 +5,7 @@
 //              writes reference.bin (and initial.bin, rank0alone.bin: the step from rank 0's alone)
 //   syncbn, syncbn-reference: gradients and BN statistics with SyncBatchNorm on 2 ranks, and of one
 //              process with BatchNorm2d on both ranks' batches together; prints JSON
+//   accumulate: gradient accumulation with noSync; prints whether the gradients equal the reference
 //   collectives: allReduce (sum, mean, max), broadcast, allReduceNumbers; prints JSON
 //   kill:      rank 1 dies (SIGKILL) after the first all-reduce; rank 0 goes on reducing
 //   stall:     rank 1 stops taking part after the first all-reduce (busy, alive)
@@ -24,11 +25,11 @@ function makeModel(): rn.nn.Module {
   );
 }
 
-/** The first batch of rank r's share of epoch 0. */
-function firstBatch(rank: number): rn.data.Batch {
+/** Batch `index` of rank r's share of epoch 0. */
+function firstBatch(rank: number, index = 0): rn.data.Batch {
   const loader = new rn.data.DataLoader(rn.data.synthetic({ size: 64, seed: 3 }), { batchSize: BATCH, shuffle: true, seed: 5, augment: true })
     .withSampler(new rn.data.DistributedSampler({ numReplicas: RANKS, rank }));
-  return loader[Symbol.iterator]().next().value as rn.data.Batch;
+  return [...loader][index]!;
 }
 
 function parameterBytes(model: rn.nn.Module): Buffer {
@@ -87,6 +88,26 @@ if (scenario === 'step') {
   const values = (t: rn.Tensor) => Array.from(t.toArray() as Float32Array);
   console.log(JSON.stringify({ rank: rn.distributed.rank(), grads: model.parameters().map((p) => values(p.grad!)),
     buffers: model.buffers().filter((b) => b.dtype === 'float32').map(values), sync: model.modules().some((m) => m instanceof rn.nn.SyncBatchNorm) }));
+} else if (scenario === 'accumulate') {
+  // Two micro-batches, the first under noSync: the gradients are the ranks' mean of their sums,
+  // averaged once. The reference is computed here from both ranks' data, without MPI.
+  const group = rn.distributed.init({ timeout: 60 });
+  const model = makeModel();
+  const ddp = new rn.nn.DistributedDataParallel(model);
+  ddp.noSync(() => lossOf(ddp, firstBatch(group.rank, 0)).backward());
+  const syncsAfterFirst = ddp.stats.syncs;
+  lossOf(ddp, firstBatch(group.rank, 1)).backward();
+  const reference = makeModel();
+  const sums = [0, 1].map((r) => {
+    for (const p of reference.parameters()) p.grad = null;
+    lossOf(reference, firstBatch(r, 0)).backward();
+    lossOf(reference, firstBatch(r, 1)).backward();
+    return reference.parameters().map((p) => p.grad!);
+  });
+  const want = sums[0]!.map((g, i) => rn.scale(rn.add(g, sums[1]![i]!), 1 / RANKS));
+  const identical = model.parameters().every((p, i) => Buffer.from((p.grad!.toArray() as Float32Array).buffer).equals(Buffer.from((want[i]!.toArray() as Float32Array).buffer)));
+  const alone = model.parameters().every((p, i) => Buffer.from((p.grad!.toArray() as Float32Array).buffer).equals(Buffer.from((sums[group.rank]![i]!.toArray() as Float32Array).buffer)));
+  console.log(JSON.stringify({ rank: group.rank, identical, alone, syncsAfterFirst, syncs: ddp.stats.syncs }));
 } else if (scenario === 'collectives') {
   const group = rn.distributed.init({ timeout: 60 });
   const r = group.rank;
