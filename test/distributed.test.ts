@@ -10,6 +10,11 @@ import { runNode } from './helpers/run_node.js';
 import { mpiSkipReason, runMpi } from './helpers/run_mpi.js';
 
 const rank = 'test/helpers/distributed_rank.ts';
+const cuda = rn.backends().cuda;
+const nccl = rn.distributed.backends().nccl;
+const cudaRequired = process.env.CUDNN_RESNET_REQUIRE_CUDA === '1';
+const ncclSkipReason = mpiSkipReason ?? (!cuda.available && !cudaRequired ? `CUDA unavailable: ${cuda.reason}` : !nccl.loaded ? `NCCL not loaded: ${nccl.reason}` : null);
+if (ncclSkipReason) console.log(`NCCL tests skipped: ${ncclSkipReason}`);
 const cli = 'lib/bin.ts';
 if (mpiSkipReason) console.log(`MPI tests skipped: ${mpiSkipReason}`);
 const work = mkdtempSync(join(tmpdir(), 'cudnn-resnet-dist-'));
@@ -140,4 +145,18 @@ describe.skipIf(mpiSkipReason !== null)('data-parallel training over MPI (2 rank
     expect(r.stderr).toMatch(/rank 0 of 2: allReduce of 1 tensor \(3 values\) did not complete within 10 s/);
     expect(r.ms).toBeLessThan(60_000);
   }, 90_000);
+});
+
+describe.skipIf(ncclSkipReason !== null)('CUDA tensors over NCCL (one rank per GPU; a 1-rank communicator on a single GPU)', () => {
+  it('allReduce, broadcast and a DDP step on the GPU equal the CPU mean of the ranks\' gradients', async () => {
+    const ranks = Math.max(1, cuda.devices.length);
+    const r = await runMpi(ranks, [rank, 'nccl'], { timeoutMs: 300_000 });
+    expect(r.status, r.stderr).toBe(0);
+    for (const line of r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { size: number; sum: number[]; shared: number[]; maxDiff: number })) {
+      expect(line.size).toBe(ranks);
+      expect(line.sum).toEqual([(ranks * (ranks + 1)) / 2, ranks * (ranks - 1)]);
+      expect(line.shared).toEqual([10]);
+      expect(line.maxDiff).toBeLessThan(1e-4);
+    }
+  }, 300_000);
 });

@@ -6,6 +6,7 @@
 //   syncbn, syncbn-reference: gradients and BN statistics with SyncBatchNorm on 2 ranks, and of one
 //              process with BatchNorm2d on both ranks' batches together; prints JSON
 //   accumulate: gradient accumulation with noSync; prints whether the gradients equal the reference
+//   nccl:      CUDA tensors: collectives and a DDP step through NCCL, one rank per GPU; prints JSON
 //   collectives: allReduce (sum, mean, max), broadcast, allReduceNumbers; prints JSON
 //   kill:      rank 1 dies (SIGKILL) after the first all-reduce; rank 0 goes on reducing
 //   stall:     rank 1 stops taking part after the first all-reduce (busy, alive)
@@ -108,6 +109,28 @@ if (scenario === 'step') {
   const identical = model.parameters().every((p, i) => Buffer.from((p.grad!.toArray() as Float32Array).buffer).equals(Buffer.from((want[i]!.toArray() as Float32Array).buffer)));
   const alone = model.parameters().every((p, i) => Buffer.from((p.grad!.toArray() as Float32Array).buffer).equals(Buffer.from((sums[group.rank]![i]!.toArray() as Float32Array).buffer)));
   console.log(JSON.stringify({ rank: group.rank, identical, alone, syncsAfterFirst, syncs: ddp.stats.syncs }));
+} else if (scenario === 'nccl') {
+  // CUDA tensors through NCCL (one rank per GPU): the collectives, and a DDP step on the GPU
+  // that must equal the mean of the ranks' CPU gradients stepped on the CPU.
+  const group = rn.distributed.init({ timeout: 120 });
+  const r = group.rank;
+  const t = rn.tensor([r + 1, 2 * r], [2]).to('cuda');
+  rn.distributed.allReduce(t, { op: 'sum' });
+  const shared = rn.tensor([r + 10], [1]).to('cuda');
+  rn.distributed.broadcast(shared, { root: 0 });
+  const gpu = makeModel().to({ device: 'cuda' });
+  const ddp = new rn.nn.DistributedDataParallel(gpu);
+  const batch = firstBatch(r % RANKS);
+  rn.crossEntropy(ddp.forward(batch.images.to('cuda')), batch.labels.to('cuda')).backward();
+  const cpuGrads = [...Array(group.size).keys()].map((k) => {
+    const cpu = makeModel();
+    lossOf(cpu, firstBatch(k % RANKS)).backward();
+    return cpu.parameters().map((p) => Array.from(p.grad!.toArray() as Float32Array));
+  });
+  const maxDiff = Math.max(...gpu.parameters().flatMap((p, i) => Array.from(p.grad!.to('cpu').toArray() as Float32Array)
+    .map((v, j) => Math.abs(v - cpuGrads.reduce((s, g) => s + g[i]![j]!, 0) / group.size))));
+  console.log(JSON.stringify({ rank: r, size: group.size, sum: Array.from(t.to('cpu').toArray() as Float32Array),
+    shared: Array.from(shared.to('cpu').toArray() as Float32Array), maxDiff }));
 } else if (scenario === 'collectives') {
   const group = rn.distributed.init({ timeout: 60 });
   const r = group.rank;
