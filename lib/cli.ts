@@ -11,7 +11,7 @@ import { evaluate, train } from './train/trainer.js';
 import { openData } from './cli/data_spec.js';
 import { DEGRADATION_MODELS, formatTable, parseModelList, runComparison } from './cli/experiment.js';
 import { setUpRun, tearDown, type RunOptions } from './cli/setup.js';
-import { distributeRun, joinGroup } from './cli/distributed.js';
+import { describeDistributed, distributeRun, joinGroup } from './cli/distributed.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
 const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -151,6 +151,7 @@ export function buildProgram(): Command {
       for (const [name, lib] of [['cuDNN', c.cudnn], ['cuBLAS', c.cublas]] as const) {
         if (lib) console.log(`  ${name}: ${lib.loaded ? `${lib.version} from ${lib.path}` : `not loaded — ${lib.reason}`}`);
       }
+      for (const line of describeDistributed()) console.log(line);
     });
 
   const experiment = program.command('experiment').description('experiments of the ResNet paper, and comparisons of any nets');

@@ -114,21 +114,22 @@ describe.skipIf(mpiSkipReason !== null)('data-parallel training over MPI (2 rank
   }, 240_000);
 
   it('SyncBatchNorm: gradients and running statistics of the global batch (plain BatchNorm2d differs)', async () => {
-    type Out = { rank: number; grads: number[][]; buffers: number[][]; sync: boolean };
-    const parse = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Out);
-    const [synced, plain, reference] = await Promise.all([
-      runMpi(2, [rank, 'syncbn']), runMpi(2, [rank, 'syncbn', 'plain']), runNode([rank, 'syncbn-reference']),
-    ]);
-    for (const r of [synced, plain, reference]) expect(r.status, r.stderr).toBe(0);
-    const [want] = parse(reference.stdout);
+    type Out = { grads: number[][]; buffers: number[][]; sync: boolean };
+    const dir = join(work, 'syncbn');
+    mkdirSync(dir);
+    const runs = await Promise.all([runMpi(2, [rank, 'syncbn', dir]), runMpi(2, [rank, 'syncbn', dir, 'plain']), runNode([rank, 'syncbn-reference', dir])]);
+    for (const r of runs) expect(r.status, r.stderr).toBe(0);
+    const read = (name: string) => JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as Out;
+    const want = read('syncbn-reference-sync-0');
     const maxDiff = (a: number[][], b: number[][]) => Math.max(...a.flatMap((t, i) => t.map((v, j) => Math.abs(v - b[i]![j]!))));
-    expect(Math.max(...want!.buffers.flat().map(Math.abs))).toBeGreaterThan(1e-3);
-    for (const got of parse(synced.stdout)) {
+    expect(Math.max(...want.buffers.flat().map(Math.abs))).toBeGreaterThan(1e-3);
+    for (const r of [0, 1]) {
+      const got = read(`syncbn-sync-${r}`);
       expect(got.sync).toBe(true);
-      expect(maxDiff(got.grads, want!.grads)).toBeLessThan(1e-6);
-      expect(maxDiff(got.buffers, want!.buffers)).toBeLessThan(1e-6);
+      expect(maxDiff(got.grads, want.grads)).toBeLessThan(1e-6);
+      expect(maxDiff(got.buffers, want.buffers)).toBeLessThan(1e-6);
+      expect(maxDiff(read(`syncbn-plain-${r}`).grads, want.grads)).toBeGreaterThan(1e-4);
     }
-    for (const got of parse(plain.stdout)) expect(maxDiff(got.grads, want!.grads)).toBeGreaterThan(1e-4);
   }, 120_000);
 
   it('a killed rank ends the other with an error naming it, within the timeout', async () => {
@@ -142,7 +143,14 @@ describe.skipIf(mpiSkipReason !== null)('data-parallel training over MPI (2 rank
   it('a rank that stops taking part ends the other with a timeout error naming the collective and the rank', async () => {
     const r = await runMpi(2, [rank, 'stall'], { timeoutMs: 60_000 });
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/rank 0 of 2: allReduce of 1 tensor \(3 values\) did not complete within 10 s/);
+    expect(r.stderr).toMatch(/rank 0 of 2: allReduce of 1 tensor \(3 values\) did not complete within 10 s: rank 1 is alive but has not started it/);
+    expect(r.ms).toBeLessThan(60_000);
+  }, 90_000);
+
+  it('a hung rank (stopped: no heartbeat) ends the other with a timeout error saying it is silent', async () => {
+    const r = await runMpi(2, [rank, 'freeze'], { timeoutMs: 60_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/did not complete within 10 s: rank 1 has been silent for \d+\.\d s/);
     expect(r.ms).toBeLessThan(60_000);
   }, 90_000);
 });

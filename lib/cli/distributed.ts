@@ -9,6 +9,15 @@ import { LRScheduler } from '../optim/schedules.js';
 import type { DistributedTraining } from '../train/distributed.js';
 import { makeSchedule, type Run, type RunOptions } from './setup.js';
 
+/** The `info` lines: MPI and NCCL, where they were loaded from or why not. */
+export function describeDistributed(): string[] {
+  const { mpi, nccl } = backends();
+  return [
+    `distributed: MPI ${mpi.loaded ? `Open MPI ${mpi.version} from ${mpi.path}` : `not loaded — ${mpi.reason}`}`,
+    `  NCCL: ${nccl.loaded ? `${nccl.version} from ${nccl.path}` : `not loaded — ${nccl.reason}`}`,
+  ];
+}
+
 /** Joins the group; before anything touches CUDA (each rank is given its local GPU). */
 export function joinGroup(say: (line: string) => void): ProcessGroup {
   const found = backends();

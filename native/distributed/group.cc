@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "../core/error.h"
+#include "heartbeat.h"
 #include "mpi_library.h"
 #include "nccl.h"
 
@@ -38,6 +39,9 @@ struct Group {
   std::string broken;             // the first failure; later collectives fail with it
   GroupInfo info;
   double timeoutSeconds = 300;
+  // Used by the communication thread only.
+  Heartbeat heartbeat;
+  int64_t startedCollectives = 0;
 };
 
 Group& group() {
@@ -65,13 +69,16 @@ void finish(Work& work, const std::string& error) {
 void poll(mpi::MPI_Request* request, Clock::time_point deadline, const Work& work) {
   const mpi::Api& api = mpi::api();
   int flag = 0;
+  Group& g = group();
   for (int polls = 0;; ++polls) {
     CR_MPI_CHECK(api.MPI_Test(request, &flag, kStatusIgnore));
     if (flag) return;
+    g.heartbeat.beat(g.startedCollectives);
     if (Clock::now() > deadline) {
-      CR_CHECK(false, rankName(), ": ", work.what, " did not complete within ", group().timeoutSeconds,
-               " s: another rank died, is stuck, or did not call the same collective (every rank must run the same ",
-               "collectives in the same order); the process group is unusable from here on");
+      const std::string laggards = g.heartbeat.laggards(g.startedCollectives);
+      CR_CHECK(false, rankName(), ": ", work.what, " did not complete within ", g.timeoutSeconds, " s: ",
+               laggards.empty() ? "every other rank is alive and has started it" : laggards,
+               " (every rank must run the same collectives in the same order); the process group is unusable from here on");
     }
     if (polls > 200) {
       struct timespec pause = {0, 50000};
@@ -143,6 +150,7 @@ void run(Work& work) {
   Group& g = group();
   const Clock::time_point deadline =
       Clock::now() + std::chrono::microseconds(static_cast<int64_t>(g.timeoutSeconds * 1e6));
+  if (work.kind != Work::Kind::Finalize) ++g.startedCollectives;
   switch (work.kind) {
     case Work::Kind::AllReduce:
       runAllReduce(work, deadline);
@@ -167,6 +175,7 @@ void run(Work& work) {
       break;
     }
     case Work::Kind::Finalize:
+      g.heartbeat.stop();
       CR_MPI_CHECK(mpi::api().MPI_Finalize());
       break;
   }
@@ -192,6 +201,7 @@ void initialiseMpi() {
   CR_MPI_CHECK(api.MPI_Comm_rank(local, &info.localRank));
   CR_MPI_CHECK(api.MPI_Comm_size(local, &info.localSize));
   CR_MPI_CHECK(api.MPI_Comm_free(&local));
+  g.heartbeat.start(info.rank, info.size);
   std::lock_guard<std::mutex> lock(g.mutex);
   g.info = info;
 }
@@ -217,7 +227,12 @@ void threadMain() {
     std::string broken;
     {
       std::unique_lock<std::mutex> lock(g.mutex);
-      g.changed.wait(lock, [&g] { return !g.queue.empty(); });
+      // Idle: the heartbeat goes on, so that waiting ranks know this one is alive.
+      while (!g.changed.wait_for(lock, std::chrono::milliseconds(200), [&g] { return !g.queue.empty(); })) {
+        lock.unlock();
+        g.heartbeat.beat(g.startedCollectives);
+        lock.lock();
+      }
       work = g.queue.front();
       g.queue.pop_front();
       broken = g.broken;

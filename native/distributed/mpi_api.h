@@ -53,6 +53,7 @@ constexpr int MPI_MAX_LIBRARY_VERSION_STRING = 256;
   X(MPI_Comm_size, int, (MPI_Comm comm, int* size))                                               \
   X(MPI_Comm_split_type, int, (MPI_Comm comm, int type, int key, MPI_Info info, MPI_Comm* out))   \
   X(MPI_Comm_free, int, (MPI_Comm * comm))                                                        \
+  X(MPI_Comm_dup, int, (MPI_Comm comm, MPI_Comm * out))                                           \
   X(MPI_Comm_set_errhandler, int, (MPI_Comm comm, MPI_Errhandler handler))                        \
   X(MPI_Iallreduce, int,                                                                          \
     (const void* send, void* recv, int count, MPI_Datatype type, MPI_Op op, MPI_Comm comm,        \
@@ -61,6 +62,12 @@ constexpr int MPI_MAX_LIBRARY_VERSION_STRING = 256;
                       MPI_Request* request))                                                      \
   X(MPI_Ibarrier, int, (MPI_Comm comm, MPI_Request * request))                                    \
   X(MPI_Test, int, (MPI_Request * request, int* flag, MPI_Status* status))                        \
+  X(MPI_Isend, int, (const void* buffer, int count, MPI_Datatype type, int dest, int tag,         \
+                     MPI_Comm comm, MPI_Request* request))                                        \
+  X(MPI_Irecv, int, (void* buffer, int count, MPI_Datatype type, int source, int tag,             \
+                     MPI_Comm comm, MPI_Request* request))                                        \
+  X(MPI_Cancel, int, (MPI_Request * request))                                                     \
+  X(MPI_Request_free, int, (MPI_Request * request))                                               \
   X(MPI_Error_string, int, (int code, char* text, int* length))                                   \
   X(MPI_Get_library_version, int, (char* text, int* length))
 

@@ -4,17 +4,18 @@
 //   reference: no MPI; the gradients of both ranks' shards, averaged here, then the same step;
 //              writes reference.bin (and initial.bin, rank0alone.bin: the step from rank 0's alone)
 //   syncbn, syncbn-reference: gradients and BN statistics with SyncBatchNorm on 2 ranks, and of one
-//              process with BatchNorm2d on both ranks' batches together; prints JSON
+//              process with BatchNorm2d on both ranks' batches together; writes JSON files
 //   accumulate: gradient accumulation with noSync; prints whether the gradients equal the reference
 //   nccl:      CUDA tensors: collectives and a DDP step through NCCL, one rank per GPU; prints JSON
 //   collectives: allReduce (sum, mean, max), broadcast, allReduceNumbers; prints JSON
 //   kill:      rank 1 dies (SIGKILL) after the first all-reduce; rank 0 goes on reducing
 //   stall:     rank 1 stops taking part after the first all-reduce (busy, alive)
+//   freeze:    rank 1 is stopped (SIGSTOP) after the first all-reduce: silent
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as rn from '../../lib/index.js';
 
-const [scenario, outDir = '.'] = process.argv.slice(2);
+const [scenario, outDir = '.', variant] = process.argv.slice(2);
 const BATCH = 8;  // per rank
 const RANKS = 2;
 
@@ -78,7 +79,7 @@ if (scenario === 'step') {
   let net: rn.nn.Module = model;
   if (distributed) {
     const group = rn.distributed.init({ timeout: 60 });
-    if (outDir !== 'plain') rn.nn.convertSyncBatchNorm(model);
+    if (variant !== 'plain') rn.nn.convertSyncBatchNorm(model);
     net = new rn.nn.DistributedDataParallel(model);
     batch = firstBatch(group.rank);
   } else {
@@ -87,7 +88,9 @@ if (scenario === 'step') {
   }
   lossOf(net, batch as rn.data.Batch).backward();
   const values = (t: rn.Tensor) => Array.from(t.toArray() as Float32Array);
-  console.log(JSON.stringify({ rank: rn.distributed.rank(), grads: model.parameters().map((p) => values(p.grad!)),
+  // A file per rank: mpirun may interleave long lines of several ranks on stdout.
+  writeFileSync(join(outDir, `${scenario}-${variant ?? 'sync'}-${rn.distributed.rank()}.json`), JSON.stringify({
+    grads: model.parameters().map((p) => values(p.grad!)),
     buffers: model.buffers().filter((b) => b.dtype === 'float32').map(values), sync: model.modules().some((m) => m instanceof rn.nn.SyncBatchNorm) }));
 } else if (scenario === 'accumulate') {
   // Two micro-batches, the first under noSync: the gradients are the ranks' mean of their sums,
@@ -146,11 +149,12 @@ if (scenario === 'step') {
   rn.distributed.barrier();
   console.log(JSON.stringify({ rank: r, size: group.size, sum: sum.toArray(), mean: mean.toArray(), max: max.toArray(),
     shared: shared.toArray(), numbers }, (_, v: unknown) => (v instanceof Float32Array ? Array.from(v) : v)));
-} else if (scenario === 'kill' || scenario === 'stall') {
+} else if (scenario === 'kill' || scenario === 'stall' || scenario === 'freeze') {
   const group = rn.distributed.init({ timeout: 10 });
   const t = rn.tensor([1, 2, 3], [3]);
   rn.distributed.allReduce(t);
   if (group.rank === 1 && scenario === 'kill') process.kill(process.pid, 'SIGKILL');
+  if (group.rank === 1 && scenario === 'freeze') process.kill(process.pid, 'SIGSTOP');  // hung: no heartbeat either
   if (group.rank === 1 && scenario === 'stall') {
     const end = Date.now() + 60_000;
     while (Date.now() < end);  // alive, but not taking part
