@@ -5,7 +5,8 @@
 // Every rank runs the same steps; rank 0 prints one JSON line: ranks, threads per rank, per-rank
 // batch, global images/s, and of the measured steps' time: the all-reduces' time on the
 // communication thread (overlapping the backward pass) and the JS thread's wait for them (the
-// exposed part). Run alone (without mpirun) it is the 1-rank baseline, DDP included.
+// exposed part), and the time of one 25 MiB all-reduce with the ranks in step (bus bandwidth as
+// NCCL's tests count it). Run alone (without mpirun) it is the 1-rank baseline, DDP included.
 import * as rn from '../lib/index.js';
 import { createModel } from '../lib/models/registry.js';
 
@@ -41,6 +42,19 @@ rn.distributed.barrier();
 const seconds = (performance.now() - started) / 1000;
 const stats = ddp.stats;
 const gradientBytes = ddp.buckets.reduce((n, b) => n + b.bytes, 0);
+
+// The all-reduce alone, ranks in step (a barrier first): 25 MiB, DDP's bucket size.
+const bucket = rn.zeros([(25 * 2 ** 20) / 4]);
+rn.distributed.allReduce(bucket);
+let reduceSeconds = 0;
+for (let i = 0; i < 5; i++) {
+  rn.distributed.barrier();
+  const t0 = performance.now();
+  rn.distributed.allReduce(bucket, { op: 'mean' });
+  reduceSeconds += (performance.now() - t0) / 5000;
+}
+// Bus bandwidth as NCCL's tests count it: 2 (n - 1) / n of the bytes cross each link.
+const busGBs = group.size > 1 ? ((2 * (group.size - 1)) / group.size) * (25 * 2 ** 20) / reduceSeconds / 1e9 : 0;
 if (group.rank === 0) {
   console.log(JSON.stringify({
     model: modelName, ranks: group.size, threadsPerRank: rn.backends().cpu.threads, batchPerRank: batch, steps,
@@ -51,5 +65,6 @@ if (group.rank === 0) {
     waitMsPerStep: Number(((1000 * stats.waitSeconds) / steps).toFixed(2)),
     allReduceShare: Number((stats.allReduceSeconds / seconds).toFixed(4)),
     exposedShare: Number((stats.waitSeconds / seconds).toFixed(4)),
+    allReduce25MiBMs: Number((1000 * reduceSeconds).toFixed(2)), busGBs: Number(busGBs.toFixed(2)),
   }));
 }

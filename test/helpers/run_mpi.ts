@@ -1,8 +1,8 @@
 // Runs `mpirun -np N node --import tsx <script> ...` over loopback without blocking the test
 // worker, and says why it cannot when Open MPI is missing.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as rn from '../../lib/index.js';
-import type { NodeResult } from './run_node.js';
+import { runCommand, type NodeResult } from './run_node.js';
 
 const mpirunFound = spawnSync('mpirun', ['--version'], { stdio: 'ignore' }).status === 0;
 const mpi = rn.distributed.backends().mpi;
@@ -18,19 +18,5 @@ export function runMpi(ranks: number, args: string[], options: { timeoutMs?: num
     '-np', String(ranks), process.execPath, '--import', 'tsx', ...args];
   const env = { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', ...options.env };
   const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn('mpirun', argv, { env });
-    let stdout = '', stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr, ms: Date.now() - started });
-    });
-  });
+  return runCommand('mpirun', argv, { env, timeoutMs: options.timeoutMs ?? 120_000 }).then((r) => ({ ...r, ms: Date.now() - started }));
 }
