@@ -132,7 +132,7 @@ describe.skipIf(mpiSkipReason !== null)('data-parallel training over MPI (2 rank
     }
   }, 120_000);
 
-  it('a killed rank ends the other with an error naming it, within the timeout', async () => {
+  it.concurrent('a killed rank ends the other with an error naming it, within the timeout', async () => {
     const r = await runMpi(2, [rank, 'kill'], { timeoutMs: 60_000 });
     expect(r.status).not.toBe(0);
     expect(r.stdout + r.stderr).toMatch(/rank 1 .*exited on signal 9/);
@@ -140,14 +140,14 @@ describe.skipIf(mpiSkipReason !== null)('data-parallel training over MPI (2 rank
     expect(r.ms).toBeLessThan(30_000);
   }, 90_000);
 
-  it('a rank that stops taking part ends the other with a timeout error naming the collective and the rank', async () => {
+  it.concurrent('a rank that stops taking part ends the other with a timeout error naming the collective and the rank', async () => {
     const r = await runMpi(2, [rank, 'stall'], { timeoutMs: 60_000 });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/rank 0 of 2: allReduce of 1 tensor \(3 values\) did not complete within 10 s: rank 1 is alive but has not started it/);
     expect(r.ms).toBeLessThan(60_000);
   }, 90_000);
 
-  it('a hung rank (stopped: no heartbeat) ends the other with a timeout error saying it is silent', async () => {
+  it.concurrent('a hung rank (stopped: no heartbeat) ends the other with a timeout error saying it is silent', async () => {
     const r = await runMpi(2, [rank, 'freeze'], { timeoutMs: 60_000 });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/did not complete within 10 s: rank 1 has been silent for \d+\.\d s/);
