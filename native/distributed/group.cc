@@ -366,7 +366,9 @@ WorkPtr allReduce(std::vector<Tensor> inputs, std::vector<Tensor> outputs, Reduc
   work->op = op;
   work->what = describeTensors("allReduce", inputs);
   if (device == Device::CUDA) {
-    ncclAllReduce(inputs, outputs, op, groupInfo());
+    work->joinDeviceStream = ncclAllReduce(inputs, outputs, op, groupInfo());
+    work->inputs = std::move(inputs);
+    work->outputs = std::move(outputs);
     return completed(work);
   }
   for (const Tensor& t : inputs) expectFloat32("allReduce", "tensors", t);
@@ -426,6 +428,13 @@ void wait(const WorkPtr& work) {
   std::unique_lock<std::mutex> lock(work->mutex);
   work->changed.wait(lock, [&work] { return work->done; });
   if (!work->error.empty()) throw Error(ErrorKind::Generic, work->error);
+  if (work->joinDeviceStream) {
+    std::function<void()> join = std::move(work->joinDeviceStream);
+    work->joinDeviceStream = nullptr;
+    join();
+    work->inputs.clear();
+    work->outputs.clear();
+  }
 }
 
 bool isDone(const WorkPtr& work) {

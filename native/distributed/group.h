@@ -10,6 +10,7 @@
 #pragma once
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -60,6 +61,9 @@ struct Work {
   bool done = false;
   std::string error;            // empty on success
   double seconds = 0;           // time the collective took on the communication thread
+  // CUDA tensors (NCCL): makes the backend's stream wait for the collective; run once by wait(),
+  // which releases the tensors only then (the caching allocator reuses memory in stream order).
+  std::function<void()> joinDeviceStream;
 };
 using WorkPtr = std::shared_ptr<Work>;
 

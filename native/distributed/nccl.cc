@@ -131,17 +131,35 @@ NcclReport ncclReport() {
   return report;
 }
 
-void ncclAllReduce(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs, ReduceOp op, const GroupInfo& group) {
+std::function<void()> ncclAllReduce(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs, ReduceOp op,
+                                    const GroupInfo& group) {
   nccl::ncclComm_t comm = communicator(group);
   checkAsync(comm, "allReduce");
+  static cudaStream_t commStream = [] {
+    cudaStream_t s = nullptr;
+    CR_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    return s;
+  }();
+  cudaEvent_t ready = nullptr;
+  CR_CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+  CR_CUDA_CHECK(cudaEventRecord(ready, cuda::stream()));
+  CR_CUDA_CHECK(cudaStreamWaitEvent(commStream, ready, 0));
+  CR_CUDA_CHECK(cudaEventDestroy(ready));
   CR_NCCL_CHECK(table().ncclGroupStart());
   for (size_t i = 0; i < inputs.size(); ++i) {
     const nccl::ncclDataType_t type = ncclType("allReduce", inputs[i].dtype);
     CR_CHECK_TYPE(type != nccl::ncclUint8, "allReduce: uint8 tensors cannot be reduced");
     CR_NCCL_CHECK(table().ncclAllReduce(inputs[i].storage->data, outputs[i].storage->data, static_cast<size_t>(inputs[i].numel()),
-                                        type, ncclOp(op), comm, cuda::stream()));
+                                        type, ncclOp(op), comm, commStream));
   }
   CR_NCCL_CHECK(table().ncclGroupEnd());
+  cudaEvent_t done = nullptr;
+  CR_CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+  CR_CUDA_CHECK(cudaEventRecord(done, commStream));
+  return [done] {
+    CR_CUDA_CHECK(cudaStreamWaitEvent(cuda::stream(), done, 0));
+    CR_CUDA_CHECK(cudaEventDestroy(done));
+  };
 }
 
 void ncclBroadcast(std::vector<Tensor>& tensors, int root, const GroupInfo& group) {

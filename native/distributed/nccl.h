@@ -1,9 +1,12 @@
 // NCCL for the collectives of CUDA tensors (declared in nccl_api.h, loaded with dlopen in
 // nccl.cc; nccl_none.cc in builds without the CUDA part). The communicator is created on the
 // first collective: rank 0 makes NCCL's unique id and broadcasts it over MPI, every rank joins
-// with its own rank on its current CUDA device. Collectives are queued on the CUDA stream of
-// the backend (stream-ordered after the backward kernels that made the gradients).
+// with its own rank on its current CUDA device. The all-reduce runs on a stream of its own,
+// after the work queued so far on the backend's stream (the backward kernels that made the
+// gradients), so the backward kernels queued next overlap it; the function it returns makes the
+// backend's stream wait for it (without blocking the host). Broadcasts run on the backend's stream.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,7 +23,8 @@ struct NcclReport {
 // Loads NCCL on the first call; never throws.
 NcclReport ncclReport();
 
-void ncclAllReduce(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs, ReduceOp op, const GroupInfo& group);
+std::function<void()> ncclAllReduce(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs, ReduceOp op,
+                                    const GroupInfo& group);
 void ncclBroadcast(std::vector<Tensor>& tensors, int root, const GroupInfo& group);
 
 }  // namespace cr::dist
