@@ -11,6 +11,7 @@
 //   kill:      rank 1 dies (SIGKILL) after the first all-reduce; rank 0 goes on reducing
 //   stall:     rank 1 stops taking part after the first all-reduce (busy, alive)
 //   freeze:    rank 1 is stopped (SIGSTOP) after the first all-reduce: silent
+//   late:      rank 1 does not call init() within rank 0's timeout
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as rn from '../../lib/index.js';
@@ -149,6 +150,14 @@ if (scenario === 'step') {
   rn.distributed.barrier();
   console.log(JSON.stringify({ rank: r, size: group.size, sum: sum.toArray(), mean: mean.toArray(), max: max.toArray(),
     shared: shared.toArray(), numbers }, (_, v: unknown) => (v instanceof Float32Array ? Array.from(v) : v)));
+} else if (scenario === 'late') {
+  // Rank 1 does not join within rank 0's timeout.
+  if (Number(process.env.OMPI_COMM_WORLD_RANK) === 1) {
+    const end = Date.now() + 60_000;
+    while (Date.now() < end);
+  }
+  rn.distributed.init({ timeout: 5 });
+  console.log('joined');
 } else if (scenario === 'kill' || scenario === 'stall' || scenario === 'freeze') {
   const group = rn.distributed.init({ timeout: 10 });
   const t = rn.tensor([1, 2, 3], [3]);
