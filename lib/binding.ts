@@ -108,7 +108,7 @@ export interface NativeGroupInfo {
 /** A collective queued on the communication thread (or on the CUDA stream). */
 export type NativeWork = { readonly __work: unique symbol };
 export interface NativeDistributed {
-  backends(): { mpi: LibraryInfo; nccl: LibraryInfo & { compiled: boolean }; launcher: NativeGroupInfo & { launched: boolean }; initialized: boolean };
+  backends(): { mpi: LibraryInfo & { searched: string[] }; nccl: LibraryInfo & { compiled: boolean; searched: string[] }; launcher: NativeGroupInfo & { launched: boolean }; initialized: boolean };
   /** Joins the group (blocks until every rank has, at most timeoutSeconds). */
   init(timeoutSeconds: number): NativeGroupInfo;
   finalize(): void;

@@ -24,7 +24,7 @@ export function joinGroup(say: (line: string) => void): ProcessGroup {
   const group = init();
   if (group.rank === 0) {
     say(`distributed: ${group.size} rank${group.size > 1 ? 's' : ''} on ${group.size / group.localSize} machine(s); ` +
-      `MPI: Open MPI ${found.mpi.version}; NCCL: ${found.nccl.loaded ? found.nccl.version : `not used (${found.nccl.reason?.split(": looked in")[0]})`}`);
+      `MPI: Open MPI ${found.mpi.version}; NCCL: ${found.nccl.loaded ? found.nccl.version : `not used (${found.nccl.reason})`}`);
   }
   return group;
 }

@@ -14,9 +14,9 @@ export interface ProcessGroup {
 
 export interface DistributedBackends {
   /** Open MPI (libmpi.so.40): the launcher's bootstrap and the all-reduce of CPU tensors. */
-  mpi: LibraryInfo;
+  mpi: LibraryInfo & { searched: string[] };
   /** NCCL (libnccl.so.2): the all-reduce of CUDA tensors; compiled false without the CUDA part. */
-  nccl: LibraryInfo & { compiled: boolean };
+  nccl: LibraryInfo & { compiled: boolean; searched: string[] };
   /** What mpirun says about this process before init(); launched false outside mpirun. */
   launcher: ProcessGroup & { launched: boolean };
   initialized: boolean;

@@ -145,6 +145,7 @@ Attempt tryLoad(const LibrarySpec& spec, const std::string& target, bool viaLoad
   }
   const std::string versionProblem = spec.checkVersion(library, path, info);
   if (!versionProblem.empty()) {
+    info.builtForCuda.clear();  // the refused copy's: its reason says it
     spec.unbind();
     dlclose(library);
     closeCompanions();
@@ -171,18 +172,15 @@ LibraryInfo search(const LibrarySpec& spec) {
     if (attempt.found && !attempt.loaded && firstUnusable.empty()) firstUnusable = attempt.note;
     return attempt.loaded;
   };
+  // The reason is one sentence; the places looked in, each with what was found there, are listed
+  // in info.searched (rn.backends().cuda.cudnn.searched).
   auto finish = [&] {
-    std::string list;
-    for (const auto& [place, outcome] : places) {
-      info.searched.push_back(place + " (" + outcome + ")");
-      // In the reason, the copy that the reason starts with is not described twice.
-      const bool described = !firstUnusable.empty() && outcome == firstUnusable;
-      list += (list.empty() ? "" : ", ") + place + " (" + (described ? "that copy" : outcome) + ")";
-    }
+    for (const auto& [place, outcome] : places) info.searched.push_back(place + " (" + outcome + ")");
     if (info.loaded) return info;
-    info.reason = firstUnusable.empty()
-                      ? std::string(spec.soname) + " not found: looked in " + list
-                      : firstUnusable + "; no usable " + spec.soname + " was found: looked in " + list;
+    const std::string looked = "in the " + std::to_string(places.size()) + " places looked in (listed in searched; $" +
+                               spec.envVariable + " may name the library file or its folder)";
+    info.reason = firstUnusable.empty() ? std::string(spec.soname) + " not found " + looked
+                                        : firstUnusable + "; no usable " + spec.soname + " was found " + looked;
     return info;
   };
 

@@ -22,7 +22,8 @@ struct LibraryInfo {
   std::string path;                   // the file that was loaded
   std::string version;                // "9.10.2"
   int64_t versionNumber = 0;          // 91002 (major * 10000 + minor * 100 + patch)
-  std::string reason;                 // when not loaded: why, naming every place looked at
+  std::string builtForCuda;           // cuDNN: the CUDA version it was built for ("13.0"), once read
+  std::string reason;                 // when not loaded: why, in one sentence
   std::vector<std::string> searched;  // each place looked at, with what was found there
 };
 

@@ -22,6 +22,9 @@ Napi::Object libraryObject(Napi::Env env, const LibraryInfo& library) {
   } else {
     o.Set("reason", library.reason);
   }
+  Napi::Array searched = Napi::Array::New(env, library.searched.size());
+  for (size_t i = 0; i < library.searched.size(); ++i) searched.Set(static_cast<uint32_t>(i), library.searched[i]);
+  o.Set("searched", searched);
   return o;
 }
 
