@@ -86,6 +86,14 @@ describe.skipIf(mpiSkipReason !== null)('data-parallel training over MPI (2 rank
     expect(reference!.equals(rank0alone!)).toBe(false);
   }, 120_000);
 
+  it('DDP steps hold no memory beyond the step: native live bytes are steady', async () => {
+    const r = await runMpi(2, [rank, 'memory']);
+    expect(r.status, r.stderr).toBe(0);
+    for (const line of r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { liveBytes: number[] })) {
+      expect(new Set(line.liveBytes.slice(2)).size, JSON.stringify(line.liveBytes)).toBe(1);
+    }
+  }, 120_000);
+
   it('noSync: gradients accumulate on each rank and are averaged once, by the next synced backward', async () => {
     const r = await runMpi(2, [rank, 'accumulate']);
     expect(r.status, r.stderr).toBe(0);

@@ -432,9 +432,10 @@ void wait(const WorkPtr& work) {
     std::function<void()> join = std::move(work->joinDeviceStream);
     work->joinDeviceStream = nullptr;
     join();
-    work->inputs.clear();
-    work->outputs.clear();
   }
+  // The tensors' memory goes back now, not when the JS handle of the work is collected.
+  work->inputs.clear();
+  work->outputs.clear();
 }
 
 bool isDone(const WorkPtr& work) {

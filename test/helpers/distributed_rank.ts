@@ -1,6 +1,7 @@
 // One rank of the data-parallel tests (test/distributed.test.ts), run by mpirun (or alone, for
 // the single-process reference). Usage: distributed_rank.ts <scenario> <outDir>
 //   step:      one DDP step of SGD; writes this rank's parameters to rank<R>.bin
+//   memory:    native live bytes after each of 6 DDP steps; prints JSON
 //   reference: no MPI; the gradients of both ranks' shards, averaged here, then the same step;
 //              writes reference.bin (and initial.bin, rank0alone.bin: the step from rank 0's alone)
 //   syncbn, syncbn-reference: gradients and BN statistics with SyncBatchNorm on 2 ranks, and of one
@@ -52,6 +53,23 @@ if (scenario === 'step') {
   opt.step();
   writeFileSync(join(outDir, `rank${group.rank}.bin`), parameterBytes(model));
   console.log(JSON.stringify({ rank: group.rank, buckets: ddp.buckets.length, syncs: ddp.stats.syncs }));
+} else if (scenario === 'memory') {
+  // Native bytes after each of several DDP steps: steady (a collective's tensors are released by wait()).
+  const group = rn.distributed.init({ timeout: 60 });
+  const model = makeModel();
+  const ddp = new rn.nn.DistributedDataParallel(model, { bucketCapMb: 0.0002, firstBucketCapMb: 0.0001 });
+  const opt = new rn.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+  const batch = firstBatch(group.rank);
+  const liveBytes: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    rn.scope(() => {
+      opt.zeroGrad();
+      lossOf(ddp, batch).backward();
+      opt.step();
+    });
+    liveBytes.push(rn.memory().liveBytes);
+  }
+  console.log(JSON.stringify({ rank: group.rank, liveBytes }));
 } else if (scenario === 'reference') {
   const model = makeModel();
   writeFileSync(join(outDir, 'initial.bin'), parameterBytes(model));
