@@ -71,7 +71,7 @@ describe.skipIf(mpiSkipReason !== null)('data-parallel training over MPI (2 rank
     }
   });
 
-  it('after one DDP step the parameters are bit-identical on both ranks and equal to one process averaging the gradients', async () => {
+  it('after one DDP step (rank 1 initialised differently) the parameters are bit-identical on both ranks and equal to one process averaging the gradients', async () => {
     const dir = join(work, 'step');
     mkdirSync(dir);
     const mpi = await runMpi(2, [rank, 'step', dir]);

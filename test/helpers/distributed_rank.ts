@@ -1,6 +1,7 @@
 // One rank of the data-parallel tests (test/distributed.test.ts), run by mpirun (or alone, for
 // the single-process reference). Usage: distributed_rank.ts <scenario> <outDir>
-//   step:      one DDP step of SGD; writes this rank's parameters to rank<R>.bin
+//   step:      one DDP step of SGD from weights that differ per rank until DDP broadcasts rank 0's;
+//              writes this rank's parameters to rank<R>.bin
 //   memory:    native live bytes after each of 6 DDP steps; prints JSON
 //   reference: no MPI; the gradients of both ranks' shards, averaged here, then the same step;
 //              writes reference.bin (and initial.bin, rank0alone.bin: the step from rank 0's alone)
@@ -21,8 +22,8 @@ const [scenario, outDir = '.', variant] = process.argv.slice(2);
 const BATCH = 8;  // per rank
 const RANKS = 2;
 
-function makeModel(): rn.nn.Module {
-  rn.manualSeed(7);
+function makeModel(seed = 7): rn.nn.Module {
+  rn.manualSeed(seed);
   return new rn.nn.Sequential(
     new rn.nn.Conv2d(3, 4, 3, { padding: 1 }), new rn.nn.BatchNorm2d(4), new rn.nn.ReLU(),
     new rn.nn.AdaptiveAvgPool2d(1), new rn.nn.Flatten(), new rn.nn.Linear(4, 10),
@@ -46,7 +47,7 @@ function lossOf(model: rn.nn.Module, batch: rn.data.Batch): rn.Tensor {
 
 if (scenario === 'step') {
   const group = rn.distributed.init({ timeout: 60 });
-  const model = makeModel();
+  const model = makeModel(7 + group.rank);  // rank 1 starts elsewhere: DDP gives it rank 0's weights
   const ddp = new rn.nn.DistributedDataParallel(model, { bucketCapMb: 0.0002, firstBucketCapMb: 0.0001 });
   const opt = new rn.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
   lossOf(ddp, firstBatch(group.rank)).backward();
