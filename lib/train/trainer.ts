@@ -29,6 +29,7 @@ import { EpochProgress } from './progress.js';
 import { TrainWindow, type StepRecord } from './train_window.js';
 
 export { evaluate, type EvaluationResult } from './evaluate.js';
+import { combineEvaluations, isMainRank, type DistributedTraining } from './distributed.js';
 
 export interface TrainOptions {
   model: Module;
@@ -78,6 +79,8 @@ export interface TrainOptions {
   patience?: number;
   /** Stepped with the test loss after each evaluation. */
   plateau?: ReduceLROnPlateau;
+  /** Data-parallel training (model: the DDP wrapper; loaders: each rank's share). See lib/train/distributed.ts. */
+  distributed?: DistributedTraining;
 }
 
 export interface TrainSummary {
@@ -127,6 +130,9 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const numClasses = o.spec.numClasses;
   const ks = topKList(o.topk, numClasses);
   const runName = o.runName ?? o.spec.name;
+  const main = isMainRank(o.distributed);  // distributed: only rank 0 logs, reports and checkpoints
+  const net = o.distributed?.ddp.module ?? o.model;  // distributed: checkpoints hold the wrapped model
+  const say = (line: string) => { if (main) o.onEvent?.(line); };
   const batchesPerEpoch = o.trainLoader.length;
   const totalSteps = plannedSteps(o.epochs, batchesPerEpoch, maxSteps);
   const plannedEpochs = Math.ceil(totalSteps / batchesPerEpoch);
@@ -137,7 +143,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   if (o.resume) {
     const outDir = o.outDir!;
     if (!existsSync(checkpointPaths(outDir).json)) throw new Error(`train: nothing to resume: ${checkpointPaths(outDir).json} does not exist`);
-    const state = loadCheckpoint(outDir, o.model, o.optimizer, o.scheduler);
+    const state = loadCheckpoint(outDir, net, o.optimizer, o.scheduler);
     if (state.model.name !== o.spec.name) throw new Error(`train: the checkpoint holds ${state.model.name}, not ${o.spec.name}`);
     if (scaler && state.scaler) scaler.loadStateDict(state.scaler);
     if (o.plateau && state.plateau) o.plateau.loadStateDict(state.plateau);
@@ -145,9 +151,10 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     ({ epoch, batchInEpoch, iteration } = state);
   }
   if (o.outDir) mkdirSync(o.outDir, { recursive: true });
-  const log = o.outDir ? new MetricsLog(join(o.outDir, 'metrics.jsonl')) : null;
+  const log = o.outDir && main ? new MetricsLog(join(o.outDir, 'metrics.jsonl')) : null;
   log?.open(o.resume ? iteration : undefined);
   const emit = (record: MetricsRecord) => {
+    if (!main) return;
     log?.append(record);
     o.onRecord?.(record);
   };
@@ -178,8 +185,8 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const window = new TrainWindow(ks, numClasses);
 
   const checkpoint = (name = 'checkpoint') => {
-    if (!o.outDir) return;
-    saveCheckpoint(o.outDir, o.model, o.optimizer, o.scheduler, {
+    if (!o.outDir || !main) return;
+    saveCheckpoint(o.outDir, net, o.optimizer, o.scheduler, {
       model: o.spec, epoch, batchInEpoch, iteration,
       data: { spec: o.dataSpec, seed: o.trainLoader.seed, batchSize: o.trainLoader.batchSize, imageShape: [...o.trainLoader.dataset.imageShape] as [number, number, number] },
       settings: o.settings ?? {},
@@ -191,22 +198,24 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
 
   /** Evaluates on the test set; saves the best checkpoint, steps the plateau; true when patience is spent. */
   const evaluateAndTrack = async (): Promise<boolean> => {
-    const result = await evaluate(o.model, o.testLoader!, numClasses, ks);
+    // Distributed: each rank evaluated its share; every rank takes the same decisions from the whole.
+    const local = await evaluate(o.model, o.testLoader!, numClasses, ks);
+    const result = o.distributed ? combineEvaluations(local) : local;
     const { loss, images: _images, ...errors } = result;
     lastTest = { kind: 'test', epoch: batchInEpoch === 0 ? epoch - 1 : epoch, iteration, loss, ...errors, time: new Date().toISOString() };
     emit(lastTest);
     const { improved, stop } = tracker.observe(lastTest);
     if (improved && o.saveBest) {
       checkpoint('best');
-      o.onEvent?.(`best so far: top-1 error ${lastTest.top1Error.toFixed(2)}% at iteration ${iteration}; saved ${join(o.outDir!, 'best.json')}`);
+      say(`best so far: top-1 error ${lastTest.top1Error.toFixed(2)}% at iteration ${iteration}; saved ${join(o.outDir!, 'best.json')}`);
     }
     if (o.plateau?.step(loss)) {
       const n = o.plateau.patience + 1;
-      o.onEvent?.(`plateau: the test loss did not improve for ${n} evaluation${n === 1 ? '' : 's'}; learning rate now ${o.optimizer.paramGroups[0]!.lr.toPrecision(3)}`);
+      say(`plateau: the test loss did not improve for ${n} evaluation${n === 1 ? '' : 's'}; learning rate now ${o.optimizer.paramGroups[0]!.lr.toPrecision(3)}`);
     }
     if (stop) {
       const best = tracker.best!;
-      o.onEvent?.(`early stop: no lower test error in ${best.evaluationsSinceBest} evaluations (patience ${o.patience}); best ${best.top1Error.toFixed(2)}% at iteration ${best.iteration}`);
+      say(`early stop: no lower test error in ${best.evaluationsSinceBest} evaluations (patience ${o.patience}); best ${best.top1Error.toFixed(2)}% at iteration ${best.iteration}`);
     }
     return stop;
   };
@@ -216,7 +225,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       o.model.train();
       o.trainLoader.setEpoch(epoch, batchInEpoch);
       const stepsThisEpoch = Math.min(batchesPerEpoch, batchInEpoch + (totalSteps - iteration));
-      const progress = new EpochProgress(`epoch ${epoch + 1}/${plannedEpochs}`, stepsThisEpoch, process.stderr, o.progress ?? true, batchInEpoch);
+      const progress = new EpochProgress(`epoch ${epoch + 1}/${plannedEpochs}`, stepsThisEpoch, process.stderr, (o.progress ?? true) && main, batchInEpoch);
       /** The metrics of one step, counted once its loss and logits are read back. */
       const account = (step: StepRecord, lossValue: number, logits: Float32Array): void => {
         window.add(step, lossValue, logits);

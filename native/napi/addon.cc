@@ -8,6 +8,7 @@
 #include "../cuda/control.h"
 #include "../cuda/device_info.h"
 #include "convert.h"
+#include "distributed.h"
 #include "ops.h"
 #include "profile.h"
 #include "tensor_wrap.h"
@@ -170,6 +171,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaControl", Napi::Function::New(env, CudaControl, "cudaControl"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("setGemmBackend", Napi::Function::New(env, SetGemmBackend, "setGemmBackend"));
+  InitDistributed(env, exports);
   return exports;
 }
 
