@@ -84,6 +84,29 @@ function topologicalOrder(root: GradNode): GradNode[] {
   return order.reverse();
 }
 
+const gradHooks = new WeakMap<Tensor, ((leaf: Tensor) => void)[]>();
+let endOfBackward: (() => void)[] | null = null;
+
+/**
+ * Calls hook(leaf) in every backward() once the leaf's .grad has received all of that pass's
+ * contributions (PyTorch's register_post_accumulate_grad_hook). Returns the function that removes it.
+ */
+export function registerPostAccumulateGradHook(leaf: Tensor, hook: (leaf: Tensor) => void): () => void {
+  const hooks = gradHooks.get(leaf) ?? [];
+  hooks.push(hook);
+  gradHooks.set(leaf, hooks);
+  return () => {
+    const i = hooks.indexOf(hook);
+    if (i >= 0) hooks.splice(i, 1);
+  };
+}
+
+/** During backward(): runs fn once the pass is done (after every gradient hook). */
+export function queueBackwardCallback(fn: () => void): void {
+  if (!endOfBackward) throw new Error('queueBackwardCallback: only a gradient hook, during backward(), can queue a callback');
+  endOfBackward.push(fn);
+}
+
 export interface BackwardHooks {
   rules: Record<string, BackwardRule>;
   /** a + b as a new tensor (neither argument is consumed). */
@@ -106,12 +129,30 @@ export function runBackward(root: GradNode, gradOutput: Tensor, retainGraph: boo
       );
     }
   }
+  // Leaves with hooks: the contributions of this pass still to come.
+  const awaited = new Map<Tensor, number>();
+  for (const node of order) {
+    for (const edge of node.parents) if (edge && 'leaf' in edge && gradHooks.get(edge.leaf)?.length) awaited.set(edge.leaf, (awaited.get(edge.leaf) ?? 0) + 1);
+  }
+  const arrived = (node: GradNode) => {
+    for (const edge of node.parents) {
+      if (!edge || !('leaf' in edge) || !awaited.has(edge.leaf)) continue;
+      const left = awaited.get(edge.leaf)! - 1;
+      awaited.set(edge.leaf, left);
+      if (left === 0 && edge.leaf.grad) for (const hook of [...gradHooks.get(edge.leaf)!]) hook(edge.leaf);
+    }
+  };
+  const outer = endOfBackward;
+  endOfBackward = [];
   const pending = new Map<GradNode, Tensor>([[root, hooks.alias(gradOutput)]]);
   try {
     for (const node of order) {
       const grad = pending.get(node);
       pending.delete(node);
-      if (!grad) continue;
+      if (!grad) {
+        arrived(node);
+        continue;
+      }
       const rule = hooks.rules[node.op];
       if (!rule) throw new Error(`backward: no backward rule for op '${node.op}'`);
       let inputGrads: (Tensor | null)[];
@@ -137,8 +178,11 @@ export function runBackward(root: GradNode, gradOutput: Tensor, retainGraph: boo
       });
       for (const g of new Set(inputGrads)) g?.dispose();
       if (!retainGraph) freeSaved(node);
+      arrived(node);
     }
+    for (const fn of endOfBackward) fn();
   } finally {
+    endOfBackward = outer;
     for (const g of pending.values()) g.dispose();
   }
 }

@@ -161,6 +161,31 @@ export interface NativeProfileEntry {
   deviceMs?: number;
 }
 
+/** Where the launcher put this process (Open MPI's OMPI_COMM_WORLD_* variables; launched false outside mpirun). */
+export interface NativeGroupInfo {
+  rank: number;
+  size: number;
+  localRank: number;
+  localSize: number;
+}
+/** A collective queued on the communication thread (or on the CUDA stream). */
+export type NativeWork = { readonly __work: unique symbol };
+export interface NativeDistributed {
+  backends(): { mpi: LibraryInfo & { searched: string[] }; nccl: LibraryInfo & { compiled: boolean; searched: string[] }; launcher: NativeGroupInfo & { launched: boolean }; initialized: boolean };
+  /** Joins the group (blocks until every rank has, at most timeoutSeconds). */
+  init(timeoutSeconds: number): NativeGroupInfo;
+  finalize(): void;
+  /** outputs[i] = reduce over ranks of inputs[i] (outputs may be the inputs). */
+  allReduce(inputs: T[], outputs: T[], op: 'sum' | 'mean' | 'max' | 'min'): NativeWork;
+  allReduceValues(values: Float64Array, op: 'sum' | 'mean' | 'max' | 'min'): NativeWork;
+  broadcast(tensors: T[], root: number): NativeWork;
+  broadcastBytes(bytes: Uint8Array, root: number): NativeWork;
+  barrier(): NativeWork;
+  /** Blocks until done; throws the collective's error. */
+  wait(work: NativeWork): { seconds: number; values?: Float64Array; bytes?: Uint8Array };
+  isDone(work: NativeWork): boolean;
+}
+
 export interface NativeBinding {
   fromArray(data: TransportArray, shape: number[], dtype: DType, format: MemoryFormat, device?: DeviceName): T;
   toArray(t: T): TransportArray;
@@ -252,6 +277,7 @@ export interface NativeBinding {
   profiler(action: 'report'): { ops: NativeProfileEntry[]; skippedCalls: number };
   setNumThreads(n: number): number;
   setGemmBackend(name: 'builtin' | 'openblas'): void;
+  distributed: NativeDistributed;
 }
 
 /** The package root: one level above lib/ (sources) and dist/ (compiled). */

@@ -15,6 +15,7 @@ import { evaluateWithConfusion } from './cli/eval_report.js';
 import { inferenceRecord, registerPredict } from './cli/predict.js';
 import { DEGRADATION_MODELS, formatTable, parseModelList, runComparison } from './cli/experiment.js';
 import { checkRunOptions, OPTIMIZER_NAMES, setUpRun, tearDown, type RunOptions } from './cli/setup.js';
+import { describeDistributed, distributeRun, joinGroup } from './cli/distributed.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
 const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -110,20 +111,26 @@ export function buildProgram(): Command {
     .option('--log-every <n>', 'iterations per line of the metrics log', integer(1), 10)
     .option('--save-best', 'also keep best.json / best.safetensors: the checkpoint of the lowest test error so far', false)
     .option('--patience <n>', 'stop after this many test evaluations (one per epoch) without a lower top-1 error', integer(1))
+    .option('--distributed', 'data-parallel over the ranks of mpirun (--batch-size per rank; rank 0 logs and checkpoints)', false)
+    .option('--sync-batch-norm', 'with --distributed: batch-norm statistics over all ranks (SyncBatchNorm)', false)
     .action(async (o: Record<string, unknown>) => {
       const options = runOptions(o, o.model as string);
       checkRunOptions(options);
+      if (o.syncBatchNorm && !o.distributed) throw new TypeError('--sync-batch-norm applies to --distributed training');
+      if (o.distributed && o.cudaGraph) throw new TypeError('--distributed does not combine with --cuda-graph (the gradient all-reduce is not captured)');
       const outDir = (o.out as string | undefined) ?? join('runs', options.model);
       const resumed = o.resume ? resumeState(outDir, options) : undefined;
+      const group = o.distributed ? joinGroup(say) : undefined;  // distributed: before anything touches CUDA
       const run = await setUpRun(options, say, (data) => {
         if ((o.saveBest || o.patience !== undefined) && !data.test) throw new TypeError(`--save-best and --patience follow the test error, and ${data.spec} has no test split`);
         if (resumed) checkDataFitsCheckpoint(resumed, data, checkpointPaths(outDir).json, 'train --resume');
       });
+      const distributed = group ? distributeRun(run, group, options, o.syncBatchNorm as boolean) : undefined;
       say(`${run.spec.name}: ${(run.model.numParameters() / 1e6).toFixed(2)}M parameters; ${run.data.train.length} training images` +
         `${run.data.test ? `, ${run.data.test.length} test images` : ''}; ${run.totalSteps} iterations; output in ${outDir}`);
       try {
         const summary = await train({
-          model: run.model, spec: run.spec, trainLoader: run.trainLoader, testLoader: run.testLoader,
+          model: distributed?.ddp ?? run.model, distributed, spec: run.spec, trainLoader: run.trainLoader, testLoader: run.testLoader,
           optimizer: run.optimizer, scheduler: run.scheduler, epochs: o.epochs as number, maxSteps: o.maxSteps as number | undefined,
           outDir, resume: o.resume as boolean, dataSpec: o.data as string, logEvery: o.logEvery as number,
           progress: o.progress as boolean, settings: { ...o, inference: inferenceRecord(run.data) },
@@ -137,7 +144,7 @@ export function buildProgram(): Command {
             say(`epoch ${r.epoch + 1}: test loss ${r.loss.toFixed(4)}, top-1 error ${r.top1Error.toFixed(2)}%${others}`);
           },
         });
-        console.log(JSON.stringify({
+        if (!group || group.rank === 0) console.log(JSON.stringify({
           model: run.spec.name, optimizer: options.optimizer, iterations: summary.iterations, epochs: summary.epochs,
           trainLoss: summary.lastTrain?.loss, trainTop1Error: summary.lastTrain?.top1Error,
           testLoss: summary.lastTest?.loss, testTop1Error: summary.lastTest?.top1Error,
@@ -188,6 +195,7 @@ export function buildProgram(): Command {
       for (const [name, lib] of [['cuDNN', c.cudnn], ['cuBLAS', c.cublas]] as const) {
         if (lib) console.log(`  ${name}: ${lib.loaded ? `${lib.version} from ${lib.path}` : `not loaded — ${lib.reason}`}`);
       }
+      for (const line of describeDistributed()) console.log(line);
     });
 
   const experiment = program.command('experiment').description('experiments of the ResNet paper, and comparisons of any nets');

@@ -25,3 +25,4 @@ export * as onnx from './onnx/index.js';
 export * as vision from './vision/index.js';
 export * as data from './data/index.js';
 export * as train from './train/index.js';
+export * as distributed from './distributed/index.js';

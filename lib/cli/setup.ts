@@ -132,6 +132,11 @@ function makeOptimizer(o: RunOptions, decayed: Tensor[], exempt: Tensor[]): Opti
   return name === 'adam' ? new Adam(groups, options) : new AdamW(groups, options);
 }
 
+/** The plateau scheduler of --schedule plateau (on top of the schedule's warm-up), else undefined. */
+export function makePlateau(o: RunOptions, scheduler: LRScheduler): ReduceLROnPlateau | undefined {
+  return o.schedule === 'plateau' ? new ReduceLROnPlateau(scheduler, { patience: o.plateauPatience ?? 10, factor: o.plateauFactor ?? 0.1 }) : undefined;
+}
+
 export function makeSchedule(o: RunOptions, totalSteps: number): Schedule {
   const base = o.schedule === 'cosine' ? cosine(Math.max(1, totalSteps - o.warmup))
     : o.schedule === 'constant' || o.schedule === 'plateau' ? constant()
@@ -174,9 +179,7 @@ export async function setUpRun(o: RunOptions, say: (line: string) => void, check
   const optimizer = makeOptimizer(o, decayed, exempt);
   const totalSteps = plannedSteps(o.epochs, trainLoader.length, o.maxSteps);
   const scheduler = new LRScheduler(optimizer, makeSchedule(o, totalSteps));
-  const plateau = o.schedule === 'plateau'
-    ? new ReduceLROnPlateau(scheduler, { patience: o.plateauPatience ?? 10, factor: o.plateauFactor ?? 0.1 })
-    : undefined;
+  const plateau = makePlateau(o, scheduler);
   say(line);
   return { spec, data, model, trainLoader, testLoader, optimizer, scheduler, plateau, totalSteps, device };
 }

@@ -8,3 +8,4 @@ export { synthetic, SyntheticDataset, type SyntheticOptions } from './synthetic.
 export { randomCrop, randomHorizontalFlip, normalize } from './augment.js';
 export { Rng } from './rng.js';
 export { DataLoader, type Batch, type DataLoaderOptions } from './loader.js';
+export { DistributedSampler, type DistributedSamplerOptions } from './distributed_sampler.js';

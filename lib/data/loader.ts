@@ -9,6 +9,7 @@ import { checkInt, checkOptions } from '../ops/validate.js';
 import { assembleBatch, type BatchRequest, type ChannelAffine } from './assemble.js';
 import { channelAffine, checkPadding } from './augment.js';
 import { checkImageShape, imageSize, isShared, sharedBytes, type Dataset, type DatasetArrays, type ImageShape } from './dataset.js';
+import type { DistributedSampler } from './distributed_sampler.js';
 import { PrefetchWorker } from './prefetch.js';
 import { Rng } from './rng.js';
 
@@ -32,6 +33,8 @@ export interface DataLoaderOptions {
   memoryFormat?: MemoryFormat;
   /** Batches the async iterator has the worker prepare ahead of the one being used (default 2). */
   prefetch?: number;
+  /** Data-parallel training: only this rank's share of each epoch (see DistributedSampler). */
+  sampler?: DistributedSampler;
 }
 
 export interface Batch {
@@ -49,7 +52,7 @@ interface EpochPlan {
   flip: Uint8Array;
 }
 
-const OPTION_KEYS = ['batchSize', 'shuffle', 'seed', 'augment', 'padding', 'mean', 'std', 'dropLast', 'memoryFormat', 'prefetch'];
+const OPTION_KEYS = ['batchSize', 'shuffle', 'seed', 'augment', 'padding', 'mean', 'std', 'dropLast', 'memoryFormat', 'prefetch', 'sampler'];
 
 function checkBoolean(name: string, v: unknown): boolean {
   if (typeof v !== 'boolean') throw new TypeError(`DataLoader: ${name} must be a boolean, got ${String(v)}`);
@@ -84,6 +87,8 @@ export class DataLoader implements Iterable<Batch>, AsyncIterable<Batch> {
   readonly dropLast: boolean;
   readonly memoryFormat: MemoryFormat;
   readonly prefetch: number;
+  readonly sampler: DistributedSampler | null;
+  readonly #options: DataLoaderOptions;
   readonly #shape: ImageShape;
   readonly #affine: ChannelAffine;
   #epoch = 0;
@@ -108,6 +113,9 @@ export class DataLoader implements Iterable<Batch>, AsyncIterable<Batch> {
       throw new TypeError(`${op}: memoryFormat must be 'contiguous' or 'channelsLast', got ${String(o.memoryFormat)}`);
     }
     this.prefetch = checkInt(op, 'prefetch', o.prefetch ?? 2, 1);
+    this.sampler = (o.sampler as DistributedSampler | undefined) ?? null;
+    if (this.sampler !== null && typeof this.sampler.positions !== 'function') throw new TypeError(`${op}: sampler must be a DistributedSampler`);
+    this.#options = options;
     this.#shape = [...dataset.imageShape];
     const channels = this.#shape[0];
     this.#affine = channelAffine(op, o.mean ?? new Array<number>(channels).fill(0), o.std ?? new Array<number>(channels).fill(1));
@@ -118,8 +126,13 @@ export class DataLoader implements Iterable<Batch>, AsyncIterable<Batch> {
 
   /** Batches per epoch. */
   get length(): number {
-    const n = this.dataset.length;
+    const n = this.sampler ? this.sampler.numSamples(this.dataset.length) : this.dataset.length;
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** A loader with the same options that yields only the sampler's share of each epoch. */
+  withSampler(sampler: DistributedSampler): DataLoader {
+    return new DataLoader(this.dataset, { ...this.#options, sampler });
   }
 
   /** The epoch the next iteration runs. */
@@ -202,7 +215,9 @@ export class DataLoader implements Iterable<Batch>, AsyncIterable<Batch> {
         flip[k] = rng.next() < 0.5 ? 1 : 0;
       }
     }
-    return { startBatch, order, shiftY, shiftX, flip };
+    if (!this.sampler) return { startBatch, order, shiftY, shiftX, flip };
+    const mine = this.sampler.positions(n);
+    return { startBatch, order: gather(order, mine), shiftY: gather(shiftY, mine), shiftX: gather(shiftX, mine), flip: gather(flip, mine) };
   }
 
   #request(plan: EpochPlan, b: number): BatchRequest {
@@ -249,6 +264,13 @@ export class DataLoader implements Iterable<Batch>, AsyncIterable<Batch> {
     this.#arrays = { images, labels: arrays.labels };
     return this.#arrays;
   }
+}
+
+/** all[positions[k]] for every k. */
+function gather<A extends Int32Array | Uint8Array>(all: A, positions: Int32Array): A {
+  const out = new (all.constructor as new (n: number) => A)(positions.length);
+  positions.forEach((p, k) => (out[k] = all[p]!));
+  return out;
 }
 
 /** Every sample of a dataset without arrays(), through get(). */

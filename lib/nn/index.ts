@@ -6,3 +6,5 @@ export {
 } from './layers.js';
 export * as init from './init.js';
 export { fuseForInference } from './fuse.js';
+export { SyncBatchNorm, convertSyncBatchNorm } from './sync_batch_norm.js';
+export { DistributedDataParallel, type DistributedDataParallelOptions, type DistributedDataParallelStats } from './distributed_data_parallel.js';

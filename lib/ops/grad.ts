@@ -5,6 +5,7 @@ import { BINARY, native, type ConvParams, type NativeTensor, type PoolParams } f
 import type { BackwardRule, GradNode } from '../autograd.js';
 import { wrap, type Tensor } from '../tensor.js';
 import { applyPrologue, asDType, float32Of, hasPrologue, unscalePrologue, type Prologue } from './prologue.js';
+import { syncBatchNorm2dBackward } from './sync_batch_norm.js';
 
 const w = (h: NativeTensor | null): Tensor | null => (h ? wrap(h) : null);
 const wanted = (node: GradNode, i: number): boolean => node.parents[i] !== null && node.parents[i] !== undefined;
@@ -160,6 +161,7 @@ export const rules: Record<string, BackwardRule> = {
     const needs: [boolean, boolean, boolean] = [wanted(node, 0), wanted(node, 1), wanted(node, 2)];
     return native.batchNorm2dBackward(g.handle, x, weight, mean, invStd, attr(node, 'training'), needs).map(w);
   },
+  syncBatchNorm2d: syncBatchNorm2dBackward,
   bnAddRelu: (node, g) => {
     const hasWeight = attr<boolean>(node, 'hasWeight');
     const x = saved(node, 0);

@@ -8,3 +8,4 @@ export { topKErrors, Average } from './metrics.js';
 export { EpochProgress } from './progress.js';
 export { ConfusionMatrix, type ClassAccuracy } from './confusion.js';
 export { confusionChartSvg, writeConfusionChart } from './confusion_plot.js';
+export { combineEvaluations, isMainRank, type DistributedTraining } from './distributed.js';

@@ -7,7 +7,7 @@ import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { ReduceLROnPlateau } from '../optim/plateau.js';
 import type { TestTracker } from './early_stop.js';
-import { evaluate } from './evaluate.js';
+import { evaluate, type EvaluationResult } from './evaluate.js';
 import type { TestRecord } from './metrics_log.js';
 
 export interface TestPhaseOptions {
@@ -20,6 +20,8 @@ export interface TestPhaseOptions {
   plateau?: ReduceLROnPlateau;
   /** Write best.json / best.safetensors (into outDir) after an improvement. */
   saveBest?: { outDir: string; save: () => void };
+  /** Turns this process's evaluation into the whole run's (distributed: combined over the ranks). */
+  combine?: (local: EvaluationResult) => EvaluationResult;
   /** Receives the test record before anything else happens. */
   emit: (record: TestRecord) => void;
   onEvent?: (line: string) => void;
@@ -27,7 +29,8 @@ export interface TestPhaseOptions {
 
 /** Evaluates at (epoch, iteration); the record, and stop: true when patience is spent. */
 export async function testPhase(o: TestPhaseOptions, epoch: number, iteration: number): Promise<{ record: TestRecord; stop: boolean }> {
-  const { loss, images: _images, ...errors } = await evaluate(o.model, o.testLoader, o.numClasses, o.topk);
+  const local = await evaluate(o.model, o.testLoader, o.numClasses, o.topk);
+  const { loss, images: _images, ...errors } = o.combine ? o.combine(local) : local;
   const record: TestRecord = { kind: 'test', epoch, iteration, loss, ...errors, time: new Date().toISOString() };
   o.emit(record);
   const { improved, stop } = o.tracker.observe(record);

@@ -33,6 +33,7 @@ import { EpochProgress } from './progress.js';
 import { TrainWindow, type StepRecord } from './train_window.js';
 
 export { evaluate, type EvaluationResult } from './evaluate.js';
+import { combineEvaluations, isMainRank, type DistributedTraining } from './distributed.js';
 
 export interface TrainOptions {
   model: Module;
@@ -82,6 +83,8 @@ export interface TrainOptions {
   patience?: number;
   /** Stepped with the test loss after each evaluation. */
   plateau?: ReduceLROnPlateau;
+  /** Data-parallel training (model: the DDP wrapper; loaders: each rank's share). See lib/train/distributed.ts. */
+  distributed?: DistributedTraining;
 }
 
 export interface TrainSummary {
@@ -131,10 +134,15 @@ interface Position {
   iteration: number;
 }
 
+/** The model the checkpoints hold: distributed, the one the DDP wrapper wraps. */
+function trainedNet(o: TrainOptions): Module {
+  return o.distributed?.ddp.module ?? o.model;
+}
+
 /** Writes the run's checkpoint (or `best`) into o.outDir: weights, optimizer, schedule, position and the states beside them. */
 function saveRun(o: TrainOptions, at: Position, scaler: GradScaler | null, tracker: TestTracker, name = 'checkpoint'): void {
-  if (!o.outDir) return;
-  saveCheckpoint(o.outDir, o.model, o.optimizer, o.scheduler, {
+  if (!o.outDir || !isMainRank(o.distributed)) return;  // distributed: rank 0 checkpoints
+  saveCheckpoint(o.outDir, trainedNet(o), o.optimizer, o.scheduler, {
     model: o.spec, ...at,
     data: { spec: o.dataSpec, seed: o.trainLoader.seed, batchSize: o.trainLoader.batchSize, imageShape: [...o.trainLoader.dataset.imageShape] as [number, number, number] },
     settings: o.settings ?? {},
@@ -148,7 +156,7 @@ function saveRun(o: TrainOptions, at: Position, scaler: GradScaler | null, track
 function resumeRun(o: TrainOptions, scaler: GradScaler | null, tracker: TestTracker): Position {
   const outDir = o.outDir!;
   if (!existsSync(checkpointPaths(outDir).json)) throw new Error(`train: nothing to resume: ${checkpointPaths(outDir).json} does not exist`);
-  const state = loadCheckpoint(outDir, o.model, o.optimizer, o.scheduler);
+  const state = loadCheckpoint(outDir, trainedNet(o), o.optimizer, o.scheduler);
   if (state.model.name !== o.spec.name) throw new Error(`train: the checkpoint holds ${state.model.name}, not ${o.spec.name}`);
   if (scaler && state.scaler) scaler.loadStateDict(state.scaler);
   if (o.plateau && state.plateau) o.plateau.loadStateDict(state.plateau);
@@ -163,6 +171,8 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const numClasses = o.spec.numClasses;
   const ks = topKList(o.topk, numClasses);
   const runName = o.runName ?? o.spec.name;
+  const main = isMainRank(o.distributed);  // distributed: only rank 0 logs, reports and checkpoints
+  const say = (line: string) => { if (main) o.onEvent?.(line); };
   const batchesPerEpoch = o.trainLoader.length;
   const totalSteps = plannedSteps(o.epochs, batchesPerEpoch, maxSteps);
   const plannedEpochs = Math.ceil(totalSteps / batchesPerEpoch);
@@ -174,6 +184,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const log = o.outDir ? new MetricsLog(join(o.outDir, 'metrics.jsonl')) : null;
   log?.open(o.resume ? at.iteration : undefined);
   const emit = (record: MetricsRecord) => {
+    if (!main) return;
     log?.append(record);
     o.onRecord?.(record);
   };
@@ -188,7 +199,9 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     model: o.model, testLoader: o.testLoader, numClasses, topk: ks, tracker, optimizer: o.optimizer, emit,
     ...(o.plateau ? { plateau: o.plateau } : {}),
     ...(o.saveBest ? { saveBest: { outDir: o.outDir!, save: () => saveRun(o, at, scaler, tracker, 'best') } } : {}),
-    ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+    // Distributed: each rank evaluated its share; every rank takes the same decisions from the whole.
+    ...(o.distributed ? { combine: combineEvaluations } : {}),
+    onEvent: say,
   } : null;
   const started = performance.now();
   let imagesSeen = 0, trainMilliseconds = 0, stoppedEarly = false;
@@ -199,7 +212,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       o.model.train();
       o.trainLoader.setEpoch(at.epoch, at.batchInEpoch);
       const stepsThisEpoch = Math.min(batchesPerEpoch, at.batchInEpoch + (totalSteps - at.iteration));
-      const progress = new EpochProgress(`epoch ${at.epoch + 1}/${plannedEpochs}`, stepsThisEpoch, process.stderr, o.progress ?? true, at.batchInEpoch);
+      const progress = new EpochProgress(`epoch ${at.epoch + 1}/${plannedEpochs}`, stepsThisEpoch, process.stderr, (o.progress ?? true) && main, at.batchInEpoch);
       // A step's loss and logits are read back asynchronously and counted after the next step has
       // been queued, so on the GPU the host never waits for the step it has just queued.
       let pending: Promise<void> | null = null;

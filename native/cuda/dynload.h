@@ -18,20 +18,14 @@
 #include <string>
 #include <vector>
 
+#include "../core/library_search.h"
 #include "cublas_api.h"
 #include "cudnn_api.h"
 
 namespace cr::cuda {
 
-struct LibraryInfo {
-  bool loaded = false;
-  std::string path;                   // the file that was loaded
-  std::string version;                // "9.10.2"
-  int64_t versionNumber = 0;          // 91002 (major * 10000 + minor * 100 + patch)
-  std::string builtForCuda;           // cuDNN: the CUDA version it was built for ("13.0"), once read
-  std::string reason;                 // when not loaded: why, in one sentence
-  std::vector<std::string> searched;  // each place looked at, with what was found there
-};
+using ::cr::LibraryInfo;
+
 
 // The first call loads the library (thread-safe, once per process); never throws.
 const LibraryInfo& cudnnLibrary();

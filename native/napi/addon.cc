@@ -10,6 +10,7 @@
 #include "../cuda/device_info.h"
 #include "convert.h"
 #include "cuda_control.h"
+#include "distributed.h"
 #include "ops.h"
 #include "profile.h"
 #include "tensor_wrap.h"
@@ -133,6 +134,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCudaControl(env, exports);
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("setGemmBackend", Napi::Function::New(env, SetGemmBackend, "setGemmBackend"));
+  InitDistributed(env, exports);
   return exports;
 }
 

@@ -10,9 +10,13 @@ export interface NodeResult {
 
 /** node [--import tsx] ...args; `tsx` loads TypeScript entry points. */
 export function runNode(args: string[], options: { env?: NodeJS.ProcessEnv; tsx?: boolean; timeoutMs?: number } = {}): Promise<NodeResult> {
-  const argv = options.tsx === false ? args : ['--import', 'tsx', ...args];
+  return runCommand(process.execPath, options.tsx === false ? args : ['--import', 'tsx', ...args], options);
+}
+
+/** Any command, killed after timeoutMs (default 240 s). */
+export function runCommand(command: string, argv: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<NodeResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, { env: options.env ?? process.env });
+    const child = spawn(command, argv, { env: options.env ?? process.env });
     let stdout = '', stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
