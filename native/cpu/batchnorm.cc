@@ -580,7 +580,7 @@ BatchNormGrads batchNorm2dBackward(const Tensor& dy, const Tensor& x, const Tens
   return {g.dx, g.dweight, g.dbias};
 }
 
-BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
+BatchNormResult bnAddRelu(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
                                  Tensor* runningMean, Tensor* runningVar, bool training, double momentum, double eps) {
   return reluTailForward("bnAddRelu", x, &residual, weight, bias, runningMean, runningVar, training, momentum, eps);
 }
@@ -592,7 +592,7 @@ BnAddReluGrads bnAddReluBackward(const Tensor& dy, const Tensor& y, const Tensor
                           needDresidual, needDweight, needDbias);
 }
 
-BatchNormResult bnReluForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+BatchNormResult bnRelu(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                               Tensor* runningVar, bool training, double momentum, double eps) {
   return reluTailForward("bnRelu", x, nullptr, weight, bias, runningMean, runningVar, training, momentum, eps);
 }

@@ -29,7 +29,7 @@ struct BatchNormGrads { Tensor dx, dweight, dbias; };  // empty Tensors where no
 BatchNormGrads batchNorm2dBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
                                  const Tensor& saveInvStd, bool training, bool needDx, bool needDweight, bool needDbias);
 // y = relu(batchNorm(x) + residual); residual has x's shape. Same running-stat behaviour as batchNorm2d.
-BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
+BatchNormResult bnAddRelu(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
                                  Tensor* runningMean, Tensor* runningVar, bool training, double momentum, double eps);
 struct BnAddReluGrads { Tensor dx, dresidual, dweight, dbias; };
 // y is the forward output (its sign gives the ReLU mask).
@@ -38,7 +38,7 @@ BnAddReluGrads bnAddReluBackward(const Tensor& dy, const Tensor& y, const Tensor
                                  bool needDresidual, bool needDweight, bool needDbias);
 
 // y = relu(batchNorm(x)). Same arguments, checks and running-stat behaviour as batchNorm2d.
-BatchNormResult bnReluForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+BatchNormResult bnRelu(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                               Tensor* runningVar, bool training, double momentum, double eps);
 // y is the forward output (its sign gives the ReLU mask); the other arguments as batchNorm2dBackward.
 BatchNormGrads bnReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,

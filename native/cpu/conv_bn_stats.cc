@@ -66,7 +66,7 @@ Shape checkConvBnStats(Device device, const Tensor& x, const Tensor& weight, con
   return yShape;
 }
 
-ConvBnStatsResult convBnStatsForward(const Tensor& x, const Tensor& weight, const Tensor* scale, const Tensor* bias,
+ConvBnStatsResult convBnStats(const Tensor& x, const Tensor& weight, const Tensor* scale, const Tensor* bias,
                                      bool relu, const Conv2dParams& p) {
   expectFloat32(kOp, "x", x);
   expectFloat32(kOp, "weight", weight);

@@ -30,7 +30,7 @@ Shape checkConvBnStats(Device device, const Tensor& x, const Tensor& weight, con
                        const Conv2dParams& p);
 
 // x, weight, scale, bias float32 on the CPU.
-ConvBnStatsResult convBnStatsForward(const Tensor& x, const Tensor& weight, const Tensor* scale, const Tensor* bias,
+ConvBnStatsResult convBnStats(const Tensor& x, const Tensor& weight, const Tensor* scale, const Tensor* bias,
                                      bool relu, const Conv2dParams& p);
 
 }  // namespace cr

@@ -34,7 +34,7 @@ void checkCrossEntropyArgs(const char* op, const char* logitsName, const Tensor&
   expectShape(op, "labels", labels, {n});
 }
 
-CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double smoothing, bool) {
+CrossEntropyResult crossEntropy(const Tensor& logits, const Tensor& labels, double smoothing, bool) {
   checkCrossEntropyArgs("crossEntropy", "logits", logits, labels, smoothing, Device::CPU);
   int64_t n = logits.shape[0], k = logits.shape[1];
   checkLabelRange("crossEntropy", labels, n, k);

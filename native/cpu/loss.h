@@ -9,7 +9,7 @@ namespace cr {
 struct CrossEntropyResult { Tensor loss, probs; };
 // checkLabels: whether the GPU op range-checks the labels (a read-back that waits for the GPU;
 // unchecked, a bad label gives a NaN loss). The CPU op always checks them.
-CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double labelSmoothing,
+CrossEntropyResult crossEntropy(const Tensor& logits, const Tensor& labels, double labelSmoothing,
                                        bool checkLabels = true);
 // dlogits (N, K) = gradOutput * (probs - target) / N, target = (1 - s) one-hot + s / K.
 // gradOutput: the loss's gradient, a one-element float32 tensor on the probs' device (read as the

@@ -146,7 +146,7 @@ Shape pooledShape(const char* op, const Shape& x, const Pool2dParams& p) {
 
 Shape pool2dOutputShape(const Shape& x, const Pool2dParams& p) { return pooledShape("pool2d", x, p); }
 
-MaxPoolResult maxPool2dForward(const Tensor& x, const Pool2dParams& p) {
+MaxPoolResult maxPool2d(const Tensor& x, const Pool2dParams& p) {
   const char* op = "maxPool2d";
   checkPoolInput(op, Device::CPU, x);
   const Shape outShape = pooledShape(op, x.shape, p);
@@ -212,7 +212,7 @@ Tensor maxPool2dBackward(const Tensor& dy, const Tensor& argmax, const Shape& xS
   return inFormat(dx, dy.format);
 }
 
-Tensor avgPool2dForward(const Tensor& x, const Pool2dParams& p) {
+Tensor avgPool2d(const Tensor& x, const Pool2dParams& p) {
   const char* op = "avgPool2d";
   checkPoolInput(op, Device::CPU, x);
   const Shape outShape = pooledShape(op, x.shape, p);
@@ -230,7 +230,7 @@ Tensor avgPool2dBackward(const Tensor& dy, const Shape& xShape, const Pool2dPara
       poolWindows(xShape[3], outShape[3], p.kernelW, p.strideW, p.padW, p.countIncludePad));
 }
 
-Tensor adaptiveAvgPool2dForward(const Tensor& x, int64_t outH, int64_t outW) {
+Tensor adaptiveAvgPool2d(const Tensor& x, int64_t outH, int64_t outW) {
   const char* op = "adaptiveAvgPool2d";
   checkPoolInput(op, Device::CPU, x);
   CR_CHECK_RANGE(outH > 0 && outW > 0, op, ": output size must be positive, got ", outH, "x", outW);

@@ -16,12 +16,12 @@ void checkPoolShape(const char* op, const char* name, const Shape& x);
 void checkPoolInput(const char* op, Device device, const Tensor& x);
 Shape pooledShape(const char* op, const Shape& x, const Pool2dParams& p);
 struct MaxPoolResult { Tensor y, argmax; };                          // argmax: int32 (N, C, Ho, Wo), flat index into the H*W plane
-MaxPoolResult maxPool2dForward(const Tensor& x, const Pool2dParams& p);   // padding is -inf; NaN propagates as in PyTorch
+MaxPoolResult maxPool2d(const Tensor& x, const Pool2dParams& p);   // padding is -inf; NaN propagates as in PyTorch
 Tensor maxPool2dBackward(const Tensor& dy, const Tensor& argmax, const Shape& xShape);
-Tensor avgPool2dForward(const Tensor& x, const Pool2dParams& p);         // countIncludePad as PyTorch (pad counted, window clipped to the padded input)
+Tensor avgPool2d(const Tensor& x, const Pool2dParams& p);         // countIncludePad as PyTorch (pad counted, window clipped to the padded input)
 Tensor avgPool2dBackward(const Tensor& dy, const Shape& xShape, const Pool2dParams& p);
 // PyTorch's adaptive_avg_pool2d: window i spans [floor(i*H/Ho), ceil((i+1)*H/Ho)).
-Tensor adaptiveAvgPool2dForward(const Tensor& x, int64_t outH, int64_t outW);
+Tensor adaptiveAvgPool2d(const Tensor& x, int64_t outH, int64_t outW);
 Tensor adaptiveAvgPool2dBackward(const Tensor& dy, const Shape& xShape);
 
 }  // namespace cr

@@ -188,7 +188,7 @@ BatchNormGrads batchNorm2dBackward(const Tensor& dy, const Tensor& x, const Tens
   return normBackward(inFormatOf(dy, x), x, weight, saveMean, saveInvStd, training, needDx, needDweight, needDbias);
 }
 
-BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
+BatchNormResult bnAddRelu(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
                                  Tensor* runningMean, Tensor* runningVar, bool training, double momentum, double eps) {
   const char* op = "bnAddRelu";
   expectFloat32Gpu(op, "x", x);
@@ -197,7 +197,7 @@ BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const 
   return normalise(op, x, &residual, true, weight, bias, runningMean, runningVar, training, momentum, eps);
 }
 
-BatchNormResult bnReluForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+BatchNormResult bnRelu(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                               Tensor* runningVar, bool training, double momentum, double eps) {
   return normalise("bnRelu", x, nullptr, true, weight, bias, runningMean, runningVar, training, momentum, eps);
 }

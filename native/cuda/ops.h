@@ -23,7 +23,7 @@ Conv2dGrads conv2dBackward(const Tensor& dy, const Tensor& x, const Tensor& weig
 // conv_bn_stats.cc (cuDNN graph API): the fused prologue + convolution + output statistics for
 // float16 / bfloat16 channels-last data; other calls, and configurations no engine runs, come back
 // with `unsupported` set (the caller composes the op instead).
-ConvBnStatsResult convBnStatsForward(const Tensor& x, const Tensor& weight, const Tensor* scale, const Tensor* bias,
+ConvBnStatsResult convBnStats(const Tensor& x, const Tensor& weight, const Tensor* scale, const Tensor* bias,
                                      bool relu, const Conv2dParams& p);
 // conv.cc: act(conv + bias + z) with cudnnConvolutionBiasActivationForward where cuDNN supports the
 // configuration, else conv2dForward then the project's kernels. Forward only (inference).
@@ -38,25 +38,25 @@ BatchNormResult batchNorm2d(const Tensor& x, const Tensor* weight, const Tensor*
                                  Tensor* runningVar, bool training, double momentum, double eps);
 BatchNormGrads batchNorm2dBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
                                  const Tensor& saveInvStd, bool training, bool needDx, bool needDweight, bool needDbias);
-BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
+BatchNormResult bnAddRelu(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
                                  Tensor* runningMean, Tensor* runningVar, bool training, double momentum, double eps);
 BnAddReluGrads bnAddReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,
                                  const Tensor& saveMean, const Tensor& saveInvStd, bool training, bool needDx,
                                  bool needDresidual, bool needDweight, bool needDbias);
 // bn_relu.cc: y = relu(batchNorm(x)) with the fused kernels of kernels/bn_fused.h when they are
 // selected (training), else batchNorm2d then relu (backward: reluBackward then batchNorm2dBackward).
-BatchNormResult bnReluForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+BatchNormResult bnRelu(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                               Tensor* runningVar, bool training, double momentum, double eps);
 BatchNormGrads bnReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,
                               const Tensor& saveMean, const Tensor& saveInvStd, bool training, bool needDx,
                               bool needDweight, bool needDbias);
 
 // kernels/pool.cu
-MaxPoolResult maxPool2dForward(const Tensor& x, const Pool2dParams& p);
+MaxPoolResult maxPool2d(const Tensor& x, const Pool2dParams& p);
 Tensor maxPool2dBackward(const Tensor& dy, const Tensor& argmax, const Shape& xShape);
-Tensor avgPool2dForward(const Tensor& x, const Pool2dParams& p);
+Tensor avgPool2d(const Tensor& x, const Pool2dParams& p);
 Tensor avgPool2dBackward(const Tensor& dy, const Shape& xShape, const Pool2dParams& p);
-Tensor adaptiveAvgPool2dForward(const Tensor& x, int64_t outH, int64_t outW);
+Tensor adaptiveAvgPool2d(const Tensor& x, int64_t outH, int64_t outW);
 Tensor adaptiveAvgPool2dBackward(const Tensor& dy, const Shape& xShape);
 
 // kernels/elementwise.cu, kernels/reduce.cu
@@ -86,7 +86,7 @@ Tensor toFormat(const Tensor& t, MemoryFormat format);
 Tensor matmul(const Tensor& a, const Tensor& b, bool transA, bool transB);
 
 // kernels/loss.cu, kernels/sgd.cu, kernels/random.cu
-CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double labelSmoothing,
+CrossEntropyResult crossEntropy(const Tensor& logits, const Tensor& labels, double labelSmoothing,
                                        bool checkLabels = true);
 Tensor crossEntropyBackward(const Tensor& gradOutput, const Tensor& probs, const Tensor& labels, double labelSmoothing);
 void sgdStep(Tensor& param, const Tensor& grad, Tensor* momentumBuffer, const SgdOptions& o);

@@ -137,7 +137,7 @@ Napi::Value ConvBnStats(const Info& info) {
   const Tensor &x = arg(info, 0, "input"), &w = arg(info, 1, "weight");
   const Tensor *scale = optArg(info, 2, "scale"), *bias = optArg(info, 3, "bias");
   Device d = deviceOf({&x, &w, scale, bias});
-  auto r = CR_DISPATCH(d, convBnStatsForward, x, w, scale, bias, toBool(info[4], "relu"), convParams(info[5]));
+  auto r = CR_DISPATCH(d, convBnStats, x, w, scale, bias, toBool(info[4], "relu"), convParams(info[5]));
   if (!r.unsupported.empty()) return Napi::String::New(info.Env(), r.unsupported);
   return list(info.Env(), {r.y, r.sum, r.sqSum});
 }
@@ -193,7 +193,7 @@ Napi::Value BatchNorm2dBackward(const Info& info) {
 Napi::Value BnAddRelu(const Info& info) {
   const Tensor &x = arg(info, 0, "input"), &res = arg(info, 1, "residual");
   BnArgs a = bnArgs(info, 2);
-  return normalised(info.Env(), CR_DISPATCH(deviceOf({&x, &res, a.w, a.b, a.rm, a.rv}), bnAddReluForward, x, res, a.w, a.b,
+  return normalised(info.Env(), CR_DISPATCH(deviceOf({&x, &res, a.w, a.b, a.rm, a.rv}), bnAddRelu, x, res, a.w, a.b,
                                             a.rm, a.rv, a.training, a.momentum, a.eps));
 }
 Napi::Value BnAddReluBackward(const Info& info) {
@@ -207,7 +207,7 @@ Napi::Value BnAddReluBackward(const Info& info) {
 Napi::Value BnRelu(const Info& info) {
   const Tensor& x = arg(info, 0, "input");
   BnArgs a = bnArgs(info, 1);
-  return normalised(info.Env(), CR_DISPATCH(deviceOf({&x, a.w, a.b, a.rm, a.rv}), bnReluForward, x, a.w, a.b, a.rm, a.rv,
+  return normalised(info.Env(), CR_DISPATCH(deviceOf({&x, a.w, a.b, a.rm, a.rv}), bnRelu, x, a.w, a.b, a.rm, a.rv,
                                             a.training, a.momentum, a.eps));
 }
 Napi::Value BnReluBackward(const Info& info) {
@@ -221,7 +221,7 @@ Napi::Value BnReluBackward(const Info& info) {
 
 Napi::Value MaxPool2d(const Info& info) {
   const Tensor& x = arg(info, 0, "input");
-  auto r = CR_DISPATCH(x.device, maxPool2dForward, x, poolParams(info[1]));
+  auto r = CR_DISPATCH(x.device, maxPool2d, x, poolParams(info[1]));
   return list(info.Env(), {r.y, r.argmax});
 }
 Napi::Value MaxPool2dBackward(const Info& info) {
@@ -231,7 +231,7 @@ Napi::Value MaxPool2dBackward(const Info& info) {
 }
 Napi::Value AvgPool2d(const Info& info) {
   const Tensor& x = arg(info, 0, "input");
-  return wrap(info.Env(), CR_DISPATCH(x.device, avgPool2dForward, x, poolParams(info[1])));
+  return wrap(info.Env(), CR_DISPATCH(x.device, avgPool2d, x, poolParams(info[1])));
 }
 Napi::Value AvgPool2dBackward(const Info& info) {
   const Tensor& dy = arg(info, 0, "grad");
@@ -240,7 +240,7 @@ Napi::Value AvgPool2dBackward(const Info& info) {
 }
 Napi::Value AdaptiveAvgPool2d(const Info& info) {
   const Tensor& x = arg(info, 0, "input");
-  return wrap(info.Env(), CR_DISPATCH(x.device, adaptiveAvgPool2dForward, x, toInt64(info[1], "outputH"),
+  return wrap(info.Env(), CR_DISPATCH(x.device, adaptiveAvgPool2d, x, toInt64(info[1], "outputH"),
                                       toInt64(info[2], "outputW")));
 }
 Napi::Value AdaptiveAvgPool2dBackward(const Info& info) {
@@ -328,7 +328,7 @@ Napi::Value Matmul(const Info& info) {
 }
 Napi::Value CrossEntropy(const Info& info) {
   const Tensor &logits = arg(info, 0, "logits"), &labels = arg(info, 1, "labels");
-  auto r = CR_DISPATCH(deviceOf({&logits, &labels}), crossEntropyForward, logits, labels,
+  auto r = CR_DISPATCH(deviceOf({&logits, &labels}), crossEntropy, logits, labels,
                        toDouble(info[2], "labelSmoothing"), toBool(info[3], "checkLabels"));
   return list(info.Env(), {r.loss, r.probs});
 }

@@ -111,7 +111,7 @@ void throwOnBadLabel(const char* op, const Tensor& flag, const Tensor& labels, i
 
 }  // namespace
 
-CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double smoothing, bool check) {
+CrossEntropyResult crossEntropy(const Tensor& logits, const Tensor& labels, double smoothing, bool check) {
   checkCrossEntropyArgs("crossEntropy", "logits", logits, labels, smoothing, Device::CUDA);
   int64_t n = logits.shape[0], k = logits.shape[1];
   // The range check reads a flag back: skipped when the caller checked the labels on the host,

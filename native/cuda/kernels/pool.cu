@@ -197,7 +197,7 @@ Tensor averagePoolBackward(const Tensor& dy, const Shape& xShape, const PoolAxis
 
 }  // namespace
 
-MaxPoolResult maxPool2dForward(const Tensor& x, const Pool2dParams& p) {
+MaxPoolResult maxPool2d(const Tensor& x, const Pool2dParams& p) {
   const char* op = "maxPool2d";
   checkPoolInput(op, Device::CUDA, x);
   const Shape outShape = pooledShape(op, x.shape, p);
@@ -232,11 +232,11 @@ Tensor maxPool2dBackward(const Tensor& dy, const Tensor& argmax, const Shape& xS
   CR_CUDA_CHECK_LAUNCH("maxPoolBackwardKernel");
   // The CPU op rejects an argmax index outside the plane; here such an index is skipped (the kernel
   // flags it in outOfRange, never writes out of bounds) and not read back, since a read would
-  // make every training step wait for the GPU. argmax only ever comes from maxPool2dForward.
+  // make every training step wait for the GPU. argmax only ever comes from maxPool2d.
   return dx;
 }
 
-Tensor avgPool2dForward(const Tensor& x, const Pool2dParams& p) {
+Tensor avgPool2d(const Tensor& x, const Pool2dParams& p) {
   const char* op = "avgPool2d";
   checkPoolInput(op, Device::CUDA, x);
   const Shape outShape = pooledShape(op, x.shape, p);
@@ -254,7 +254,7 @@ Tensor avgPool2dBackward(const Tensor& dy, const Shape& xShape, const Pool2dPara
                              fixedAxis(xShape[3], outShape[3], p.kernelW, p.strideW, p.padW, p.countIncludePad));
 }
 
-Tensor adaptiveAvgPool2dForward(const Tensor& x, int64_t outH, int64_t outW) {
+Tensor adaptiveAvgPool2d(const Tensor& x, int64_t outH, int64_t outW) {
   const char* op = "adaptiveAvgPool2d";
   checkPoolInput(op, Device::CUDA, x);
   CR_CHECK_RANGE(outH > 0 && outW > 0, op, ": output size must be positive, got ", outH, "x", outW);
