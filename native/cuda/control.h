@@ -36,7 +36,7 @@ void resetPeakMemory();
 void synchronizeDevice();
 
 // The settings, each under the one name it has from rn.cuda to its implementation (declared
-// again here, without CUDA headers, as conv.cc, conv_algos.h and kernels/bn_fused.h declare them).
+// again here, without CUDA headers, as conv2d.cc, conv_algos.h and kernels/bn_fused.h declare them).
 // TF32 tensor-core math for float32 convolutions and matmul.
 void setAllowTf32(bool allow);
 bool allowTf32();

@@ -16,7 +16,7 @@
 
 namespace cr::cuda {
 
-// conv.cc (cuDNN): algorithms from cuDNN's search, cached per shape.
+// conv2d.cc (cuDNN): algorithms from cuDNN's search, cached per shape.
 Tensor conv2dForward(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p);
 Conv2dGrads conv2dBackward(const Tensor& dy, const Tensor& x, const Tensor& weight, const Conv2dParams& p,
                            bool needDx, bool needDweight, bool needDbias);
@@ -25,7 +25,7 @@ Conv2dGrads conv2dBackward(const Tensor& dy, const Tensor& x, const Tensor& weig
 // with `unsupported` set (the caller composes the op instead).
 ConvBnStatsResult convBnStats(const Tensor& x, const Tensor& weight, const Tensor* scale, const Tensor* bias,
                                      bool relu, const Conv2dParams& p);
-// conv.cc: act(conv + bias + z) with cudnnConvolutionBiasActivationForward where cuDNN supports the
+// conv2d.cc: act(conv + bias + z) with cudnnConvolutionBiasActivationForward where cuDNN supports the
 // configuration, else conv2dForward then the project's kernels. Forward only (inference).
 Tensor convBiasActForward(const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor* z, bool relu,
                           const Conv2dParams& p);
