@@ -92,6 +92,10 @@ describe('native errors', () => {
         ['batchNorm2dBackward', () => native.batchNorm2dBackward(dy.handle, rn.randn([2, 4, 2, 2]).handle, null, rn.zeros([3]).handle,
           rn.ones([3]).handle, true, [true, false, false])],
         ['randomNormal', () => native.randomNormal([-1], 1n, 0, 1)],
+        // the pooling contract (native/ops/pool.cc), one for every device
+        ['maxPool2dBackward', () => native.maxPool2dBackward(dy.handle, dy.handle, [2, 3, 4, 4])],
+        ['avgPool2dBackward', () => native.avgPool2dBackward(dy.handle, [2, 3, 6, 6],
+          { kernelSize: [2, 2], stride: [2, 2], padding: [0, 0], ceilMode: false, countIncludePad: true })],
       ];
       for (const [name, call] of cases) {
         expect(name in native, name).toBe(true);

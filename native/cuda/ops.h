@@ -10,7 +10,7 @@
 #include "../cpu/conv_bn_stats.h"
 #include "../cpu/elementwise.h"
 #include "../cpu/loss.h"
-#include "../cpu/pool.h"
+#include "../ops/pool.h"
 #include "../cpu/adam.h"
 #include "../cpu/sgd.h"
 
