@@ -9,10 +9,10 @@
 #include "../cpu/conv2d.h"
 #include "../cpu/conv_bn_stats.h"
 #include "../cpu/elementwise.h"
-#include "../cpu/loss.h"
+#include "../ops/loss.h"
 #include "../ops/pool.h"
-#include "../cpu/adam.h"
-#include "../cpu/sgd.h"
+#include "../ops/adam.h"
+#include "../ops/sgd.h"
 
 namespace cr::cuda {
 

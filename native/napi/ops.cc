@@ -6,6 +6,7 @@
 // 'batchNorm2d', native.batchNorm2d, cr::batchNorm2d and cr::cuda::batchNorm2d).
 #include "ops.h"
 
+#include "../cpu/adam.h"
 #include "../cpu/amp.h"
 #include "../cpu/batchnorm.h"
 #include "../cpu/conv2d.h"

@@ -3,7 +3,7 @@
 // walk over the logical elements moved, with the source and destination strides of the two
 // tensors' storage, so either memory format is read and written in place. Result formats follow
 // the CPU ops.
-#include "../../cpu/shape_ops.h"
+#include "../../ops/shape_ops.h"
 #include "../ops.h"
 #include "copy_plans.cuh"
 
