@@ -5,7 +5,7 @@
 #pragma once
 #include "../core/tensor.h"
 #include "../cpu/amp.h"
-#include "../cpu/batchnorm.h"
+#include "../ops/batchnorm.h"
 #include "../cpu/conv2d.h"
 #include "../cpu/conv_bn_stats.h"
 #include "../cpu/elementwise.h"
