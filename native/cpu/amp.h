@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "../core/tensor.h"
+#include "../ops/amp.h"
 
 namespace cr {
 
@@ -11,16 +12,6 @@ namespace cr {
 // (before or after the multiplication) is not finite.
 bool unscaleGrads(const std::vector<Tensor*>& grads, double invScale);
 
-// The loss scaler's state in one-element tensors on the gradients' device, so that a step reads
-// nothing back (and can be captured in a CUDA graph): the scale (float32), the growth tracker,
-// the non-finite flag and the count of skipped steps (int32).
-struct ScalerState {
-  Tensor* scale;
-  Tensor* growthTracker;
-  Tensor* found;
-  Tensor* skipped;
-};
-void checkScalerState(const char* op, const ScalerState& s, Device device);
 // grads *= 1 / scale in place (1 / scale rounded to float32); found = 1 when any element is not
 // finite (found is never cleared here).
 void unscaleGradsBy(const std::vector<Tensor*>& grads, const ScalerState& s);

@@ -4,11 +4,11 @@
 // in test/cuda_ops.test.ts.
 #pragma once
 #include "../core/tensor.h"
-#include "../cpu/amp.h"
+#include "../ops/amp.h"
 #include "../ops/batchnorm.h"
 #include "../cpu/conv2d.h"
 #include "../cpu/conv_bn_stats.h"
-#include "../cpu/elementwise.h"
+#include "../ops/elementwise.h"
 #include "../ops/loss.h"
 #include "../ops/pool.h"
 #include "../ops/adam.h"
