@@ -13,7 +13,6 @@
 
 namespace cr {
 
-// param, grad, expAvg and expAvgSq: float32, one shape and memory format.
-void adamStep(Tensor& param, const Tensor& grad, Tensor& expAvg, Tensor& expAvgSq, const AdamOptions& o);
+#include "../ops/adam_ops.inc"
 
 }  // namespace cr
