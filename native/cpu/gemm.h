@@ -5,8 +5,8 @@
 // An epilogue (epilogue.h: C = act(C + bias + z)), when given, is applied after the product: by the
 // built-in kernel to each tile of C as the tile receives its last K block, while it is in cache;
 // after cblas_sgemm in one pass over C.
-// Two implementations: the built-in blocked, multi-threaded kernel (AVX2/FMA where the CPU has
-// it, portable C++ otherwise), and OpenBLAS's cblas_sgemm when libopenblas is found at run time.
+// Two implementations: the built-in blocked, multi-threaded kernel (AVX-512 or AVX2/FMA as
+// cpuIsa() selects, portable C++ otherwise), and OpenBLAS's cblas_sgemm when libopenblas is found at run time.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -31,7 +31,7 @@ void setGemmBackend(GemmBackend backend);
 bool openBlasAvailable();
 // Where libopenblas was loaded from, or why it was not.
 std::string openBlasInfo();
-// The built-in kernel's instruction set in use: "avx2-fma" or "portable".
+// The built-in kernel's instruction set in use: "avx512", "avx2-fma" or "portable".
 const char* builtinGemmIsa();
 
 }  // namespace cr

@@ -17,16 +17,15 @@
 #include <utility>
 #include <vector>
 
+#include "../core/cpu_features.h"
 #include "../core/parallel.h"
 #include "epilogue.h"
 
 namespace cr {
 
-enum class GemmIsa { Portable, Avx2Fma };
-// Whether this build and this CPU can run the instruction set.
-bool gemmIsaSupported(GemmIsa isa);
-// The built-in kernel with a given (supported) instruction set; same contract as sgemmBuiltin.
-void sgemmBuiltinWithIsa(GemmIsa isa, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+// The built-in kernel with a given instruction set (cpuIsaSupported must allow it); same contract
+// as sgemmBuiltin, which uses cpuIsa().
+void sgemmBuiltinWithIsa(CpuIsa isa, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
                          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                          int64_t ldc, const Epilogue* epilogue = nullptr);
 

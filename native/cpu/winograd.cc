@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../core/cpu_features.h"
 #include "../core/parallel.h"
 #include "epilogue.h"
 
@@ -36,11 +37,6 @@ constexpr int64_t MR = 4, NR = 24;  // micro-kernel tile: 4 output channels x 24
 
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
-
-bool cpuSupported() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 
 // Scratch memory of the calling thread, reused across calls.
 float* scratch(size_t floats) {
@@ -451,8 +447,7 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
 }  // namespace
 
 Mode mode() {
-  static const bool supported = cpuSupported();
-  if (!supported) return Mode::Off;
+  if (cpuIsa() == CpuIsa::Portable) return Mode::Off;
   const char* v = std::getenv("CUDNN_RESNET_CONV");
   if (v && std::strcmp(v, "im2col") == 0) return Mode::Off;
   if (v && std::strcmp(v, "winograd") == 0) return Mode::Force;

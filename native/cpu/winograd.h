@@ -19,7 +19,7 @@
 namespace cr {
 namespace winograd {
 
-// Off: the CPU lacks AVX2 + FMA, or CUDNN_RESNET_CONV=im2col. Force: CUDNN_RESNET_CONV=winograd, every
+// Off: the instruction set in force is portable (cpu_features.h), or CUDNN_RESNET_CONV=im2col. Force: CUDNN_RESNET_CONV=winograd, every
 // eligible convolution runs as Winograd (tests use it on small shapes). Auto: conv2d picks by shape.
 enum class Mode { Off, Auto, Force };
 Mode mode();
