@@ -11,8 +11,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <vector>
 
+#include "../core/cpu_features.h"
 #include "../core/error.h"
 #include "../core/parallel.h"
 #include "epilogue.h"
@@ -162,6 +165,14 @@ WinogradUse winogradUse(const Geometry& g, const Conv2dParams& p) {
   return use;
 }
 
+// What a convolution's prepared weights depend on besides their contents: the path, the
+// instruction set, the weight's shape and format, and the groups.
+std::string preparedKey(bool winograd, const Tensor& weight, const Geometry& g) {
+  return std::string(winograd ? "conv2d winograd " : "conv2d gemm-a ") + cpuIsaName(cpuIsa()) + " " +
+         shapeString(weight.shape) + (weight.format == MemoryFormat::Contiguous ? " nchw" : " nhwc") + " groups " +
+         std::to_string(g.groups);
+}
+
 Tensor inFormat(const Tensor& t, MemoryFormat format) {
   return t.format == format ? t : toFormat(t, format);
 }
@@ -187,10 +198,29 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
   Tensor y = empty({g.N, g.O, g.Ho, g.Wo});      // (N, O, Ho, Wo)
   const float* b = bias ? bias->f32() : nullptr;  // (O)
   const float* zData = zIn ? z.f32() : nullptr;   // (N, O, Ho, Wo)
-  if (winogradUse(g, p).forward) {
-    winograd::forward(x.f32(), w.f32(), b, y.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW, zData, relu);
+  const bool winograd = winogradUse(g, p).forward;
+  // Inference (convBiasAct) keeps the weights' prepared form with them (derivedFrom: made again
+  // when they are written in place or the instruction set changes).
+  const bool prepared = op == kFusedOp && (winograd || gemmBackend() == GemmBackend::Builtin);
+  const std::string key = prepared ? preparedKey(winograd, weightIn, g) : std::string();
+  if (winograd) {
+    std::shared_ptr<const std::vector<float>> U;
+    if (prepared)
+      U = derivedFrom<std::vector<float>>(weightIn, key, [&] {
+        return std::make_shared<std::vector<float>>(winograd::forwardWeights(w.f32(), g.O, g.C));
+      });
+    winograd::forward(x.f32(), w.f32(), b, y.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW, zData, relu,
+                      U ? U->data() : nullptr);
     return inFormat(y, xIn.format);
   }
+  std::shared_ptr<const std::vector<PackedGemmA>> packed;  // one per group
+  if (prepared)
+    packed = derivedFrom<std::vector<PackedGemmA>>(weightIn, key, [&] {
+      auto groups = std::make_shared<std::vector<PackedGemmA>>();
+      for (int64_t grp = 0; grp < g.groups; ++grp)
+        groups->push_back(packGemmA(cpuIsa(), false, g.Og, g.K, w.f32() + grp * g.Og * g.K, g.K));
+      return groups;
+    });
   forEachImageChunk(g.N, [&](int64_t n0, int64_t n1) {
     Tensor col = g.pointwise ? Tensor() : empty({g.K, g.HWo});  // (K, Ho * Wo)
     for (int64_t n = n0; n < n1; ++n) {
@@ -210,7 +240,11 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
         epilogue.ldz = g.HWo;
         epilogue.relu = relu;
         const bool any = epilogue.bias || epilogue.z || relu;
-        sgemm(false, false, g.Og, g.HWo, g.K, 1.0f, wg, g.K, cols, g.HWo, 0.0f, yg, g.HWo, any ? &epilogue : nullptr);
+        if (packed)
+          sgemmPackedA((*packed)[static_cast<size_t>(grp)], false, g.HWo, cols, g.HWo, 0.0f, yg, g.HWo,
+                       any ? &epilogue : nullptr);
+        else
+          sgemm(false, false, g.Og, g.HWo, g.K, 1.0f, wg, g.K, cols, g.HWo, 0.0f, yg, g.HWo, any ? &epilogue : nullptr);
       }
     }
   });

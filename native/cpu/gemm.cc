@@ -189,6 +189,45 @@ void sgemmBuiltinWithIsa(CpuIsa isa, bool transA, bool transB, int64_t M, int64_
   gemm::sgemmBlocked<PortableKernel>(problem);
 }
 
+namespace {
+
+template <class Kernel>
+PackedGemmA packWith(CpuIsa isa, bool transA, int64_t M, int64_t K, const float* A, int64_t lda) {
+  PackedGemmA out{isa, M, K, gemm::roundUp(M, Kernel::MR), {}};
+  out.panels.resize(static_cast<size_t>(out.rows * K));
+  const gemm::Problem g{transA, false, M, 1, K, 1.0f, A, lda, nullptr, 1, 0.0f, nullptr, 1, nullptr};
+  gemm::packWholeA<Kernel>(g, out.panels.data());
+  return out;
+}
+
+}  // namespace
+
+PackedGemmA packGemmA(CpuIsa isa, bool transA, int64_t M, int64_t K, const float* A, int64_t lda) {
+  CR_CHECK_RANGE(M > 0 && K > 0, "packGemmA: sizes must be positive, got M=", M, ", K=", K);
+  CR_CHECK_TYPE(cpuIsaSupported(isa), "packGemmA: this CPU cannot run the instruction set '", cpuIsaName(isa), "'");
+#if defined(__x86_64__)
+  if (isa == CpuIsa::Avx512) return packWith<Avx512Kernel>(isa, transA, M, K, A, lda);
+  if (isa == CpuIsa::Avx2) return packWith<Avx2FmaKernel>(isa, transA, M, K, A, lda);
+#endif
+  return packWith<PortableKernel>(isa, transA, M, K, A, lda);
+}
+
+void sgemmPackedA(const PackedGemmA& a, bool transB, int64_t N, const float* B, int64_t ldb, float beta, float* C,
+                  int64_t ldc, const Epilogue* epilogue) {
+  CR_CHECK_TYPE(a.isa == cpuIsa(), "sgemmPackedA: A was packed for '", cpuIsaName(a.isa), "' but '",
+                cpuIsaName(cpuIsa()), "' is in force");
+  CR_CHECK_RANGE(N >= 0, "sgemmPackedA: N must be non-negative, got ", N);
+  if (N == 0) return;
+  gemm::Problem g{false, transB, a.M, N, a.K, 1.0f, nullptr, a.K, B, ldb, beta, C, ldc, epilogue};
+  g.packedA = a.panels.data();
+  g.packedRows = a.rows;
+#if defined(__x86_64__)
+  if (a.isa == CpuIsa::Avx512) return gemm::sgemmBlocked<Avx512Kernel>(g);
+  if (a.isa == CpuIsa::Avx2) return gemm::sgemmBlocked<Avx2FmaKernel>(g);
+#endif
+  gemm::sgemmBlocked<PortableKernel>(g);
+}
+
 void sgemmBuiltin(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
                   const Epilogue* epilogue) {

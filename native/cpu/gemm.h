@@ -10,12 +10,27 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "../core/cpu_features.h"
 #include "epilogue.h"
 
 namespace cr {
 
 enum class GemmBackend { Builtin = 0, OpenBlas = 1 };
+
+// op(A) (M, K) packed once for the built-in kernel of one instruction set (a convolution's weights,
+// kept while they do not change): per K block, every row in the micro-kernel's MR-tall panels.
+struct PackedGemmA {
+  CpuIsa isa;
+  int64_t M, K, rows;  // rows: M rounded up to the kernel's MR
+  std::vector<float> panels;
+};
+PackedGemmA packGemmA(CpuIsa isa, bool transA, int64_t M, int64_t K, const float* A, int64_t lda);
+// C (M, N) = A * op(B) + beta * C, then the epilogue, by the built-in kernel of a.isa (which must be
+// the instruction set in force), with A packed by packGemmA. Same result as sgemmBuiltin.
+void sgemmPackedA(const PackedGemmA& a, bool transB, int64_t N, const float* B, int64_t ldb, float beta, float* C,
+                  int64_t ldc, const Epilogue* epilogue = nullptr);
 
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const Epilogue* epilogue = nullptr);

@@ -45,6 +45,10 @@ struct Problem {
   float* C;
   int64_t ldc;
   const Epilogue* epilogue;
+  // op(A) packed ahead (packGemmA) or nullptr: K block pc of row block ic is at
+  // packedA + pc * packedRows + ic * kc, so the drivers skip packing A.
+  const float* packedA = nullptr;
+  int64_t packedRows = 0;
 };
 
 constexpr size_t kBufferAlignment = 64;
@@ -165,6 +169,15 @@ void packB(const Problem& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, flo
   }
 }
 
+// Packs all of op(A) (M, K) for the driver's blocking: K block pc (kc = blockingFor's kc, the last
+// one shorter) holds every row's MR-tall panels at out + pc * roundUp(M, MR); out holds
+// roundUp(M, MR) * K floats.
+template <class Kernel>
+void packWholeA(const Problem& g, float* out) {
+  const int64_t kcMax = blockingFor<Kernel>(g.M, 1, g.K).kc, rows = roundUp(g.M, Kernel::MR);
+  for (int64_t pc = 0; pc < g.K; pc += kcMax) packA<Kernel::MR>(g, 0, g.M, pc, std::min(kcMax, g.K - pc), out + pc * rows);
+}
+
 // Prefetches a C tile (rows, cols) for writing; each row may straddle two cache lines.
 inline void prefetchCTile(const float* c, int64_t ldc, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
@@ -212,8 +225,9 @@ void computeSerial(const Problem& g, float* packedA, float* packedB) {
       packB<Kernel::NR>(g, pc, kc, jc, nc, packedB);
       for (int64_t ic = 0; ic < g.M; ic += bl.mc) {
         const int64_t mc = std::min(bl.mc, g.M - ic);
-        packA<Kernel::MR>(g, ic, mc, pc, kc, packedA);
-        macroKernel<Kernel>(g, ic, mc, jc, nc, kc, beta, packedA, packedB, pc + kc == g.K);
+        const float* blockA = g.packedA ? g.packedA + pc * g.packedRows + ic * kc : packedA;
+        if (!g.packedA) packA<Kernel::MR>(g, ic, mc, pc, kc, packedA);
+        macroKernel<Kernel>(g, ic, mc, jc, nc, kc, beta, blockA, packedB, pc + kc == g.K);
       }
     }
   }
@@ -345,8 +359,9 @@ void computeShared(const Problem& g, int threads, PackBuffer& buffer) {
     const auto [j, jEnd] = SharedPlan::columns(rd, chunk, rd.colChunks, NR);
     for (int64_t kb = rd.kBegin; kb < rd.kEnd; ++kb) {
       const int64_t pc = kb * bl.kc, kc = std::min(bl.kc, g.K - pc);
-      float* blockA = packedA + (kb - rd.kBegin) * plan.blockFloatsA;
-      if (repackA) packA<MR>(g, ic, mc, pc, kc, blockA);
+      float* area = packedA + (kb - rd.kBegin) * plan.blockFloatsA;
+      const float* blockA = g.packedA ? g.packedA + pc * g.packedRows + ic * kc : area;
+      if (repackA && !g.packedA) packA<MR>(g, ic, mc, pc, kc, area);
       const float beta = pc == 0 ? g.beta : 1.0f;  // later K blocks accumulate onto C
       macroKernel<Kernel>(g, ic, mc, rd.jc + j, jEnd - j, kc, beta, blockA,
                           packedB + (kb - rd.kBegin) * plan.blockFloatsB + j * kc, pc + kc == g.K);

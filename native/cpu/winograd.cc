@@ -454,10 +454,13 @@ Mode mode() {
   return Mode::Auto;
 }
 
+std::vector<float> forwardWeights(const float* w, int64_t O, int64_t C) { return transformWeights(w, O, C, false); }
+
 void forward(const float* x, const float* w, const float* bias, float* y, int64_t N, int64_t C, int64_t H, int64_t W,
-             int64_t O, int64_t padH, int64_t padW, const float* z, bool relu) {
-  const std::vector<float> U = transformWeights(w, O, C, false);
-  convolve(x, N, C, H, W, U.data(), bias, y, O, H + 2 * padH - 2, W + 2 * padW - 2, padH, padW, z, relu);
+             int64_t O, int64_t padH, int64_t padW, const float* z, bool relu, const float* transformed) {
+  const std::vector<float> U = transformed ? std::vector<float>() : transformWeights(w, O, C, false);
+  convolve(x, N, C, H, W, transformed ? transformed : U.data(), bias, y, O, H + 2 * padH - 2, W + 2 * padW - 2, padH,
+           padW, z, relu);
 }
 
 void backwardData(const float* dy, const float* w, float* dx, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
@@ -527,8 +530,9 @@ void backwardFilter(const float* dy, const float* x, float* dw, int64_t N, int64
 #else  // not x86-64: the path is never enabled
 
 Mode mode() { return Mode::Off; }
+std::vector<float> forwardWeights(const float*, int64_t, int64_t) { return {}; }
 void forward(const float*, const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-             int64_t, const float*, bool) {}
+             int64_t, const float*, bool, const float*) {}
 void backwardData(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {}
 void backwardFilter(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                     int64_t) {}
