@@ -82,52 +82,63 @@ void validRange(int64_t offset, int64_t stride, int64_t size, int64_t outSize, i
   hi = std::max(lo, std::min(hi, outSize));
 }
 
+// Channels per task of im2col / col2im: about 32K column-matrix floats. Outside a parallel region
+// (a batch smaller than the thread count: one image at a time) the channels are shared among the
+// threads; inside one (an image chunk per thread) parallelFor runs serially.
+int64_t channelGrain(const Geometry& g) {
+  return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, g.kH * g.kW * g.HWo));
+}
+
 // col (K, Ho * Wo) from x (Cg, H, W): row (c, i, j) holds x[c, oh*sH + i*dH - pH, ow*sW + j*dW - pW],
 // zero where that falls in the padding.
 void im2col(const float* x, float* col, const Geometry& g, const Conv2dParams& p) {
-  for (int64_t c = 0; c < g.Cg; ++c)
-    for (int64_t i = 0; i < g.kH; ++i)
-      for (int64_t j = 0; j < g.kW; ++j) {
-        const float* plane = x + c * g.HW;                       // (H, W)
-        float* row = col + ((c * g.kH + i) * g.kW + j) * g.HWo;  // (Ho, Wo)
-        int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
-        validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
-        for (int64_t oh = 0; oh < g.Ho; ++oh) {
-          float* out = row + oh * g.Wo;  // (Wo)
-          int64_t ih = oh * p.strideH + offH;
-          if (ih < 0 || ih >= g.H) {
-            std::fill(out, out + g.Wo, 0.0f);
-            continue;
+  parallelFor(0, g.Cg, channelGrain(g), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t i = 0; i < g.kH; ++i)
+        for (int64_t j = 0; j < g.kW; ++j) {
+          const float* plane = x + c * g.HW;                       // (H, W)
+          float* row = col + ((c * g.kH + i) * g.kW + j) * g.HWo;  // (Ho, Wo)
+          int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
+          validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
+          for (int64_t oh = 0; oh < g.Ho; ++oh) {
+            float* out = row + oh * g.Wo;  // (Wo)
+            int64_t ih = oh * p.strideH + offH;
+            if (ih < 0 || ih >= g.H) {
+              std::fill(out, out + g.Wo, 0.0f);
+              continue;
+            }
+            const float* in = plane + ih * g.W;  // (W)
+            std::fill(out, out + lo, 0.0f);
+            if (p.strideW == 1) {
+              std::memcpy(out + lo, in + lo + offW, static_cast<size_t>(hi - lo) * sizeof(float));
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * p.strideW + offW];
+            }
+            std::fill(out + hi, out + g.Wo, 0.0f);
           }
-          const float* in = plane + ih * g.W;  // (W)
-          std::fill(out, out + lo, 0.0f);
-          if (p.strideW == 1) {
-            std::memcpy(out + lo, in + lo + offW, static_cast<size_t>(hi - lo) * sizeof(float));
-          } else {
-            for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * p.strideW + offW];
-          }
-          std::fill(out + hi, out + g.Wo, 0.0f);
         }
-      }
+  });
 }
 
 // The adjoint of im2col: dx (Cg, H, W) += every entry of dcol (K, Ho * Wo) at the position it was read from.
 void col2im(const float* dcol, float* dx, const Geometry& g, const Conv2dParams& p) {
-  for (int64_t c = 0; c < g.Cg; ++c)
-    for (int64_t i = 0; i < g.kH; ++i)
-      for (int64_t j = 0; j < g.kW; ++j) {
-        float* plane = dx + c * g.HW;                                   // (H, W)
-        const float* row = dcol + ((c * g.kH + i) * g.kW + j) * g.HWo;  // (Ho, Wo)
-        int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
-        validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
-        for (int64_t oh = 0; oh < g.Ho; ++oh) {
-          int64_t ih = oh * p.strideH + offH;
-          if (ih < 0 || ih >= g.H) continue;
-          const float* in = row + oh * g.Wo;  // (Wo)
-          float* out = plane + ih * g.W;      // (W)
-          for (int64_t ow = lo; ow < hi; ++ow) out[ow * p.strideW + offW] += in[ow];
+  parallelFor(0, g.Cg, channelGrain(g), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t i = 0; i < g.kH; ++i)
+        for (int64_t j = 0; j < g.kW; ++j) {
+          float* plane = dx + c * g.HW;                                   // (H, W)
+          const float* row = dcol + ((c * g.kH + i) * g.kW + j) * g.HWo;  // (Ho, Wo)
+          int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
+          validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
+          for (int64_t oh = 0; oh < g.Ho; ++oh) {
+            int64_t ih = oh * p.strideH + offH;
+            if (ih < 0 || ih >= g.H) continue;
+            const float* in = row + oh * g.Wo;  // (Wo)
+            float* out = plane + ih * g.W;      // (W)
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow * p.strideW + offW] += in[ow];
+          }
         }
-      }
+  });
 }
 
 // Calls fn(n0, n1) on chunks of the batch. With at least as many images as threads there is one chunk
