@@ -49,6 +49,34 @@ describe('convBiasAct prepared weights', () => {
     });
   }
 
+  it('conv2d\'s forward and input gradient (W^T panels) follow an SGD step on the weight', () => {
+    process.env.CUDNN_RESNET_CONV = 'im2col';
+    rn.scope(() => {
+      rn.manualSeed(4);
+      const w = rn.randn([20, 12, 3, 3], { requiresGrad: true });
+      const x = rn.randn([3, 12, 10, 10]);
+      const g = rn.randn([3, 20, 10, 10]);
+      const opt = new rn.optim.SGD([w], { lr: 0.3 });
+      // y and dx with w, and with a fresh copy of w (its own storage: nothing prepared yet).
+      const pass = (weight: rn.Tensor) => {
+        const xs = x.detach();
+        xs.requiresGrad = true;
+        const y = rn.conv2d(xs, weight, null, { padding: 1 });
+        y.backward(g);
+        return [arr(y), arr(xs.grad!)] as const;
+      };
+      for (let step = 0; step < 3; step++) {
+        const [y, dx] = pass(w);
+        const fresh = w.detach().clone();
+        const [yRef, dxRef] = pass(fresh);
+        expect(relativeError(y, yRef)).toBeLessThan(1e-6);
+        expect(relativeError(dx, dxRef)).toBeLessThan(1e-6);
+        opt.step();
+        opt.zeroGrad();
+      }
+    });
+  });
+
   it('a view of the same storage with another shape is prepared for its own shape', () => {
     process.env.CUDNN_RESNET_CONV = 'im2col';
     rn.scope(() => {

@@ -1,4 +1,6 @@
-// CPU 2-D convolution: im2col + sgemm per (image, group), parallelised over the batch.
+// CPU 2-D convolution: im2col + sgemm per (image, group), parallelised over the batch. The weights'
+// GEMM panels (W_g for the forward pass, W_g^T for the input gradient) and Winograd transform are
+// made once and kept with the weight tensor until it is written in place (derivedFrom, tensor.h).
 //   forward:  y_g (Og, Ho*Wo)  = W_g (Og, K) * col (K, Ho*Wo)          [+ bias, in the GEMM's epilogue]
 //   dweight:  dW_g (Og, K)    += dy_g (Og, Ho*Wo) * col^T (Ho*Wo, K)   summed over images
 //   dx:       dcol (K, Ho*Wo)  = W_g^T (K, Og) * dy_g (Og, Ho*Wo), then col2im into dx
@@ -178,8 +180,8 @@ WinogradUse winogradUse(const Geometry& g, const Conv2dParams& p) {
 
 // What a convolution's prepared weights depend on besides their contents: the path, the
 // instruction set, the weight's shape and format, and the groups.
-std::string preparedKey(bool winograd, const Tensor& weight, const Geometry& g) {
-  return std::string(winograd ? "conv2d winograd " : "conv2d gemm-a ") + cpuIsaName(cpuIsa()) + " " +
+std::string preparedKey(const char* form, const Tensor& weight, const Geometry& g) {
+  return std::string("conv2d ") + form + " " + cpuIsaName(cpuIsa()) + " " +
          shapeString(weight.shape) + (weight.format == MemoryFormat::Contiguous ? " nchw" : " nhwc") + " groups " +
          std::to_string(g.groups);
 }
@@ -210,10 +212,11 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
   const float* b = bias ? bias->f32() : nullptr;  // (O)
   const float* zData = zIn ? z.f32() : nullptr;   // (N, O, Ho, Wo)
   const bool winograd = winogradUse(g, p).forward;
-  // Inference (convBiasAct) keeps the weights' prepared form with them (derivedFrom: made again
-  // when they are written in place or the instruction set changes).
-  const bool prepared = op == kFusedOp && (winograd || gemmBackend() == GemmBackend::Builtin);
-  const std::string key = prepared ? preparedKey(winograd, weightIn, g) : std::string();
+  // The weights' prepared form is kept with them (derivedFrom: made again when they are written in
+  // place or the instruction set changes), so inference prepares them once, and a training step
+  // once per step instead of once per image.
+  const bool prepared = winograd || gemmBackend() == GemmBackend::Builtin;
+  const std::string key = prepared ? preparedKey(winograd ? "winograd" : "gemm-a", weightIn, g) : std::string();
   if (winograd) {
     std::shared_ptr<const std::vector<float>> U;
     if (prepared)
@@ -321,6 +324,15 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
     needDweight = false;
   }
   if (!needDx && !needDweight) return grads;
+  // op(W_g) = W_g^T (K, Og) of the input gradient's GEMM, packed once and kept like the forward's.
+  std::shared_ptr<const std::vector<PackedGemmA>> packedT;  // one per group
+  if (needDx && gemmBackend() == GemmBackend::Builtin)
+    packedT = derivedFrom<std::vector<PackedGemmA>>(weightIn, preparedKey("gemm-a-transposed", weightIn, g), [&] {
+      auto groups = std::make_shared<std::vector<PackedGemmA>>();
+      for (int64_t grp = 0; grp < g.groups; ++grp)
+        groups->push_back(packGemmA(cpuIsa(), true, g.K, g.Og, w.f32() + grp * g.Og * g.K, g.K));
+      return groups;
+    });
   // partial[n0]: (O, Cg, kH, kW), dweight summed over the chunk of images starting at n0 > 0; the chunk
   // starting at image 0 accumulates straight into dw.
   std::vector<Tensor> partial(static_cast<size_t>(g.N));
@@ -351,7 +363,10 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
           const float* wg = w.f32() + grp * g.Og * g.K;           // (Og, K)
           float* dxg = dx.f32() + (n * g.C + grp * g.Cg) * g.HW;  // (Cg, H, W)
           float* dcols = col2imNeeded ? dcol.f32() : dxg;         // (K, Ho * Wo)
-          sgemm(true, false, g.K, g.HWo, g.Og, 1.0f, wg, g.K, dyg, g.HWo, 0.0f, dcols, g.HWo);
+          if (packedT)
+            sgemmPackedA((*packedT)[static_cast<size_t>(grp)], false, g.HWo, dyg, g.HWo, 0.0f, dcols, g.HWo);
+          else
+            sgemm(true, false, g.K, g.HWo, g.Og, 1.0f, wg, g.K, dyg, g.HWo, 0.0f, dcols, g.HWo);
           if (col2imNeeded) col2im(dcols, dxg, g, p);
         }
       }

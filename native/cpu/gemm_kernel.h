@@ -175,7 +175,17 @@ void packB(const Problem& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, flo
 template <class Kernel>
 void packWholeA(const Problem& g, float* out) {
   const int64_t kcMax = blockingFor<Kernel>(g.M, 1, g.K).kc, rows = roundUp(g.M, Kernel::MR);
-  for (int64_t pc = 0; pc < g.K; pc += kcMax) packA<Kernel::MR>(g, 0, g.M, pc, std::min(kcMax, g.K - pc), out + pc * rows);
+  const int64_t panels = rows / Kernel::MR;
+  // Tasks of (K block, MR panel range), about 64K floats each.
+  const int64_t perTask = std::max<int64_t>(1, (int64_t{1} << 16) / (Kernel::MR * kcMax));
+  const int64_t tasksPerBlock = ceilDiv(panels, perTask);
+  parallelFor(0, ceilDiv(g.K, kcMax) * tasksPerBlock, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t pc = t / tasksPerBlock * kcMax, kc = std::min(kcMax, g.K - pc);
+      const int64_t i0 = t % tasksPerBlock * perTask * Kernel::MR, mc = std::min(perTask * Kernel::MR, g.M - i0);
+      packA<Kernel::MR>(g, i0, mc, pc, kc, out + pc * rows + i0 * kc);
+    }
+  });
 }
 
 // Prefetches a C tile (rows, cols) for writing; each row may straddle two cache lines.
