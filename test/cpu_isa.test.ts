@@ -111,6 +111,13 @@ describe.skipIf(otherIsas.length === 0)('each ISA against the portable kernels',
     rn.scope(() => [a, b, g].forEach((t) => t.dispose()));
   });
 
+  it.each([[1, 2055, 1000], [1, 5, 3]])('linear at batch 1 (m=%i k=%i n=%i): the dot-product path', (m, k, n) => {
+    rn.manualSeed(k);
+    const x = rn.randn([m, k]), w = rn.randn([n, k]), b = rn.randn([n]);
+    compare(() => [rn.linear(x, w, b)]);
+    [x, w, b].forEach((t) => t.dispose());
+  });
+
   for (const c of convCases) {
     it(`conv2d ${c.name}: y, dx, dw, db`, () => {
       rn.manualSeed(7);

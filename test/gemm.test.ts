@@ -35,6 +35,18 @@ describe('built-in GEMM', () => {
     });
   }
 
+  it.each([[1, 7], [37, 3], [2055, 1000]])('linear at batch 1 (one row times W^T, K=%i, N=%i) matches a float64 reference', (k, n) => {
+    rn.setGemmBackend('builtin');
+    rn.scope(() => {
+      const x = rn.randn([1, k]);
+      const w = rn.randn([n, k]);
+      const y = rn.linear(x, w).toArray() as Float32Array;
+      const ws = w.toArray() as Float32Array, wT = new Float32Array(k * n);
+      for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) wT[p * n + j] = ws[j * k + p]!;
+      expect(relativeError(y, reference(x.toArray() as Float32Array, wT, 1, k, n))).toBeLessThan(1e-6);
+    });
+  });
+
   it('gradients through linear use the transposed forms and agree with the reference', () => {
     rn.setGemmBackend('builtin');
     rn.scope(() => {

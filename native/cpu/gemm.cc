@@ -153,6 +153,71 @@ struct Avx512Kernel {
 };
 #endif
 
+// One row times a transposed B (linear at batch 1: x (1, K) W^T): dot products of a (K) with the
+// contiguous rows of B (N, K), the rows shared among the threads. The blocked kernel would pack all
+// of B for a single row of C; this reads B once.
+float dotPortable(const float* a, const float* b, int64_t K) {
+  float acc[8] = {};
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += a[k + l] * b[k + l];
+  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; k < K; ++k) sum += a[k] * b[k];
+  return sum;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) float dotAvx2(const float* a, const float* b, int64_t K) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), s1);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, _mm256_add_ps(s0, s1));
+  float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  for (; k < K; ++k) sum += a[k] * b[k];
+  return sum;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))) float dotAvx512(const float* a, const float* b,
+                                                                                        int64_t K) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 32 <= K; k += 32) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k + 16), _mm512_loadu_ps(b + k + 16), s1);
+  }
+  for (; k < K; k += 16) {  // the tail, under a mask
+    const __mmask16 m = K - k >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (K - k)) - 1);
+    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + k), _mm512_maskz_loadu_ps(m, b + k), s0);
+  }
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, _mm512_add_ps(s0, s1));
+  float sum = 0.0f;
+  for (int l = 0; l < 16; ++l) sum += lanes[l];
+  return sum;
+}
+#endif
+
+void rowTimesTransposedB(CpuIsa isa, int64_t N, int64_t K, float alpha, const float* a, const float* B, int64_t ldb,
+                         float beta, float* C) {
+  float (*dot)(const float*, const float*, int64_t) = dotPortable;
+#if defined(__x86_64__)
+  if (isa == CpuIsa::Avx512) dot = dotAvx512;
+  if (isa == CpuIsa::Avx2) dot = dotAvx2;
+#endif
+  const int64_t threads = inParallelRegion() ? 1 : numThreads();
+  const int64_t grain = std::max<int64_t>(16, N / (4 * threads));
+  parallelFor(0, N, grain, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) {
+      const float product = alpha * dot(a, B + j * ldb, K);
+      C[j] = beta == 0.0f ? product : product + beta * C[j];
+    }
+  });
+}
+
 // C (M, N) = beta * C, or 0 when beta == 0 (C not read).
 void scaleC(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
   for (int64_t i = 0; i < M; ++i) {
@@ -172,6 +237,11 @@ void sgemmBuiltinWithIsa(CpuIsa isa, bool transA, bool transB, int64_t M, int64_
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0.0f) {  // op(A) * op(B) contributes nothing; A and B are not read
     scaleC(M, N, beta, C, ldc);
+    if (epilogue) applyEpilogue(*epilogue, C, ldc, 0, 0, M, N);
+    return;
+  }
+  if (M == 1 && transB && (!transA || lda == 1)) {  // op(A) is one contiguous row
+    rowTimesTransposedB(isa, N, K, alpha, A, B, ldb, beta, C);
     if (epilogue) applyEpilogue(*epilogue, C, ldc, 0, 0, M, N);
     return;
   }
