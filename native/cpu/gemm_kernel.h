@@ -218,7 +218,7 @@ void macroKernel(const Problem& g, int64_t i0, int64_t mc, int64_t j0, int64_t n
                       std::min<int64_t>(NR, nc - nextJr));
       Kernel::run(kc, packedA + ir * kc, packedB + jr * kc, cBlock + ir * g.ldc + jr, g.ldc, mr, nr, g.alpha,
                   beta);
-      if (epilogue) applyEpilogue(*epilogue, g.C, g.ldc, i0 + ir, j0 + jr, mr, nr);
+      if (epilogue) Kernel::epilogue(*epilogue, g.C, g.ldc, i0 + ir, j0 + jr, mr, nr);
     }
   }
 }
