@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import * as rn from '../lib/index.js';
 
-function reference(x: Float32Array, [n, c, h, w]: number[], k: number, s: number, p: number) {
+function reference(x: Float32Array, shape: number[], k: number, s: number, p: number) {
+  const [n, c, h, w] = shape as [number, number, number, number];
   const ho = Math.floor((h + 2 * p - k) / s) + 1, wo = Math.floor((w + 2 * p - k) / s) + 1;
   const y = new Float32Array(n * c * ho * wo), dx = new Float32Array(x.length);
   for (let plane = 0; plane < n * c; plane++)
