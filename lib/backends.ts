@@ -1,6 +1,6 @@
 // What this machine offers: the CPU backend's settings and, for CUDA, availability or the
 // exact reason it is unavailable.
-import { native, type CpuBackendInfo, type CudaDeviceInfo, type LibraryInfo } from './binding.js';
+import { native, type CpuBackendInfo, type CpuIsa, type CudaDeviceInfo, type LibraryInfo } from './binding.js';
 
 export interface Backends {
   cpu: CpuBackendInfo;
@@ -53,4 +53,14 @@ export function setNumThreads(n: number): number {
 export function setGemmBackend(name: 'builtin' | 'openblas'): void {
   if (name !== 'builtin' && name !== 'openblas') throw new TypeError(`setGemmBackend: expected 'builtin' or 'openblas', got ${String(name)}`);
   native.setGemmBackend(name);
+}
+
+/**
+ * Chooses the instruction set of every CPU kernel: 'portable' (plain C++, the reference),
+ * 'avx2' (AVX2 + FMA) or 'avx512' (AVX-512 F/BW/DQ/VL). The best one the CPU runs is chosen at
+ * load (CUDNN_RESNET_CPU_ISA forces one); asking for one the CPU lacks is a TypeError.
+ */
+export function setCpuIsa(isa: CpuIsa): void {
+  if (isa !== 'portable' && isa !== 'avx2' && isa !== 'avx512') throw new TypeError(`setCpuIsa: expected 'portable', 'avx2' or 'avx512', got ${String(isa)}`);
+  native.setCpuIsa(isa);
 }

@@ -76,10 +76,19 @@ export interface AdamStepOptions {
   skipIfNonzero?: NativeTensor | null;
 }
 
+/** The CPU kernels' instruction sets: portable C++, AVX2 + FMA, AVX-512 (F/BW/DQ/VL). */
+export type CpuIsa = 'portable' | 'avx2' | 'avx512';
 export interface CpuBackendInfo {
   threads: number;
   gemm: 'builtin' | 'openblas';
-  gemmIsa: 'avx2-fma' | 'portable';
+  /** The built-in GEMM's micro-kernel in use. */
+  gemmIsa: 'avx512' | 'avx2-fma' | 'portable';
+  /** The instruction set every CPU kernel uses now (chosen at load, CUDNN_RESNET_CPU_ISA, setCpuIsa). */
+  isa: CpuIsa;
+  /** The instruction sets this CPU and its operating system can run, lowest first. */
+  isasAvailable: CpuIsa[];
+  /** The CPU's usable extensions, from cpuid and xgetbv: 'avx2', 'fma', 'avx512f', 'avx512bf16', ... */
+  features: string[];
   openblas: { available: boolean; info: string };
 }
 export interface CudaDeviceInfo {
@@ -278,6 +287,7 @@ export interface NativeBinding {
   setNumThreads(n: number): number;
   setGemmBackend(name: 'builtin' | 'openblas'): void;
   distributed: NativeDistributed;
+  setCpuIsa(isa: CpuIsa): void;
 }
 
 /** The package root: one level above lib/ (sources) and dist/ (compiled). */
@@ -289,6 +299,8 @@ function load(): NativeBinding {
   try {
     return nodeGypBuild(packageRoot) as NativeBinding;
   } catch (err) {
+    // The addon loaded but refused the instruction set CUDNN_RESNET_CPU_ISA forces: that sentence as it is.
+    if (err instanceof TypeError && err.message.startsWith('CUDNN_RESNET_CPU_ISA')) throw err;
     const reason = err instanceof Error ? err.message : String(err);
     throw new Error(
       `cudnn-resnet: the native addon could not be loaded (${reason}). ` +

@@ -187,7 +187,7 @@ export function buildProgram(): Command {
     .action(() => {
       const b = backends();
       console.log(`cudnn-resnet ${version} (node ${process.version})`);
-      console.log(`cpu: ${b.cpu.threads} threads, GEMM ${b.cpu.gemm} (built-in kernel: ${b.cpu.gemmIsa}; OpenBLAS: ${b.cpu.openblas.info})`);
+      console.log(`cpu: ${b.cpu.threads} threads, ${b.cpu.isa} kernels (this CPU runs ${b.cpu.isasAvailable.join(', ')}), GEMM ${b.cpu.gemm} (built-in kernel: ${b.cpu.gemmIsa}; OpenBLAS: ${b.cpu.openblas.info})`);
       const c = b.cuda;
       console.log(`cuda: ${c.available ? 'available' : 'unavailable'}${c.reason ? ` — ${c.reason}` : ''}`);
       console.log(`  compiled in: ${c.compiled ? `yes (CUDA runtime ${c.runtimeVersion})` : 'no'}; driver: ${c.driverVersion || 'none'}`);

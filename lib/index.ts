@@ -4,7 +4,8 @@ export { tensor, zeros, ones, full, zerosLike, onesLike, rand, randn, arange, ty
 export { scope, keep, memory, emptyCache, type MemoryInfo } from './memory.js';
 export { noGrad, isGradEnabled } from './autograd.js';
 export { manualSeed } from './random.js';
-export { backends, setNumThreads, setGemmBackend, type Backends } from './backends.js';
+export { backends, setNumThreads, setGemmBackend, setCpuIsa, type Backends } from './backends.js';
+export type { CpuIsa } from './binding.js';
 export * as cuda from './cuda.js';
 export * as profiler from './profiler.js';
 export * as amp from './amp/index.js';

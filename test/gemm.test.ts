@@ -1,4 +1,4 @@
-// The built-in GEMM (AVX2/FMA and portable kernels) against OpenBLAS's sgemm and against a
+// The built-in GEMM (AVX-512, AVX2/FMA and portable kernels) against OpenBLAS's sgemm and against a
 // float64 reference, through every transpose combination that matmul, linear and their
 // gradients use.
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,18 @@ describe('built-in GEMM', () => {
       });
     });
   }
+
+  it.each([[1, 7], [37, 3], [2055, 1000]])('linear at batch 1 (one row times W^T, K=%i, N=%i) matches a float64 reference', (k, n) => {
+    rn.setGemmBackend('builtin');
+    rn.scope(() => {
+      const x = rn.randn([1, k]);
+      const w = rn.randn([n, k]);
+      const y = rn.linear(x, w).toArray() as Float32Array;
+      const ws = w.toArray() as Float32Array, wT = new Float32Array(k * n);
+      for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) wT[p * n + j] = ws[j * k + p]!;
+      expect(relativeError(y, reference(x.toArray() as Float32Array, wT, 1, k, n))).toBeLessThan(1e-6);
+    });
+  });
 
   it('gradients through linear use the transposed forms and agree with the reference', () => {
     rn.setGemmBackend('builtin');
@@ -75,12 +87,15 @@ describe('GEMM selection in a fresh process', () => {
     return JSON.parse(r.stdout) as { backend: rn.Backends['cpu']; results: number[][] };
   };
 
-  it('the portable kernel (CUDNN_RESNET_GEMM_ISA=portable) gives the AVX2 kernel\'s results', async () => {
-    const portable = await run({ CUDNN_RESNET_GEMM: 'builtin', CUDNN_RESNET_GEMM_ISA: 'portable' });
-    const native = await run({ CUDNN_RESNET_GEMM: 'builtin' });
+  it('each ISA forced in a fresh process (CUDNN_RESNET_CPU_ISA) gives the portable kernel\'s results', async () => {
+    const portable = await run({ CUDNN_RESNET_GEMM: 'builtin', CUDNN_RESNET_CPU_ISA: 'portable' });
     expect(portable.backend.gemm).toBe('builtin');
     expect(portable.backend.gemmIsa).toBe('portable');
-    portable.results.forEach((r, i) => expect(relativeError(r, native.results[i]!)).toBeLessThan(1e-6));
+    for (const isa of rn.backends().cpu.isasAvailable.filter((i) => i !== 'portable')) {
+      const other = await run({ CUDNN_RESNET_GEMM: 'builtin', CUDNN_RESNET_CPU_ISA: isa });
+      expect(other.backend.isa).toBe(isa);
+      portable.results.forEach((r, i) => expect(relativeError(other.results[i]!, r)).toBeLessThan(1e-6));
+    }
   });
 
   it('the built-in GEMM is the default; CUDNN_RESNET_GEMM picks the initial backend', async () => {

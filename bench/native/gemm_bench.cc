@@ -2,9 +2,9 @@
 // against a double-precision reference, then times built-in vs OpenBLAS side by side.
 // The relative error of an element is |c - exact| / (|alpha| * sum_k |a_ik * b_kj| + |beta * c0|),
 // the scale that rounding errors of a dot product grow with. Exits 1 when any check fails.
-// The timed built-in kernel is the one sgemmBuiltin picks (CUDNN_RESNET_GEMM_ISA=portable
-// forces the portable one). Build and run (optional argument: thread count):
-//   g++ -std=c++17 -O3 -Wall -Wextra -pthread -Inative bench/native/gemm_bench.cc native/cpu/gemm.cc native/cpu/openblas.cc native/core/parallel.cc native/core/tensor.cc native/core/dtype.cc -ldl -o /tmp/gemm_bench && /tmp/gemm_bench
+// The timed built-in kernel is the one sgemmBuiltin picks (CUDNN_RESNET_CPU_ISA=portable|avx2|avx512
+// forces one). Build and run (optional argument: thread count):
+//   g++ -std=c++17 -O3 -Wall -Wextra -pthread -Inative bench/native/gemm_bench.cc native/cpu/gemm.cc native/cpu/openblas.cc native/core/cpu_features.cc native/core/parallel.cc native/core/tensor.cc native/core/dtype.cc -ldl -o /tmp/gemm_bench && /tmp/gemm_bench
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "cpu/gemm.h"
 #include "cpu/gemm_kernel.h"
@@ -203,19 +204,23 @@ void runTimings(const std::vector<Implementation>& impls) {
 // Optional argument: the thread count (default: every core).
 int main(int argc, char** argv) {
   if (argc > 1) cr::setNumThreads(std::atoi(argv[1]));
+  cr::initCpuIsa();
   std::printf("threads: %d, built-in ISA: %s\nOpenBLAS: %s\n\n", cr::numThreads(), cr::builtinGemmIsa(),
               cr::openBlasInfo().c_str());
   std::vector<Implementation> checked;
-  for (cr::GemmIsa isa : {cr::GemmIsa::Avx2Fma, cr::GemmIsa::Portable}) {
-    if (!cr::gemmIsaSupported(isa)) continue;
-    checked.push_back({isa == cr::GemmIsa::Avx2Fma ? "builtin avx2-fma" : "builtin portable",
+  for (cr::CpuIsa isa : cr::cpuIsasAvailable()) {
+    checked.push_back({std::string("builtin ") + cr::cpuIsaName(isa),
                        [isa](bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                              int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
                          cr::sgemmBuiltinWithIsa(isa, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
                        }});
   }
   // sgemm() with the OpenBLAS backend; the built-in entries above call the kernel directly.
-  const Implementation openBlas{"openblas", cr::sgemm};
+  const Implementation openBlas{"openblas", [](bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha,
+                                                const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                                                float* C, int64_t ldc) {
+                                 cr::sgemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                               }};
   if (cr::openBlasAvailable()) {
     cr::setGemmBackend(cr::GemmBackend::OpenBlas);
     checked.push_back(openBlas);
@@ -224,7 +229,12 @@ int main(int argc, char** argv) {
   ok = runNestedCheck(checked) && ok;
   std::printf("\nchecks: %s\n", ok ? "all passed" : "FAILED");
 
-  std::vector<Implementation> timed = {{std::string("builtin ") + cr::builtinGemmIsa(), cr::sgemmBuiltin}};
+  std::vector<Implementation> timed = {
+      {std::string("builtin ") + cr::builtinGemmIsa(),
+       [](bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float beta, float* C, int64_t ldc) {
+         cr::sgemmBuiltin(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+       }}};
   if (cr::openBlasAvailable()) timed.push_back(openBlas);
   runTimings(timed);
   return ok ? 0 : 1;

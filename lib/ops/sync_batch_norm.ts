@@ -126,7 +126,7 @@ export function syncBatchNorm2dBackward(node: GradNode, g: Tensor): (Tensor | nu
     const bT = perChannel(b, g.device), shiftT = perChannel(shift, g.device);
     const xb = native.binary(BINARY.mul, x, bT);
     const partial = native.binary(BINARY.sub, g.handle, xb);
-    const adjusted = native.binary(0, partial, shiftT);
+    const adjusted = native.binary(BINARY.add, partial, shiftT);
     [dx] = native.batchNorm2dBackward(adjusted, x, weight, meanT, invStdT, false, [true, false, false]);
     for (const h of [bT, shiftT, xb, partial, adjusted]) h.dispose();
   }

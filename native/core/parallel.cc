@@ -50,6 +50,10 @@ class Pool {
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [this] { return pending_ == 0 && busy_ == 0; });
     job_ = nullptr;
+    // A worker that wakes only now must not join this finished job: it would be in work() while
+    // the next run() resets next_ and chunks_, and could run a chunk of the next job twice (the
+    // pending count then never reaches 0: a hang, seen with many small jobs in a row).
+    helpers_ = 0;
   }
 
  private:

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,19 @@ struct Storage {
   void* data = nullptr;
   size_t bytes = 0;
   Device device = Device::CPU;
+  // Moves on every in-place write: each op handed a tensor to write into goes through
+  // TensorWrap::GetMutable, which advances it. What is derived from the contents stays valid while
+  // it does not move (derivedFrom).
+  std::atomic<uint64_t> version{0};
+  // Values derived from the contents (a convolution's packed weights for the forward pass and
+  // transposed for the backward one), each with its key and the version it was made at.
+  struct Derived {
+    std::string key;
+    uint64_t version;
+    std::shared_ptr<const void> value;
+  };
+  std::mutex derivedMutex;
+  std::vector<Derived> derived;
 };
 
 struct Tensor {
@@ -81,6 +95,26 @@ Tensor contiguous(const Tensor& t);
 // Element type conversion (copy); float16 / bfloat16 round to nearest even.
 Tensor cast(const Tensor& t, DType dtype);
 Tensor clone(const Tensor& t);
+
+// The value make() derives from t's contents, kept with t's storage under `key` (what was derived
+// and how: layout, instruction set) and made again only when the key changes or the storage was
+// written in place since (Storage::version).
+// Values of other keys made at an older version are dropped then. Keys name what T is.
+template <class T, class Make>
+std::shared_ptr<const T> derivedFrom(const Tensor& t, const std::string& key, const Make& make) {
+  Storage& s = *t.storage;
+  std::lock_guard<std::mutex> lock(s.derivedMutex);
+  const uint64_t version = s.version.load();
+  for (const Storage::Derived& d : s.derived)
+    if (d.key == key && d.version == version) return std::static_pointer_cast<const T>(d.value);
+  std::shared_ptr<const T> value = make();
+  std::vector<Storage::Derived> kept;
+  for (Storage::Derived& d : s.derived)
+    if (d.key != key && d.version == version) kept.push_back(std::move(d));
+  kept.push_back({key, version, value});
+  s.derived = std::move(kept);
+  return value;
+}
 
 // Argument checks used by every op; they throw TypeError naming the op.
 void expectFloat32(const char* op, const char* arg, const Tensor& t);

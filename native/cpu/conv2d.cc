@@ -1,4 +1,6 @@
-// CPU 2-D convolution: im2col + sgemm per (image, group), parallelised over the batch.
+// CPU 2-D convolution: im2col + sgemm per (image, group), parallelised over the batch. The weights'
+// GEMM panels (W_g for the forward pass, W_g^T for the input gradient) and Winograd transform are
+// made once and kept with the weight tensor until it is written in place (derivedFrom, tensor.h).
 //   forward:  y_g (Og, Ho*Wo)  = W_g (Og, K) * col (K, Ho*Wo)          [+ bias, in the GEMM's epilogue]
 //   dweight:  dW_g (Og, K)    += dy_g (Og, Ho*Wo) * col^T (Ho*Wo, K)   summed over images
 //   dx:       dcol (K, Ho*Wo)  = W_g^T (K, Og) * dy_g (Og, Ho*Wo), then col2im into dx
@@ -11,8 +13,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <vector>
 
+#include "../core/cpu_features.h"
 #include "../core/error.h"
 #include "../core/parallel.h"
 #include "epilogue.h"
@@ -79,52 +84,63 @@ void validRange(int64_t offset, int64_t stride, int64_t size, int64_t outSize, i
   hi = std::max(lo, std::min(hi, outSize));
 }
 
+// Channels per task of im2col / col2im: about 32K column-matrix floats. Outside a parallel region
+// (a batch smaller than the thread count: one image at a time) the channels are shared among the
+// threads; inside one (an image chunk per thread) parallelFor runs serially.
+int64_t channelGrain(const Geometry& g) {
+  return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, g.kH * g.kW * g.HWo));
+}
+
 // col (K, Ho * Wo) from x (Cg, H, W): row (c, i, j) holds x[c, oh*sH + i*dH - pH, ow*sW + j*dW - pW],
 // zero where that falls in the padding.
 void im2col(const float* x, float* col, const Geometry& g, const Conv2dParams& p) {
-  for (int64_t c = 0; c < g.Cg; ++c)
-    for (int64_t i = 0; i < g.kH; ++i)
-      for (int64_t j = 0; j < g.kW; ++j) {
-        const float* plane = x + c * g.HW;                       // (H, W)
-        float* row = col + ((c * g.kH + i) * g.kW + j) * g.HWo;  // (Ho, Wo)
-        int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
-        validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
-        for (int64_t oh = 0; oh < g.Ho; ++oh) {
-          float* out = row + oh * g.Wo;  // (Wo)
-          int64_t ih = oh * p.strideH + offH;
-          if (ih < 0 || ih >= g.H) {
-            std::fill(out, out + g.Wo, 0.0f);
-            continue;
+  parallelFor(0, g.Cg, channelGrain(g), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t i = 0; i < g.kH; ++i)
+        for (int64_t j = 0; j < g.kW; ++j) {
+          const float* plane = x + c * g.HW;                       // (H, W)
+          float* row = col + ((c * g.kH + i) * g.kW + j) * g.HWo;  // (Ho, Wo)
+          int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
+          validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
+          for (int64_t oh = 0; oh < g.Ho; ++oh) {
+            float* out = row + oh * g.Wo;  // (Wo)
+            int64_t ih = oh * p.strideH + offH;
+            if (ih < 0 || ih >= g.H) {
+              std::fill(out, out + g.Wo, 0.0f);
+              continue;
+            }
+            const float* in = plane + ih * g.W;  // (W)
+            std::fill(out, out + lo, 0.0f);
+            if (p.strideW == 1) {
+              std::memcpy(out + lo, in + lo + offW, static_cast<size_t>(hi - lo) * sizeof(float));
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * p.strideW + offW];
+            }
+            std::fill(out + hi, out + g.Wo, 0.0f);
           }
-          const float* in = plane + ih * g.W;  // (W)
-          std::fill(out, out + lo, 0.0f);
-          if (p.strideW == 1) {
-            std::memcpy(out + lo, in + lo + offW, static_cast<size_t>(hi - lo) * sizeof(float));
-          } else {
-            for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * p.strideW + offW];
-          }
-          std::fill(out + hi, out + g.Wo, 0.0f);
         }
-      }
+  });
 }
 
 // The adjoint of im2col: dx (Cg, H, W) += every entry of dcol (K, Ho * Wo) at the position it was read from.
 void col2im(const float* dcol, float* dx, const Geometry& g, const Conv2dParams& p) {
-  for (int64_t c = 0; c < g.Cg; ++c)
-    for (int64_t i = 0; i < g.kH; ++i)
-      for (int64_t j = 0; j < g.kW; ++j) {
-        float* plane = dx + c * g.HW;                                   // (H, W)
-        const float* row = dcol + ((c * g.kH + i) * g.kW + j) * g.HWo;  // (Ho, Wo)
-        int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
-        validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
-        for (int64_t oh = 0; oh < g.Ho; ++oh) {
-          int64_t ih = oh * p.strideH + offH;
-          if (ih < 0 || ih >= g.H) continue;
-          const float* in = row + oh * g.Wo;  // (Wo)
-          float* out = plane + ih * g.W;      // (W)
-          for (int64_t ow = lo; ow < hi; ++ow) out[ow * p.strideW + offW] += in[ow];
+  parallelFor(0, g.Cg, channelGrain(g), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t i = 0; i < g.kH; ++i)
+        for (int64_t j = 0; j < g.kW; ++j) {
+          float* plane = dx + c * g.HW;                                   // (H, W)
+          const float* row = dcol + ((c * g.kH + i) * g.kW + j) * g.HWo;  // (Ho, Wo)
+          int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
+          validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
+          for (int64_t oh = 0; oh < g.Ho; ++oh) {
+            int64_t ih = oh * p.strideH + offH;
+            if (ih < 0 || ih >= g.H) continue;
+            const float* in = row + oh * g.Wo;  // (Wo)
+            float* out = plane + ih * g.W;      // (W)
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow * p.strideW + offW] += in[ow];
+          }
         }
-      }
+  });
 }
 
 // Calls fn(n0, n1) on chunks of the batch. With at least as many images as threads there is one chunk
@@ -162,6 +178,14 @@ WinogradUse winogradUse(const Geometry& g, const Conv2dParams& p) {
   return use;
 }
 
+// What a convolution's prepared weights depend on besides their contents: the path, the
+// instruction set, the weight's shape and format, and the groups.
+std::string preparedKey(const char* form, const Tensor& weight, const Geometry& g) {
+  return std::string("conv2d ") + form + " " + cpuIsaName(cpuIsa()) + " " +
+         shapeString(weight.shape) + (weight.format == MemoryFormat::Contiguous ? " nchw" : " nhwc") + " groups " +
+         std::to_string(g.groups);
+}
+
 Tensor inFormat(const Tensor& t, MemoryFormat format) {
   return t.format == format ? t : toFormat(t, format);
 }
@@ -187,10 +211,30 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
   Tensor y = empty({g.N, g.O, g.Ho, g.Wo});      // (N, O, Ho, Wo)
   const float* b = bias ? bias->f32() : nullptr;  // (O)
   const float* zData = zIn ? z.f32() : nullptr;   // (N, O, Ho, Wo)
-  if (winogradUse(g, p).forward) {
-    winograd::forward(x.f32(), w.f32(), b, y.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW, zData, relu);
+  const bool winograd = winogradUse(g, p).forward;
+  // The weights' prepared form is kept with them (derivedFrom: made again when they are written in
+  // place or the instruction set changes), so inference prepares them once, and a training step
+  // once per step instead of once per image.
+  const bool prepared = winograd || gemmBackend() == GemmBackend::Builtin;
+  const std::string key = prepared ? preparedKey(winograd ? "winograd" : "gemm-a", weightIn, g) : std::string();
+  if (winograd) {
+    std::shared_ptr<const std::vector<float>> U;
+    if (prepared)
+      U = derivedFrom<std::vector<float>>(weightIn, key, [&] {
+        return std::make_shared<std::vector<float>>(winograd::forwardWeights(w.f32(), g.O, g.C));
+      });
+    winograd::forward(x.f32(), w.f32(), b, y.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW, zData, relu,
+                      U ? U->data() : nullptr);
     return inFormat(y, xIn.format);
   }
+  std::shared_ptr<const std::vector<PackedGemmA>> packed;  // one per group
+  if (prepared)
+    packed = derivedFrom<std::vector<PackedGemmA>>(weightIn, key, [&] {
+      auto groups = std::make_shared<std::vector<PackedGemmA>>();
+      for (int64_t grp = 0; grp < g.groups; ++grp)
+        groups->push_back(packGemmA(cpuIsa(), false, g.Og, g.K, w.f32() + grp * g.Og * g.K, g.K));
+      return groups;
+    });
   forEachImageChunk(g.N, [&](int64_t n0, int64_t n1) {
     Tensor col = g.pointwise ? Tensor() : empty({g.K, g.HWo});  // (K, Ho * Wo)
     for (int64_t n = n0; n < n1; ++n) {
@@ -210,7 +254,11 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
         epilogue.ldz = g.HWo;
         epilogue.relu = relu;
         const bool any = epilogue.bias || epilogue.z || relu;
-        sgemm(false, false, g.Og, g.HWo, g.K, 1.0f, wg, g.K, cols, g.HWo, 0.0f, yg, g.HWo, any ? &epilogue : nullptr);
+        if (packed)
+          sgemmPackedA((*packed)[static_cast<size_t>(grp)], false, g.HWo, cols, g.HWo, 0.0f, yg, g.HWo,
+                       any ? &epilogue : nullptr);
+        else
+          sgemm(false, false, g.Og, g.HWo, g.K, 1.0f, wg, g.K, cols, g.HWo, 0.0f, yg, g.HWo, any ? &epilogue : nullptr);
       }
     }
   });
@@ -276,6 +324,15 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
     needDweight = false;
   }
   if (!needDx && !needDweight) return grads;
+  // op(W_g) = W_g^T (K, Og) of the input gradient's GEMM, packed once and kept like the forward's.
+  std::shared_ptr<const std::vector<PackedGemmA>> packedT;  // one per group
+  if (needDx && gemmBackend() == GemmBackend::Builtin)
+    packedT = derivedFrom<std::vector<PackedGemmA>>(weightIn, preparedKey("gemm-a-transposed", weightIn, g), [&] {
+      auto groups = std::make_shared<std::vector<PackedGemmA>>();
+      for (int64_t grp = 0; grp < g.groups; ++grp)
+        groups->push_back(packGemmA(cpuIsa(), true, g.K, g.Og, w.f32() + grp * g.Og * g.K, g.K));
+      return groups;
+    });
   // partial[n0]: (O, Cg, kH, kW), dweight summed over the chunk of images starting at n0 > 0; the chunk
   // starting at image 0 accumulates straight into dw.
   std::vector<Tensor> partial(static_cast<size_t>(g.N));
@@ -306,7 +363,10 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
           const float* wg = w.f32() + grp * g.Og * g.K;           // (Og, K)
           float* dxg = dx.f32() + (n * g.C + grp * g.Cg) * g.HW;  // (Cg, H, W)
           float* dcols = col2imNeeded ? dcol.f32() : dxg;         // (K, Ho * Wo)
-          sgemm(true, false, g.K, g.HWo, g.Og, 1.0f, wg, g.K, dyg, g.HWo, 0.0f, dcols, g.HWo);
+          if (packedT)
+            sgemmPackedA((*packedT)[static_cast<size_t>(grp)], false, g.HWo, dyg, g.HWo, 0.0f, dcols, g.HWo);
+          else
+            sgemm(true, false, g.K, g.HWo, g.Og, 1.0f, wg, g.K, dyg, g.HWo, 0.0f, dcols, g.HWo);
           if (col2imNeeded) col2im(dcols, dxg, g, p);
         }
       }

@@ -5,17 +5,32 @@
 // An epilogue (epilogue.h: C = act(C + bias + z)), when given, is applied after the product: by the
 // built-in kernel to each tile of C as the tile receives its last K block, while it is in cache;
 // after cblas_sgemm in one pass over C.
-// Two implementations: the built-in blocked, multi-threaded kernel (AVX2/FMA where the CPU has
-// it, portable C++ otherwise), and OpenBLAS's cblas_sgemm when libopenblas is found at run time.
+// Two implementations: the built-in blocked, multi-threaded kernel (AVX-512 or AVX2/FMA as
+// cpuIsa() selects, portable C++ otherwise), and OpenBLAS's cblas_sgemm when libopenblas is found at run time.
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "../core/cpu_features.h"
 #include "epilogue.h"
 
 namespace cr {
 
 enum class GemmBackend { Builtin = 0, OpenBlas = 1 };
+
+// op(A) (M, K) packed once for the built-in kernel of one instruction set (a convolution's weights,
+// kept while they do not change): per K block, every row in the micro-kernel's MR-tall panels.
+struct PackedGemmA {
+  CpuIsa isa;
+  int64_t M, K, rows;  // rows: M rounded up to the kernel's MR
+  std::vector<float> panels;
+};
+PackedGemmA packGemmA(CpuIsa isa, bool transA, int64_t M, int64_t K, const float* A, int64_t lda);
+// C (M, N) = A * op(B) + beta * C, then the epilogue, by the built-in kernel of a.isa (which must be
+// the instruction set in force), with A packed by packGemmA. Same result as sgemmBuiltin.
+void sgemmPackedA(const PackedGemmA& a, bool transB, int64_t N, const float* B, int64_t ldb, float beta, float* C,
+                  int64_t ldc, const Epilogue* epilogue = nullptr);
 
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const Epilogue* epilogue = nullptr);
@@ -31,7 +46,7 @@ void setGemmBackend(GemmBackend backend);
 bool openBlasAvailable();
 // Where libopenblas was loaded from, or why it was not.
 std::string openBlasInfo();
-// The built-in kernel's instruction set in use: "avx2-fma" or "portable".
+// The built-in kernel's instruction set in use: "avx512", "avx2-fma" or "portable".
 const char* builtinGemmIsa();
 
 }  // namespace cr

@@ -17,16 +17,15 @@
 #include <utility>
 #include <vector>
 
+#include "../core/cpu_features.h"
 #include "../core/parallel.h"
 #include "epilogue.h"
 
 namespace cr {
 
-enum class GemmIsa { Portable, Avx2Fma };
-// Whether this build and this CPU can run the instruction set.
-bool gemmIsaSupported(GemmIsa isa);
-// The built-in kernel with a given (supported) instruction set; same contract as sgemmBuiltin.
-void sgemmBuiltinWithIsa(GemmIsa isa, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+// The built-in kernel with a given instruction set (cpuIsaSupported must allow it); same contract
+// as sgemmBuiltin, which uses cpuIsa().
+void sgemmBuiltinWithIsa(CpuIsa isa, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
                          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                          int64_t ldc, const Epilogue* epilogue = nullptr);
 
@@ -46,6 +45,10 @@ struct Problem {
   float* C;
   int64_t ldc;
   const Epilogue* epilogue;
+  // op(A) packed ahead (packGemmA) or nullptr: K block pc of row block ic is at
+  // packedA + pc * packedRows + ic * kc, so the drivers skip packing A.
+  const float* packedA = nullptr;
+  int64_t packedRows = 0;
 };
 
 constexpr size_t kBufferAlignment = 64;
@@ -166,6 +169,25 @@ void packB(const Problem& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, flo
   }
 }
 
+// Packs all of op(A) (M, K) for the driver's blocking: K block pc (kc = blockingFor's kc, the last
+// one shorter) holds every row's MR-tall panels at out + pc * roundUp(M, MR); out holds
+// roundUp(M, MR) * K floats.
+template <class Kernel>
+void packWholeA(const Problem& g, float* out) {
+  const int64_t kcMax = blockingFor<Kernel>(g.M, 1, g.K).kc, rows = roundUp(g.M, Kernel::MR);
+  const int64_t panels = rows / Kernel::MR;
+  // Tasks of (K block, MR panel range), about 64K floats each.
+  const int64_t perTask = std::max<int64_t>(1, (int64_t{1} << 16) / (Kernel::MR * kcMax));
+  const int64_t tasksPerBlock = ceilDiv(panels, perTask);
+  parallelFor(0, ceilDiv(g.K, kcMax) * tasksPerBlock, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t pc = t / tasksPerBlock * kcMax, kc = std::min(kcMax, g.K - pc);
+      const int64_t i0 = t % tasksPerBlock * perTask * Kernel::MR, mc = std::min(perTask * Kernel::MR, g.M - i0);
+      packA<Kernel::MR>(g, i0, mc, pc, kc, out + pc * rows + i0 * kc);
+    }
+  });
+}
+
 // Prefetches a C tile (rows, cols) for writing; each row may straddle two cache lines.
 inline void prefetchCTile(const float* c, int64_t ldc, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
@@ -196,7 +218,7 @@ void macroKernel(const Problem& g, int64_t i0, int64_t mc, int64_t j0, int64_t n
                       std::min<int64_t>(NR, nc - nextJr));
       Kernel::run(kc, packedA + ir * kc, packedB + jr * kc, cBlock + ir * g.ldc + jr, g.ldc, mr, nr, g.alpha,
                   beta);
-      if (epilogue) applyEpilogue(*epilogue, g.C, g.ldc, i0 + ir, j0 + jr, mr, nr);
+      if (epilogue) Kernel::epilogue(*epilogue, g.C, g.ldc, i0 + ir, j0 + jr, mr, nr);
     }
   }
 }
@@ -213,8 +235,9 @@ void computeSerial(const Problem& g, float* packedA, float* packedB) {
       packB<Kernel::NR>(g, pc, kc, jc, nc, packedB);
       for (int64_t ic = 0; ic < g.M; ic += bl.mc) {
         const int64_t mc = std::min(bl.mc, g.M - ic);
-        packA<Kernel::MR>(g, ic, mc, pc, kc, packedA);
-        macroKernel<Kernel>(g, ic, mc, jc, nc, kc, beta, packedA, packedB, pc + kc == g.K);
+        const float* blockA = g.packedA ? g.packedA + pc * g.packedRows + ic * kc : packedA;
+        if (!g.packedA) packA<Kernel::MR>(g, ic, mc, pc, kc, packedA);
+        macroKernel<Kernel>(g, ic, mc, jc, nc, kc, beta, blockA, packedB, pc + kc == g.K);
       }
     }
   }
@@ -346,8 +369,9 @@ void computeShared(const Problem& g, int threads, PackBuffer& buffer) {
     const auto [j, jEnd] = SharedPlan::columns(rd, chunk, rd.colChunks, NR);
     for (int64_t kb = rd.kBegin; kb < rd.kEnd; ++kb) {
       const int64_t pc = kb * bl.kc, kc = std::min(bl.kc, g.K - pc);
-      float* blockA = packedA + (kb - rd.kBegin) * plan.blockFloatsA;
-      if (repackA) packA<MR>(g, ic, mc, pc, kc, blockA);
+      float* area = packedA + (kb - rd.kBegin) * plan.blockFloatsA;
+      const float* blockA = g.packedA ? g.packedA + pc * g.packedRows + ic * kc : area;
+      if (repackA && !g.packedA) packA<MR>(g, ic, mc, pc, kc, area);
       const float beta = pc == 0 ? g.beta : 1.0f;  // later K blocks accumulate onto C
       macroKernel<Kernel>(g, ic, mc, rd.jc + j, jEnd - j, kc, beta, blockA,
                           packedB + (kb - rd.kBegin) * plan.blockFloatsB + j * kc, pc + kc == g.K);

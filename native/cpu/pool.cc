@@ -6,6 +6,10 @@
 #include <limits>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 #include "../core/error.h"
 #include "../core/parallel.h"
 
@@ -51,6 +55,53 @@ void forEachPlane(int64_t planes, int64_t workPerPlane, const Fn& fn) {
                 for (int64_t plane = planeBegin; plane < planeEnd; ++plane) fn(plane);
               });
 }
+
+#if defined(__x86_64__)
+// Outputs of one row whose max-pool windows are scanned together, 4 to an SSE2 vector (the
+// x86-64 baseline): a single window is a chain of dependent, unpredictable compares; kGroup
+// windows in step are independent chains, selected by masks instead of branches.
+constexpr size_t kGroup = 8;
+
+bool sameWidth(const std::vector<AxisWindow>& cols, size_t ow) {
+  for (size_t k = 1; k < kGroup; ++k)
+    if (cols[ow + k].end - cols[ow + k].begin != cols[ow].end - cols[ow].begin) return false;
+  return true;
+}
+
+// The maxima and their flat indices of kGroup windows (rows r, columns cols[0..kGroup), all of one
+// width) of the (., W) plane `in`, each window read in the order of the scalar loop (row by row,
+// left to right; a larger value or a NaN replaces the best), so the same values and indices.
+void maxGroup(const float* in, int64_t W, const AxisWindow& r, const AxisWindow* cols, float* out, int32_t* outIndex) {
+  const int64_t width = cols[0].end - cols[0].begin;
+  alignas(16) int32_t starts[kGroup];
+  for (size_t k = 0; k < kGroup; ++k) starts[k] = static_cast<int32_t>(cols[k].begin);
+  __m128 best[kGroup / 4];
+  __m128i bestIndex[kGroup / 4];
+  for (size_t q = 0; q < kGroup / 4; ++q) {
+    best[q] = _mm_set1_ps(-std::numeric_limits<float>::infinity());
+    bestIndex[q] = _mm_add_epi32(_mm_set1_epi32(static_cast<int32_t>(r.begin * W)),
+                                 _mm_load_si128(reinterpret_cast<const __m128i*>(starts + 4 * q)));
+  }
+  for (int64_t ih = r.begin; ih < r.end; ++ih) {
+    const float* row = in + ih * W;
+    for (int64_t d = 0; d < width; ++d)
+      for (size_t q = 0; q < kGroup / 4; ++q) {
+        const int32_t* b = starts + 4 * q;
+        const __m128 v = _mm_setr_ps(row[b[0] + d], row[b[1] + d], row[b[2] + d], row[b[3] + d]);
+        const __m128 take = _mm_or_ps(_mm_cmpgt_ps(v, best[q]), _mm_cmpunord_ps(v, v));
+        best[q] = _mm_or_ps(_mm_and_ps(take, v), _mm_andnot_ps(take, best[q]));
+        const __m128i index = _mm_add_epi32(_mm_set1_epi32(static_cast<int32_t>(ih * W + d)),
+                                            _mm_load_si128(reinterpret_cast<const __m128i*>(b)));
+        const __m128i mask = _mm_castps_si128(take);
+        bestIndex[q] = _mm_or_si128(_mm_and_si128(mask, index), _mm_andnot_si128(mask, bestIndex[q]));
+      }
+  }
+  for (size_t q = 0; q < kGroup / 4; ++q) {
+    _mm_storeu_ps(out + 4 * q, best[q]);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(outIndex + 4 * q), bestIndex[q]);
+  }
+}
+#endif
 
 Tensor inFormat(const Tensor& t, MemoryFormat format) { return t.format == format ? t : toFormat(t, format); }
 
@@ -118,7 +169,17 @@ MaxPoolResult maxPool2d(const Tensor& x, const Pool2dParams& p) {
     float* out = y.f32() + plane * outH * outW;
     int32_t* outIndex = argmax.data<int32_t>() + plane * outH * outW;
     for (const AxisWindow& r : rows)
-      for (const AxisWindow& c : cols) {
+      for (size_t ow = 0; ow < cols.size();) {
+#if defined(__x86_64__)
+        if (ow + kGroup <= cols.size() && sameWidth(cols, ow)) {
+          maxGroup(in, W, r, &cols[ow], out, outIndex);
+          out += kGroup;
+          outIndex += kGroup;
+          ow += kGroup;
+          continue;
+        }
+#endif
+        const AxisWindow& c = cols[ow++];
         // Padding is -inf: the first element read wins unless a larger one (or a NaN) follows.
         float best = -std::numeric_limits<float>::infinity();
         int64_t bestIndex = r.begin * W + c.begin;

@@ -10,7 +10,8 @@
 //   M[xi][o][ld]  products, tiles contiguous
 //   U[xi][o / 4][c][4]  transformed weights, packed in 4-row panels for the micro-kernel
 // Vector code processes 8 tiles of one tile row at a time (AVX2), reading 2x-strided input
-// columns with a deinterleave.
+// columns with a deinterleave; under the AVX-512 instruction set the products (kernel4x24) and
+// the filter gradient's dot products use 512-bit FMAs, the transforms stay AVX2.
 #include "winograd.h"
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../core/cpu_features.h"
 #include "../core/parallel.h"
 #include "epilogue.h"
 
@@ -36,11 +38,6 @@ constexpr int64_t MR = 4, NR = 24;  // micro-kernel tile: 4 output channels x 24
 
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
-
-bool cpuSupported() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 
 // Scratch memory of the calling thread, reused across calls.
 float* scratch(size_t floats) {
@@ -268,6 +265,76 @@ CR_AVX2 void kernel4x24(int64_t kc, const float* a, const float* b, int64_t ldb,
   }
 }
 
+#define CR_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")))
+
+// kernel4x24 with 512-bit FMAs: each row of the tile is one zmm (16 tiles) and one ymm (8), so a
+// k step takes 8 FMAs instead of 12.
+CR_AVX512 void kernel4x24Avx512(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                                int64_t rows, bool accumulate) {
+  __m512 w0 = _mm512_setzero_ps(), w1 = _mm512_setzero_ps(), w2 = _mm512_setzero_ps(), w3 = _mm512_setzero_ps();
+  __m256 n0 = _mm256_setzero_ps(), n1 = _mm256_setzero_ps(), n2 = _mm256_setzero_ps(), n3 = _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; ++k, a += 4, b += ldb) {
+    const __m512 b0 = _mm512_loadu_ps(b);
+    const __m256 b1 = _mm256_loadu_ps(b + 16);
+    w0 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), b0, w0);
+    n0 = _mm256_fmadd_ps(_mm256_set1_ps(a[0]), b1, n0);
+    w1 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), b0, w1);
+    n1 = _mm256_fmadd_ps(_mm256_set1_ps(a[1]), b1, n1);
+    w2 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), b0, w2);
+    n2 = _mm256_fmadd_ps(_mm256_set1_ps(a[2]), b1, n2);
+    w3 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), b0, w3);
+    n3 = _mm256_fmadd_ps(_mm256_set1_ps(a[3]), b1, n3);
+  }
+  const __m512 wide[4] = {w0, w1, w2, w3};
+  const __m256 narrow[4] = {n0, n1, n2, n3};
+  for (int64_t i = 0; i < rows; ++i) {
+    float* row = c + i * ldc;
+    __m512 v = wide[i];
+    __m256 u = narrow[i];
+    if (accumulate) {
+      v = _mm512_add_ps(v, _mm512_loadu_ps(row));
+      u = _mm256_add_ps(u, _mm256_loadu_ps(row + 16));
+    }
+    _mm512_storeu_ps(row, v);
+    _mm256_storeu_ps(row + 16, u);
+  }
+}
+
+// dotKernel (below) with 512-bit vectors: 16 tiles per step, the tail under a mask.
+template <int RO, int RC>
+CR_AVX512 void dotKernelAvx512(int64_t nt, const float* z, int64_t ldz, const float* v, int64_t ldv, float* du,
+                               int64_t lddu) {
+  __m512 acc[RO][RC];
+#pragma GCC unroll 4
+  for (int i = 0; i < RO; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < RC; ++j) acc[i][j] = _mm512_setzero_ps();
+  for (int64_t t = 0; t < nt; t += 16) {
+    const __mmask16 mask = nt - t >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (nt - t)) - 1);
+    __m512 x[RO], y[RC];
+#pragma GCC unroll 4
+    for (int i = 0; i < RO; ++i) x[i] = _mm512_maskz_loadu_ps(mask, z + i * ldz + t);
+#pragma GCC unroll 4
+    for (int j = 0; j < RC; ++j) y[j] = _mm512_maskz_loadu_ps(mask, v + j * ldv + t);
+#pragma GCC unroll 4
+    for (int i = 0; i < RO; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < RC; ++j) acc[i][j] = _mm512_fmadd_ps(x[i], y[j], acc[i][j]);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < RO; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < RC; ++j) {
+      alignas(64) float halves[16];  // through memory: GCC 12's 512-bit extract intrinsics warn
+      _mm512_store_ps(halves, acc[i][j]);
+      const __m256 e = _mm256_add_ps(_mm256_load_ps(halves), _mm256_load_ps(halves + 8));
+      const __m128 h = _mm_add_ps(_mm256_castps256_ps128(e), _mm256_extractf128_ps(e, 1));
+      const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
+      du[i * lddu + j] += _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+    }
+}
+
 // acc[i][j] += z[i][t..t+8) * v[j][t..t+8), lanes outside `mask` read as 0 when masked.
 template <int RO, int RC, bool MASKED>
 CR_AVX2 __attribute__((always_inline)) inline void dotStep(__m256 (&acc)[RO][RC], const float* z, int64_t ldz,
@@ -310,8 +377,17 @@ CR_AVX2 void dotKernel(int64_t nt, const float* z, int64_t ldz, const float* v, 
 }
 
 template <int RO>
-void dotRow(int64_t rc, int64_t nt, const float* z, int64_t ldz, const float* v, int64_t ldv, float* du,
+void dotRow(bool avx512, int64_t rc, int64_t nt, const float* z, int64_t ldz, const float* v, int64_t ldv, float* du,
             int64_t lddu) {
+  if (avx512) {
+    switch (rc) {
+      case 1: dotKernelAvx512<RO, 1>(nt, z, ldz, v, ldv, du, lddu); break;
+      case 2: dotKernelAvx512<RO, 2>(nt, z, ldz, v, ldv, du, lddu); break;
+      case 3: dotKernelAvx512<RO, 3>(nt, z, ldz, v, ldv, du, lddu); break;
+      default: dotKernelAvx512<RO, 4>(nt, z, ldz, v, ldv, du, lddu); break;
+    }
+    return;
+  }
   switch (rc) {
     case 1: dotKernel<RO, 1>(nt, z, ldz, v, ldv, du, lddu); break;
     case 2: dotKernel<RO, 2>(nt, z, ldz, v, ldv, du, lddu); break;
@@ -323,15 +399,16 @@ void dotRow(int64_t rc, int64_t nt, const float* z, int64_t ldz, const float* v,
 // du (O, C) with row stride lddu += z (O, nt) * v (C, nt)^T, in 3 x 4 blocks.
 void dotProducts(int64_t O, int64_t C, int64_t nt, const float* z, int64_t ldz, const float* v, int64_t ldv, float* du,
                  int64_t lddu) {
+  const bool avx512 = cpuIsa() == CpuIsa::Avx512;
   for (int64_t o = 0; o < O; o += 3)
     for (int64_t c = 0; c < C; c += 4) {
       const int64_t ro = std::min<int64_t>(3, O - o), rc = std::min<int64_t>(4, C - c);
       const float* zo = z + o * ldz;
       const float* vc = v + c * ldv;
       float* d = du + o * lddu + c;
-      if (ro == 3) dotRow<3>(rc, nt, zo, ldz, vc, ldv, d, lddu);
-      else if (ro == 2) dotRow<2>(rc, nt, zo, ldz, vc, ldv, d, lddu);
-      else dotRow<1>(rc, nt, zo, ldz, vc, ldv, d, lddu);
+      if (ro == 3) dotRow<3>(avx512, rc, nt, zo, ldz, vc, ldv, d, lddu);
+      else if (ro == 2) dotRow<2>(avx512, rc, nt, zo, ldz, vc, ldv, d, lddu);
+      else dotRow<1>(avx512, rc, nt, zo, ldz, vc, ldv, d, lddu);
     }
 }
 
@@ -410,6 +487,7 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
               bool relu) {
   const Plan p = makePlan(N, Ho, Wo, inC, outC);
   const int64_t oBlocksAll = ceilDiv(outC, MR);
+  const auto kernel = cpuIsa() == CpuIsa::Avx512 ? kernel4x24Avx512 : kernel4x24;
   parallelFor(0, p.chunks * p.oSplits, 1, [&](int64_t task0, int64_t task1) {
     const size_t vFloats = static_cast<size_t>(kXi * p.cb * p.ld), mFloats = static_cast<size_t>(kXi * p.ob * p.ld);
     float* V = scratch(vFloats + mFloats + static_cast<size_t>(rowBufferFloats(p.bt, p.tW)));
@@ -427,7 +505,7 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
           for (int64_t ob = 0; ob < oBlocks; ++ob) {
             const float* a = U + ((xi * oBlocksAll + o0 / MR + ob) * inC + c0) * MR;
             for (int64_t tb = 0; tb < tileBlocks; ++tb)
-              kernel4x24(cl, a, V + xi * cl * p.ld + tb * NR, p.ld, M + (xi * oc + ob * MR) * p.ld + tb * NR, p.ld,
+              kernel(cl, a, V + xi * cl * p.ld + tb * NR, p.ld, M + (xi * oc + ob * MR) * p.ld + tb * NR, p.ld,
                          std::min<int64_t>(MR, oc - ob * MR), c0 > 0);
           }
       }
@@ -451,18 +529,20 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
 }  // namespace
 
 Mode mode() {
-  static const bool supported = cpuSupported();
-  if (!supported) return Mode::Off;
+  if (cpuIsa() == CpuIsa::Portable) return Mode::Off;
   const char* v = std::getenv("CUDNN_RESNET_CONV");
   if (v && std::strcmp(v, "im2col") == 0) return Mode::Off;
   if (v && std::strcmp(v, "winograd") == 0) return Mode::Force;
   return Mode::Auto;
 }
 
+std::vector<float> forwardWeights(const float* w, int64_t O, int64_t C) { return transformWeights(w, O, C, false); }
+
 void forward(const float* x, const float* w, const float* bias, float* y, int64_t N, int64_t C, int64_t H, int64_t W,
-             int64_t O, int64_t padH, int64_t padW, const float* z, bool relu) {
-  const std::vector<float> U = transformWeights(w, O, C, false);
-  convolve(x, N, C, H, W, U.data(), bias, y, O, H + 2 * padH - 2, W + 2 * padW - 2, padH, padW, z, relu);
+             int64_t O, int64_t padH, int64_t padW, const float* z, bool relu, const float* transformed) {
+  const std::vector<float> U = transformed ? std::vector<float>() : transformWeights(w, O, C, false);
+  convolve(x, N, C, H, W, transformed ? transformed : U.data(), bias, y, O, H + 2 * padH - 2, W + 2 * padW - 2, padH,
+           padW, z, relu);
 }
 
 void backwardData(const float* dy, const float* w, float* dx, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
@@ -532,8 +612,9 @@ void backwardFilter(const float* dy, const float* x, float* dw, int64_t N, int64
 #else  // not x86-64: the path is never enabled
 
 Mode mode() { return Mode::Off; }
+std::vector<float> forwardWeights(const float*, int64_t, int64_t) { return {}; }
 void forward(const float*, const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-             int64_t, const float*, bool) {}
+             int64_t, const float*, bool, const float*) {}
 void backwardData(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {}
 void backwardFilter(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                     int64_t) {}

@@ -15,11 +15,12 @@
 // applies, whatever the shape. The variable is read at every call.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace cr {
 namespace winograd {
 
-// Off: the CPU lacks AVX2 + FMA, or CUDNN_RESNET_CONV=im2col. Force: CUDNN_RESNET_CONV=winograd, every
+// Off: the instruction set in force is portable (cpu_features.h), or CUDNN_RESNET_CONV=im2col. Force: CUDNN_RESNET_CONV=winograd, every
 // eligible convolution runs as Winograd (tests use it on small shapes). Auto: conv2d picks by shape.
 enum class Mode { Off, Auto, Force };
 Mode mode();
@@ -28,8 +29,13 @@ Mode mode();
 // Ho = H + 2 padH - 2, Wo = W + 2 padW - 2, both >= 1. All arrays contiguous NCHW. With z (y's shape)
 // and relu (convBiasAct), y = act(conv + bias + z), applied to each stretch of y as the output
 // transform writes it (see epilogue.h).
+// With `transformed` (forwardWeights(w, O, C), made once and kept while w is unchanged), w is
+// not read.
 void forward(const float* x, const float* w, const float* bias, float* y, int64_t N, int64_t C, int64_t H,
-             int64_t W, int64_t O, int64_t padH, int64_t padW, const float* z = nullptr, bool relu = false);
+             int64_t W, int64_t O, int64_t padH, int64_t padW, const float* z = nullptr, bool relu = false,
+             const float* transformed = nullptr);
+// The transformed weights forward uses, from w (O, C, 3, 3).
+std::vector<float> forwardWeights(const float* w, int64_t O, int64_t C);
 
 // dx (N, C, H, W) from dy (N, O, Ho, Wo) and w (O, C, 3, 3), for the forward above (written, not accumulated).
 void backwardData(const float* dy, const float* w, float* dx, int64_t N, int64_t C, int64_t H, int64_t W,

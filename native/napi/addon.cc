@@ -3,6 +3,7 @@
 // (cuda_control.cc), and the profiler.
 #include <napi.h>
 
+#include "../core/cpu_features.h"
 #include "../core/parallel.h"
 #include "../core/tensor.h"
 #include "../cpu/gemm.h"
@@ -59,6 +60,15 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   cpu.Set("threads", numThreads());
   cpu.Set("gemm", gemmBackend() == GemmBackend::OpenBlas ? "openblas" : "builtin");
   cpu.Set("gemmIsa", builtinGemmIsa());
+  cpu.Set("isa", cpuIsaName(cpuIsa()));
+  const std::vector<CpuIsa> isas = cpuIsasAvailable();
+  Napi::Array available = Napi::Array::New(env, isas.size());
+  for (size_t i = 0; i < isas.size(); ++i) available.Set(static_cast<uint32_t>(i), cpuIsaName(isas[i]));
+  cpu.Set("isasAvailable", available);
+  const std::vector<std::string> names = cpuFeatureNames();
+  Napi::Array features = Napi::Array::New(env, names.size());
+  for (size_t i = 0; i < names.size(); ++i) features.Set(static_cast<uint32_t>(i), names[i]);
+  cpu.Set("features", features);
   Napi::Object openblas = Napi::Object::New(env);
   openblas.Set("available", openBlasAvailable());
   openblas.Set("info", openBlasInfo());
@@ -121,9 +131,23 @@ Napi::Value SetGemmBackend(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value SetCpuIsa(const Napi::CallbackInfo& info) {
+  return guarded(info, "setCpuIsa", [&]() -> Napi::Value {
+    setCpuIsa(parseCpuIsa(toString(info[0], "isa"), "setCpuIsa"));
+    return info.Env().Undefined();
+  });
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // CUDNN_RESNET_CPU_ISA naming an instruction set the CPU lacks makes loading the addon fail with
+  // that sentence, before any kernel could run it.
+  try {
+    initCpuIsa();
+  } catch (const Error& e) {
+    throw Napi::TypeError::New(env, e.what());
+  }
   TensorWrap::Init(env, exports);
   InitTensorFunctions(env, exports);
   InitOps(env, exports, InitProfiler(env, exports));
@@ -135,6 +159,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("setGemmBackend", Napi::Function::New(env, SetGemmBackend, "setGemmBackend"));
   InitDistributed(env, exports);
+  exports.Set("setCpuIsa", Napi::Function::New(env, SetCpuIsa, "setCpuIsa"));
   return exports;
 }
 

@@ -65,15 +65,19 @@ void TensorWrap::Release() {
   countTensor(-1);
 }
 
-const Tensor& TensorWrap::Get(const Napi::Value& v, const char* what) {
-  return *GetMutable(v, what);
-}
-
-Tensor* TensorWrap::GetMutable(const Napi::Value& v, const char* what) {
+Tensor* TensorWrap::Live(const Napi::Value& v, const char* what) {
   if (!hasTensorTag(v)) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a tensor");
   TensorWrap* wrap = Napi::ObjectWrap<TensorWrap>::Unwrap(v.As<Napi::Object>());
   if (!wrap->live_) throw Napi::TypeError::New(v.Env(), std::string(what) + " was disposed");
   return &wrap->tensor_;
+}
+
+const Tensor& TensorWrap::Get(const Napi::Value& v, const char* what) { return *Live(v, what); }
+
+Tensor* TensorWrap::GetMutable(const Napi::Value& v, const char* what) {
+  Tensor* t = Live(v, what);
+  if (t->storage) t->storage->version.fetch_add(1);  // the caller writes into it: derived values expire
+  return t;
 }
 
 const Tensor* TensorWrap::Peek(const Napi::Value& v) {

@@ -16,6 +16,8 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   static const Tensor& Get(const Napi::Value& v, const char* what);
   // nullptr for undefined / null, otherwise as Get.
   static const Tensor* GetOptional(const Napi::Value& v, const char* what);
+  // As Get, for an op that writes into the tensor in place: advances its storage's version, so that
+  // values derived from the old contents (derivedFrom in tensor.h) are made again.
   static Tensor* GetMutable(const Napi::Value& v, const char* what);
   // The tensor behind v when v is a live NativeTensor, else nullptr (never throws).
   static const Tensor* Peek(const Napi::Value& v);
@@ -33,6 +35,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   Napi::Value GetDisposed(const Napi::CallbackInfo& info);
   Napi::Value GetNbytes(const Napi::CallbackInfo& info);
   void Release();
+  static Tensor* Live(const Napi::Value& v, const char* what);
 
   Tensor tensor_;
   bool live_ = false;

@@ -172,7 +172,8 @@ fi
 
 # 4. the GPU tests, file by file
 gpu_tests=(test/cuda_device.test.ts test/cuda_ops.test.ts test/cuda_fallbacks.test.ts test/cuda_training.test.ts
-  test/cuda_graph.test.ts test/amp.test.ts test/profiler.test.ts test/conv_bn_stats.test.ts test/conv_epilogue.test.ts)
+  test/cuda_graph.test.ts test/amp.test.ts test/profiler.test.ts test/conv_bn_stats.test.ts test/conv_epilogue.test.ts
+  test/optim_adam.test.ts)
 if (( gpu )); then
   # All files together within DEVICE_CHECK_TESTS_S (default 240 s), each within 90 s of it.
   tests_deadline=$(( $(date +%s) + ${DEVICE_CHECK_TESTS_S:-240} ))

@@ -1,4 +1,4 @@
-// Run in a child process by gemm.test.ts with CUDNN_RESNET_GEMM_ISA / CUDNN_RESNET_GEMM set:
+// Run in a child process by gemm.test.ts with CUDNN_RESNET_CPU_ISA / CUDNN_RESNET_GEMM set:
 // prints the backend it got and the products of fixed seeded matrices as JSON.
 import * as rn from '../../lib/index.js';
 
