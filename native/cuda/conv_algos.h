@@ -8,7 +8,7 @@
 #include <string>
 
 #include "../core/tensor.h"
-#include "../cpu/conv2d.h"
+#include "../ops/conv2d.h"
 #include "descriptors.h"
 
 namespace cr::cuda {

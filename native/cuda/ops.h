@@ -6,8 +6,8 @@
 #include "../core/tensor.h"
 #include "../ops/amp.h"
 #include "../ops/batchnorm.h"
-#include "../cpu/conv2d.h"
-#include "../cpu/conv_bn_stats.h"
+#include "../ops/conv2d.h"
+#include "../ops/conv_bn_stats.h"
 #include "../ops/elementwise.h"
 #include "../ops/loss.h"
 #include "../ops/pool.h"
@@ -17,18 +17,14 @@
 namespace cr::cuda {
 
 // conv2d.cc (cuDNN): algorithms from cuDNN's search, cached per shape.
-Tensor conv2dForward(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p);
-Conv2dGrads conv2dBackward(const Tensor& dy, const Tensor& x, const Tensor& weight, const Conv2dParams& p,
-                           bool needDx, bool needDweight, bool needDbias);
+// convBiasAct: cudnnConvolutionBiasActivationForward where cuDNN supports the configuration, else
+// conv2d then the project's kernels.
+#include "../ops/conv2d_ops.inc"
 // conv_bn_stats.cc (cuDNN graph API): the fused prologue + convolution + output statistics for
 // float16 / bfloat16 channels-last data; other calls, and configurations no engine runs, come back
 // with `unsupported` set (the caller composes the op instead).
 ConvBnStatsResult convBnStats(const Tensor& x, const Tensor& weight, const Tensor* scale, const Tensor* bias,
                                      bool relu, const Conv2dParams& p);
-// conv2d.cc: act(conv + bias + z) with cudnnConvolutionBiasActivationForward where cuDNN supports the
-// configuration, else conv2dForward then the project's kernels. Forward only (inference).
-Tensor convBiasActForward(const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor* z, bool relu,
-                          const Conv2dParams& p);
 // TF32 tensor-op math for convolutions and matmul (off by default: results then match float32).
 void setAllowTf32(bool allow);
 bool allowTf32();

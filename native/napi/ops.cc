@@ -122,7 +122,7 @@ Napi::Value Conv2d(const Info& info) {
   const Tensor &x = arg(info, 0, "input"), &w = arg(info, 1, "weight");
   const Tensor* b = optArg(info, 2, "bias");
   Device d = deviceOf({&x, &w, b});
-  return wrap(info.Env(), CR_DISPATCH(d, conv2dForward, x, w, b, convParams(info[3])));
+  return wrap(info.Env(), CR_DISPATCH(d, conv2d, x, w, b, convParams(info[3])));
 }
 Napi::Value Conv2dBackward(const Info& info) {
   auto need = flags(info[4], 3, "needs");
@@ -147,7 +147,7 @@ Napi::Value ConvBiasAct(const Info& info) {
   const Tensor &x = arg(info, 0, "input"), &w = arg(info, 1, "weight");
   const Tensor *b = optArg(info, 2, "bias"), *z = optArg(info, 3, "z");
   Device d = deviceOf({&x, &w, b, z});
-  return wrap(info.Env(), CR_DISPATCH(d, convBiasActForward, x, w, b, z, toBool(info[4], "relu"),
+  return wrap(info.Env(), CR_DISPATCH(d, convBiasAct, x, w, b, z, toBool(info[4], "relu"),
                                       convParams(info[5])));
 }
 
