@@ -24,11 +24,57 @@ export interface NativeTensor {
 }
 
 type T = NativeTensor;
+/** The op codes of native.binary (NumPy broadcasting); its only definition. */
+export const BINARY = { add: 0, sub: 1, mul: 2, div: 3 } as const;
+export type BinaryName = keyof typeof BINARY;
+export type BinaryCode = (typeof BINARY)[BinaryName];
 type Maybe = NativeTensor | null;
-/** [strideH, strideW, padH, padW, dilationH, dilationW, groups] */
-export type ConvParams = [number, number, number, number, number, number, number];
-/** [kernelH, kernelW, strideH, strideW, padH, padW] */
-export type PoolParams = [number, number, number, number, number, number];
+// Arguments that cross the seam by name (native/napi/ops.cc reads these fields; the C++ structs
+// Conv2dParams, Pool2dParams, SgdOptions and AdamOptions have the same fields): no order to keep
+// in step.
+/** A convolution's geometry, [h, w] pairs. */
+export interface ConvParams {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+}
+/** A pooling window, [h, w] pairs. */
+export interface PoolParams {
+  kernelSize: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  ceilMode: boolean;
+  countIncludePad: boolean;
+}
+/**
+ * One SGD update. lrTensor (float32, one element) replaces lr when given; skipIfNonzero (int32,
+ * one element) skips the update when nonzero. Both are read when the update runs.
+ */
+export interface SgdStepOptions {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  firstStep: boolean;
+  lrTensor?: NativeTensor | null;
+  skipIfNonzero?: NativeTensor | null;
+}
+/**
+ * One Adam (decoupled false) or AdamW (true) update; step is its number (1 first).
+ * skipIfNonzero (int32, one element) skips the update when nonzero.
+ */
+export interface AdamStepOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  decoupled: boolean;
+  step: number;
+  skipIfNonzero?: NativeTensor | null;
+}
 
 /** The CPU kernels' instruction sets: portable C++, AVX2 + FMA, AVX-512 (F/BW/DQ/VL). */
 export type CpuIsa = 'portable' | 'avx2' | 'avx512';
@@ -98,13 +144,19 @@ export interface FusedConvPlans {
    */
   intermediates: string;
 }
+/** The native memory counters (rn.memory()). */
 export interface NativeMemory {
+  /** Tensor handles alive (user tensors plus tensors the autograd tape keeps for backward). */
   liveTensors: number;
+  /** Distinct native buffers alive (views share one). */
   liveStorages: number;
+  /** Bytes of native memory held by live buffers, on every device (rn.cuda.memory() details the GPU's). */
   liveBytes: number;
+  /** Highest liveBytes seen since the process started. */
   peakBytes: number;
+  /** Freed CPU blocks the allocator keeps for reuse (not counted in liveBytes). */
   cachedBytes: number;
-  /** NCHW <-> NHWC transposes of 4-D tensors so far (both devices). */
+  /** NCHW <-> NHWC transposes of 4-D tensors so far, on every device (a channels-last model on the GPU makes none). */
   layoutConversions: number;
 }
 
@@ -163,20 +215,20 @@ export interface NativeBinding {
   convBnStats(x: T, w: T, scale: Maybe, bias: Maybe, relu: boolean, p: ConvParams): [T, T, T] | string;
   /** act(conv2d(x, w) + b + z), act = ReLU when relu: forward only (inference), one pass over the output. */
   convBiasAct(x: T, w: T, b: Maybe, z: Maybe, relu: boolean, p: ConvParams): T;
-  batchNorm(x: T, w: Maybe, b: Maybe, rm: Maybe, rv: Maybe, training: boolean, momentum: number, eps: number): [T, T, T];
-  batchNormBackward(dy: T, x: T, w: Maybe, mean: T, invStd: T, training: boolean, needs: [boolean, boolean, boolean]): [Maybe, Maybe, Maybe];
+  batchNorm2d(x: T, w: Maybe, b: Maybe, rm: Maybe, rv: Maybe, training: boolean, momentum: number, eps: number): [T, T, T];
+  batchNorm2dBackward(dy: T, x: T, w: Maybe, mean: T, invStd: T, training: boolean, needs: [boolean, boolean, boolean]): [Maybe, Maybe, Maybe];
   bnAddRelu(x: T, r: T, w: Maybe, b: Maybe, rm: Maybe, rv: Maybe, training: boolean, momentum: number, eps: number): [T, T, T];
   bnAddReluBackward(dy: T, y: T, x: T, w: Maybe, mean: T, invStd: T, training: boolean, needs: [boolean, boolean, boolean, boolean]): [Maybe, Maybe, Maybe, Maybe];
   bnRelu(x: T, w: Maybe, b: Maybe, rm: Maybe, rv: Maybe, training: boolean, momentum: number, eps: number): [T, T, T];
   bnReluBackward(dy: T, y: T, x: T, w: Maybe, mean: T, invStd: T, training: boolean, needs: [boolean, boolean, boolean]): [Maybe, Maybe, Maybe];
-  maxPool2d(x: T, p: PoolParams, ceilMode: boolean, countIncludePad: boolean): [T, T];
+  maxPool2d(x: T, p: PoolParams): [T, T];
   maxPool2dBackward(dy: T, argmax: T, xShape: number[]): T;
-  avgPool2d(x: T, p: PoolParams, ceilMode: boolean, countIncludePad: boolean): T;
-  avgPool2dBackward(dy: T, xShape: number[], p: PoolParams, ceilMode: boolean, countIncludePad: boolean): T;
+  avgPool2d(x: T, p: PoolParams): T;
+  avgPool2dBackward(dy: T, xShape: number[], p: PoolParams): T;
   adaptiveAvgPool2d(x: T, outH: number, outW: number): T;
   adaptiveAvgPool2dBackward(dy: T, xShape: number[]): T;
-  /** op: 0 add, 1 sub, 2 mul, 3 div (NumPy broadcasting) */
-  binary(op: 0 | 1 | 2 | 3, a: T, b: T): T;
+  /** op: BINARY.add, .sub, .mul or .div (NumPy broadcasting) */
+  binary(op: BinaryCode, a: T, b: T): T;
   affine(x: T, scale: number, shift: number): T;
   relu(x: T): T;
   reluBackward(dy: T, y: T): T;
@@ -196,22 +248,11 @@ export interface NativeBinding {
   crossEntropyBackward(grad: T, probs: T, labels: T, labelSmoothing: number): T;
   /** counter += 1 in place (a one-element int32 / int64 tensor). */
   increment(counter: T): void;
-  /**
-   * lrTensor (float32, one element) replaces lr when given; skipIfNonzero (int32, one element)
-   * skips the update when nonzero. Both are read when the update runs.
-   */
-  sgdStep(param: T, grad: T, momentumBuffer: Maybe, lr: number, momentum: number, dampening: number,
-          weightDecay: number, nesterov: boolean, firstStep: boolean, lrTensor?: Maybe, skipIfNonzero?: Maybe): void;
-
+  sgdStep(param: T, grad: T, momentumBuffer: Maybe, o: SgdStepOptions): void;
   /** sgdStep on many parameters (one launch per 64 on the GPU); buffers null when momentum is 0. */
-  sgdStepMulti(params: T[], grads: T[], buffers: T[] | null, lr: number, momentum: number, dampening: number,
-               weightDecay: number, nesterov: boolean, firstStep: boolean, lrTensor?: Maybe, skipIfNonzero?: Maybe): void;
-  /**
-   * Adam (decoupled false) or AdamW (true) in place on param and its two moment buffers; step is
-   * this update's number (1 first). skipIfNonzero (int32, one element) skips the update when nonzero.
-   */
-  adamStep(param: T, grad: T, expAvg: T, expAvgSq: T, lr: number, beta1: number, beta2: number, eps: number,
-           weightDecay: number, decoupled: boolean, step: number, skipIfNonzero?: Maybe): void;
+  sgdStepMulti(params: T[], grads: T[], buffers: T[] | null, o: SgdStepOptions): void;
+  /** Adam or AdamW in place on param and its two moment buffers. */
+  adamStep(param: T, grad: T, expAvg: T, expAvgSq: T, o: AdamStepOptions): void;
   /** grads *= invScale in place; true when any element is infinite or NaN. */
   unscaleGrads(grads: T[], invScale: number): boolean;
   /** grads *= 1 / scale in place; found = 1 when any element is not finite (state tensors on the grads' device). */
@@ -224,16 +265,23 @@ export interface NativeBinding {
   emptyCache(): void;
   backends(): { cpu: CpuBackendInfo; cuda: CudaBackendInfo };
   cudaMemory(): CudaMemory;
-  cudaControl(action: 'emptyCache' | 'resetPeak' | 'synchronize'): void;
-  cudaControl(action: 'allowTf32' | 'deterministic' | 'fusedBatchNorm', on: boolean): void;
-  cudaControl(action: 'batchNormKernels'): 'fused' | 'cudnn';
-  cudaControl(action: 'tf32'): boolean;
-  cudaControl(action: 'graphCapturing'): boolean;
-  cudaControl(action: 'fusedConvPlans'): FusedConvPlans;
-  cudaControl(action: 'graphBegin'): number;
-  cudaControl(action: 'graphEnd' | 'graphAbort' | 'graphReplay' | 'graphDestroy', graph: number): void;
+  // The GPU's settings and controls, one function each, named as in rn.cuda (native/napi/cuda_control.cc).
+  cudaEmptyCache(): void;
+  cudaResetPeakMemoryStats(): void;
+  cudaSynchronize(): void;
+  setAllowTf32(allow: boolean): void;
+  allowTf32(): boolean;
+  setDeterministic(on: boolean): void;
+  setBatchNormKernels(kind: 'fused' | 'cudnn'): void;
+  batchNormKernels(): 'fused' | 'cudnn';
+  fusedConvPlans(): FusedConvPlans;
+  beginCapture(): number;
+  endCapture(graph: number): void;
+  abortCapture(graph: number): void;
+  replayGraph(graph: number): void;
+  destroyGraph(graph: number): void;
   /** Test-only: later cuDNN calls at the site return `status` (0 clears), to exercise the fallbacks. */
-  cudaControl(action: 'forceCudnnStatus', site: 'addTensor' | 'backwardBias' | 'biasActivation', status: number): void;
+  forceCudnnStatus(site: 'addTensor' | 'backwardBias' | 'biasActivation', status: number): void;
   profiler(action: 'enable' | 'disable' | 'reset'): void;
   profiler(action: 'report'): { ops: NativeProfileEntry[]; skippedCalls: number };
   setNumThreads(n: number): number;

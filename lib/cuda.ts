@@ -21,17 +21,17 @@ export function memory(): CudaMemory {
 
 /** Returns the allocator's cached blocks to the driver (live tensors are untouched). */
 export function emptyCache(): void {
-  native.cudaControl('emptyCache');
+  native.cudaEmptyCache();
 }
 
 /** Starts a new peak: peakAllocatedBytes becomes the bytes allocated now. */
 export function resetPeakMemoryStats(): void {
-  native.cudaControl('resetPeak');
+  native.cudaResetPeakMemoryStats();
 }
 
 /** Waits until all queued GPU work is done (for timing; results never need it). */
 export function synchronize(): void {
-  if (isAvailable()) native.cudaControl('synchronize');
+  if (isAvailable()) native.cudaSynchronize();
 }
 
 /**
@@ -40,10 +40,10 @@ export function synchronize(): void {
  */
 export function setAllowTf32(allow: boolean): void {
   if (typeof allow !== 'boolean') throw new TypeError(`setAllowTf32: expected a boolean, got ${typeof allow}`);
-  native.cudaControl('allowTf32', allow);
+  native.setAllowTf32(allow);
 }
 export function allowTf32(): boolean {
-  return native.cudaControl('tf32');
+  return native.allowTf32();
 }
 
 /**
@@ -53,25 +53,26 @@ export function allowTf32(): boolean {
  */
 export function setBatchNormKernels(kind: 'fused' | 'cudnn'): void {
   if (kind !== 'fused' && kind !== 'cudnn') throw new TypeError(`setBatchNormKernels: expected 'fused' or 'cudnn', got ${String(kind)}`);
-  native.cudaControl('fusedBatchNorm', kind === 'fused');
+  native.setBatchNormKernels(kind);
 }
 export function batchNormKernels(): 'fused' | 'cudnn' {
-  return native.cudaControl('batchNormKernels');
+  return native.batchNormKernels();
 }
 
 /** Only deterministic cuDNN convolution algorithms (bit-identical reruns), at some cost in speed. */
 export function setDeterministic(on: boolean): void {
   if (typeof on !== 'boolean') throw new TypeError(`setDeterministic: expected a boolean, got ${typeof on}`);
-  native.cudaControl('deterministic', on);
+  native.setDeterministic(on);
 }
 
 /**
- * The cache of cuDNN execution plans behind rn.convBnStats on the GPU: how many configurations have a
+ * The cache of cuDNN execution plans behind the fused convBnStats op on the GPU (internal: lib/ops/conv_bn_stats.ts, not in rn.* until
+ * measured on a GPU): how many configurations have a
  * plan, how many no engine runs (those take the composition of existing ops), how many calls ran a
  * cached plan, and why the latest unsupported configuration was. All zero before any fused call.
  */
 export function fusedConvPlans(): FusedConvPlans {
-  return native.cudaControl('fusedConvPlans');
+  return native.fusedConvPlans();
 }
 
 export { CudaGraph, isCapturing } from './cuda_graph.js';

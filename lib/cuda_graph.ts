@@ -36,7 +36,7 @@ export function runEachStep(fn: () => void): void {
 
 const graphFinalizer = new FinalizationRegistry<number>((id) => {
   try {
-    native.cudaControl('graphDestroy', id);
+    native.destroyGraph(id);
   } catch {
     // the process is going away, or CUDA already failed: nothing left to free
   }
@@ -65,19 +65,19 @@ export class CudaGraph {
     if (captureHooks) throw new Error('CudaGraph.capture: another graph is being captured; captures cannot nest');
     const usable = cudaUsability();
     if (!usable.available) throw new Error(`CudaGraph.capture: CUDA is unavailable: ${usable.reason ?? 'unknown reason'}`);
-    const id = native.cudaControl('graphBegin');
+    const id = native.beginCapture();
     const hooks: (() => void)[] = [];
     captureHooks = hooks;
     let result: R;
     try {
       result = scope(fn);
     } catch (err) {
-      native.cudaControl('graphAbort', id);
+      native.abortCapture(id);
       throw err;
     } finally {
       captureHooks = null;
     }
-    native.cudaControl('graphEnd', id);
+    native.endCapture(id);
     this.#hooks = hooks;
     this.#id = id;
     this.#state = 'captured';
@@ -90,7 +90,7 @@ export class CudaGraph {
     if (this.#state !== 'captured') throw new Error(`CudaGraph.replay: ${this.#state === 'new' ? 'nothing captured yet' : 'the graph was disposed'}`);
     if (captureHooks) throw new Error('CudaGraph.replay: a graph is being captured');
     for (const hook of this.#hooks) hook();
-    native.cudaControl('graphReplay', this.#id!);
+    native.replayGraph(this.#id!);
     this.replays++;
   }
 
@@ -102,7 +102,7 @@ export class CudaGraph {
     if (this.#state === 'disposed') return;
     if (this.#id !== null) {
       graphFinalizer.unregister(this);
-      native.cudaControl('graphDestroy', this.#id);
+      native.destroyGraph(this.#id);
     }
     this.#hooks = [];
     this.#state = 'disposed';

@@ -14,7 +14,6 @@ export { add, sub, mul, div, scale, affine, relu, sigmoid } from './ops/elementw
 export { sum, mean } from './ops/reduce.js';
 export { reshape, flatten, concat, narrow, shortcutA } from './ops/shape.js';
 export { conv2d, convBiasAct, type Conv2dOptions, type ConvBiasActOptions } from './ops/conv.js';
-export { convBnStats, type ConvBnStatsOptions, type ConvBnStatsResult } from './ops/conv_bn_stats.js';
 export { batchNorm2d, bnRelu, bnAddRelu, type BatchNormOptions } from './ops/norm.js';
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/pool.js';
 export { matmul, linear } from './ops/linear.js';

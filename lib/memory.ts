@@ -1,6 +1,6 @@
 // Deterministic memory: scopes that free what they did not return, a FinalizationRegistry as
 // the safety net, and the public counters.
-import { native, type NativeTensor } from './binding.js';
+import { native, type NativeMemory, type NativeTensor } from './binding.js';
 import type { Tensor } from './tensor.js';
 
 type Tracked = Set<Tensor>;
@@ -86,20 +86,7 @@ export const finalizer = new FinalizationRegistry<{ handle: NativeTensor; releas
   held.handle.dispose();
 });
 
-export interface MemoryInfo {
-  /** Tensor handles alive (user tensors plus tensors the autograd tape keeps for backward). */
-  liveTensors: number;
-  /** Distinct native buffers alive (views share one). */
-  liveStorages: number;
-  /** Bytes of native memory held by live buffers, on every device (rn.cuda.memory() details the GPU's). */
-  liveBytes: number;
-  /** Highest liveBytes seen since the process started. */
-  peakBytes: number;
-  /** Freed CPU blocks the allocator keeps for reuse (not counted in liveBytes). */
-  cachedBytes: number;
-  /** NCHW <-> NHWC transposes of 4-D tensors so far, on every device (a channels-last model on the GPU makes none). */
-  layoutConversions: number;
-}
+export type MemoryInfo = NativeMemory;
 
 export function memory(): MemoryInfo {
   return native.memory();

@@ -1,5 +1,5 @@
 // rn.profiler: where the time goes, per native op. Between start() and stop() every call of a
-// native op (conv2d, conv2dBackward, batchNorm, relu, matmul, sgdStepMulti, ...) is counted and
+// native op (conv2d, conv2dBackward, batchNorm2d, relu, matmul, sgdStepMulti, ...) is counted and
 // timed under its name and the device of its tensors:
 //   - hostMs: time spent in the call on the calling thread (a steady clock around it). On the
 //     CPU that is the op's whole time; on the GPU, where an op returns once its work is queued,
@@ -14,7 +14,7 @@ import type { Device } from './tensor.js';
 
 /** One op on one device: how often it was called and how long it took in all. */
 export interface OpProfile {
-  /** The native op's name (`conv2d`, `conv2dBackward`, `batchNorm`, ...). */
+  /** The native op's name (`conv2d`, `conv2dBackward`, `batchNorm2d`, ...). */
   op: string;
   device: Device;
   calls: number;

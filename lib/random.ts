@@ -23,8 +23,3 @@ export function nextSeed(): bigint {
   state = (state + 0x9e3779b97f4a7c15n) & MASK;
   return splitmix(state);
 }
-
-/** A uniform float in [0, 1) from the global generator (for shuffles and augmentation). */
-export function randomFloat(): number {
-  return Number(nextSeed() >> 11n) / 2 ** 53;
-}

@@ -1,6 +1,6 @@
 // Tensor: a handle on native storage with its shape, dtype, device and memory format, plus
 // what autograd needs (requiresGrad, grad, the node that produced it).
-import { native, type DeviceName, type DType, type MemoryFormat, type NativeTensor, type TransportArray } from './binding.js';
+import { BINARY, native, type DeviceName, type DType, type MemoryFormat, type NativeTensor, type TransportArray } from './binding.js';
 import { noGrad, releaseNode, retainNode, runBackward, type GradNode } from './autograd.js';
 import { finalizer, setTensorCheck, track, untracked } from './memory.js';
 import { cast, toDevice, toMemoryFormat } from './ops/cast.js';
@@ -28,7 +28,7 @@ export interface BackwardOptions {
 /** What runBackward needs besides the rules: gradient sums and aliases (new handles, same storage). */
 const backwardHooks = {
   rules,
-  add: (a: Tensor, b: Tensor) => wrap(native.binary(0, a.handle, b.handle)),
+  add: (a: Tensor, b: Tensor) => wrap(native.binary(BINARY.add, a.handle, b.handle)),
   alias: (t: Tensor) => wrap(t.handle.alias()),
 };
 

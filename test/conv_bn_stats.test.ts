@@ -4,6 +4,7 @@
 // CPU (float16 and bfloat16 tolerances) and its plan cache. GPU cases skip with the reason here.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as rn from '../lib/index.js';
+import { convBnStats, type ConvBnStatsOptions, type ConvBnStatsResult } from '../lib/ops/conv_bn_stats.js';
 import { announceSkip, expectCuda, runCuda } from './helpers/cuda.js';
 import { gradcheck } from './helpers/gradcheck.js';
 import { relativeError } from './helpers/reference.js';
@@ -67,7 +68,7 @@ describe('convBnStats forward (CPU) equals the composition of existing ops', () 
     it(`${k.name}, ${memoryFormat}`, () => {
       rn.scope(() => {
         const { x, w, scale, bias } = inputs(k, memoryFormat);
-        const fused = rn.convBnStats(x, w, { ...k.options, scale, bias, relu: k.relu });
+        const fused = convBnStats(x, w, { ...k.options, scale, bias, relu: k.relu });
         const reference = composed(x, w, scale, bias, k.relu, k.options);
         expect(fused.y.shape).toEqual(reference.y.shape);
         expect(fused.y.memoryFormat).toBe(memoryFormat);
@@ -86,7 +87,7 @@ describe('convBnStats forward (CPU) equals the composition of existing ops', () 
     const before = rn.memory().liveTensors;
     rn.scope(() => {
       const { x, w, scale, bias } = inputs(cases[1]!, 'channelsLast');
-      const r = rn.convBnStats(x, w, { padding: 1, scale, bias, relu: true });
+      const r = convBnStats(x, w, { padding: 1, scale, bias, relu: true });
       expect(r.y.requiresGrad || r.sum.requiresGrad || r.sqSum.requiresGrad).toBe(false);
     });
     expect(rn.memory().liveTensors).toBe(before);
@@ -99,9 +100,9 @@ describe('convBnStats gradients (CPU)', () => {
       rn.scope(() => {
         const { x, w, scale, bias } = inputs(k, memoryFormat, true);
         const leaves = [x, w, scale, bias].filter((t): t is rn.Tensor => t !== null);
-        const fused = rn.convBnStats(x, w, { ...k.options, scale, bias, relu: k.relu });
+        const fused = convBnStats(x, w, { ...k.options, scale, bias, relu: k.relu });
         const upstream = { y: rn.randn([...fused.y.shape]), sum: rn.randn([k.w[0]!]), sqSum: rn.randn([k.w[0]!]) };
-        const loss = (r: rn.ConvBnStatsResult) =>
+        const loss = (r: ConvBnStatsResult) =>
           rn.add(rn.add(rn.sum(rn.mul(r.y, upstream.y)), rn.sum(rn.mul(r.sum, upstream.sum))), rn.sum(rn.mul(r.sqSum, upstream.sqSum)));
         loss(fused).backward();
         expect(x.grad!.memoryFormat).toBe(memoryFormat);
@@ -120,12 +121,12 @@ describe('convBnStats gradients (CPU)', () => {
   }
 
   const small: Case = { name: 'small', x: [2, 2, 4, 4], w: [3, 2, 3, 3], options: { padding: 1, stride: 2 }, scale: true, bias: true, relu: true };
-  const outputs = { y: (r: rn.ConvBnStatsResult) => r.y, sum: (r: rn.ConvBnStatsResult) => r.sum, sqSum: (r: rn.ConvBnStatsResult) => r.sqSum };
+  const outputs = { y: (r: ConvBnStatsResult) => r.y, sum: (r: ConvBnStatsResult) => r.sum, sqSum: (r: ConvBnStatsResult) => r.sqSum };
   for (const [name, pick] of Object.entries(outputs)) {
     it(`${name}: x, weight, scale and bias against finite differences`, () => {
       rn.scope(() => {
         const { x, w, scale, bias } = inputs(small, 'contiguous', true);
-        gradcheck((xi, wi, si, bi) => pick(rn.convBnStats(xi!, wi!, { ...small.options, scale: si!, bias: bi!, relu: true })),
+        gradcheck((xi, wi, si, bi) => pick(convBnStats(xi!, wi!, { ...small.options, scale: si!, bias: bi!, relu: true })),
           [x, w, scale!, bias!], { eps: 1e-2, tolerance: 2e-2 });
       });
     });
@@ -135,7 +136,7 @@ describe('convBnStats gradients (CPU)', () => {
       const k = { ...small, scale: false, bias: false, relu: false };
       const { x, w } = inputs(k, 'channelsLast', true);
       gradcheck((xi, wi) => {
-        const r = rn.convBnStats(xi!, wi!, k.options);
+        const r = convBnStats(xi!, wi!, k.options);
         return rn.concat([rn.flatten(r.y, 0), r.sum, r.sqSum], 0);
       }, [x, w], { eps: 1e-2, tolerance: 2e-2 });
     });
@@ -148,8 +149,8 @@ describe('convBnStats under autocast (CPU emulation)', () => {
       const k = cases[1]!;
       const { x, w, scale, bias } = inputs(k, 'channelsLast', true);
       const options = { ...k.options, scale, bias, relu: true };
-      const exact = rn.noGrad(() => rn.convBnStats(x, w, options));
-      const low = rn.autocast({ dtype: 'bfloat16' }, () => rn.convBnStats(x, w, options));
+      const exact = rn.noGrad(() => convBnStats(x, w, options));
+      const low = rn.autocast({ dtype: 'bfloat16' }, () => convBnStats(x, w, options));
       expect(low.y.dtype).toBe('float32');
       expect(low.sum.dtype).toBe('float32');
       expect(relativeError(arr(low.y), arr(exact.y))).toBeLessThan(2e-2);
@@ -163,17 +164,17 @@ describe('convBnStats under autocast (CPU emulation)', () => {
 describe('convBnStats argument errors name the argument', () => {
   const x = rn.keep(rn.randn([2, 4, 5, 5])), w = rn.keep(rn.randn([6, 4, 3, 3]));
   const errorCases: [string, () => unknown, RegExp][] = [
-    ['x not a tensor', () => rn.convBnStats([1, 2] as unknown as rn.Tensor, w), /convBnStats: input must be a Tensor, got an array/],
-    ['float16 x', () => rn.convBnStats(x.to({ dtype: 'float16' }), w), /convBnStats: input must be float32, got float16/],
-    ['3-D weight', () => rn.convBnStats(x, rn.randn([6, 4, 3])), /convBnStats: weight must be 4-D/],
-    ['weight channels', () => rn.convBnStats(x, rn.randn([6, 3, 3, 3])), /convBnStats: weight \[6,3,3,3\] expects 3 input channels/],
-    ['scale shape', () => rn.convBnStats(x, w, { scale: rn.ones([6]) }), /convBnStats: scale must have shape \[4\], got \[6\]/],
-    ['bias dtype', () => rn.convBnStats(x, w, { bias: rn.zeros([4], { dtype: 'bfloat16' }) }), /convBnStats: bias must be float32, got bfloat16/],
-    ['scale not a tensor', () => rn.convBnStats(x, w, { scale: 2 as unknown as rn.Tensor }), /convBnStats: scale must be a Tensor, got number/],
-    ['relu not a boolean', () => rn.convBnStats(x, w, { relu: 1 as unknown as boolean }), /convBnStats: relu must be a boolean, got 1/],
-    ['unknown option', () => rn.convBnStats(x, w, { eps: 1e-5 } as rn.ConvBnStatsOptions), /convBnStats: unknown option 'eps'/],
-    ['negative padding', () => rn.convBnStats(x, w, { padding: -1 }), /convBnStats: padding must be at least 0, got -1/],
-    ['empty output', () => rn.convBnStats(x, rn.randn([6, 4, 7, 7])), /convBnStats: input \[2,4,5,5\] with kernel 7x7, .* gives an empty output/],
+    ['x not a tensor', () => convBnStats([1, 2] as unknown as rn.Tensor, w), /convBnStats: input must be a Tensor, got an array/],
+    ['float16 x', () => convBnStats(x.to({ dtype: 'float16' }), w), /convBnStats: input must be float32, got float16/],
+    ['3-D weight', () => convBnStats(x, rn.randn([6, 4, 3])), /convBnStats: weight must be 4-D/],
+    ['weight channels', () => convBnStats(x, rn.randn([6, 3, 3, 3])), /convBnStats: weight \[6,3,3,3\] expects 3 input channels/],
+    ['scale shape', () => convBnStats(x, w, { scale: rn.ones([6]) }), /convBnStats: scale must have shape \[4\], got \[6\]/],
+    ['bias dtype', () => convBnStats(x, w, { bias: rn.zeros([4], { dtype: 'bfloat16' }) }), /convBnStats: bias must be float32, got bfloat16/],
+    ['scale not a tensor', () => convBnStats(x, w, { scale: 2 as unknown as rn.Tensor }), /convBnStats: scale must be a Tensor, got number/],
+    ['relu not a boolean', () => convBnStats(x, w, { relu: 1 as unknown as boolean }), /convBnStats: relu must be a boolean, got 1/],
+    ['unknown option', () => convBnStats(x, w, { eps: 1e-5 } as ConvBnStatsOptions), /convBnStats: unknown option 'eps'/],
+    ['negative padding', () => convBnStats(x, w, { padding: -1 }), /convBnStats: padding must be at least 0, got -1/],
+    ['empty output', () => convBnStats(x, rn.randn([6, 4, 7, 7])), /convBnStats: input \[2,4,5,5\] with kernel 7x7, .* gives an empty output/],
   ];
   for (const [name, call, message] of errorCases) {
     it(name, () => {
@@ -181,8 +182,8 @@ describe('convBnStats argument errors name the argument', () => {
     });
   }
   it('bad arguments are TypeError or RangeError', () => {
-    expect(() => rn.convBnStats(x, w, { scale: rn.ones([6]) })).toThrow(RangeError);
-    expect(() => rn.convBnStats(x, w, { relu: 'yes' as unknown as boolean })).toThrow(TypeError);
+    expect(() => convBnStats(x, w, { scale: rn.ones([6]) })).toThrow(RangeError);
+    expect(() => convBnStats(x, w, { relu: 'yes' as unknown as boolean })).toThrow(TypeError);
   });
 });
 
@@ -205,7 +206,7 @@ describe.skipIf(!runCuda)('convBnStats on the GPU', () => {
         x: cpu.x.to('cuda'), w: cpu.w.to('cuda'), scale: cpu.scale?.to('cuda') ?? null, bias: cpu.bias?.to('cuda') ?? null,
       }));
       for (const t of Object.values(gpu)) if (t) t.requiresGrad = true;
-      const run = (t: typeof gpu) => rn.convBnStats(t.x, t.w, { ...k.options, scale: t.scale, bias: t.bias, relu: k.relu });
+      const run = (t: typeof gpu) => convBnStats(t.x, t.w, { ...k.options, scale: t.scale, bias: t.bias, relu: k.relu });
       const expected = run(cpu);
       const got = dtype ? rn.autocast({ dtype }, () => run(gpu)) : run(gpu);
       expect(got.y.device).toBe('cuda');
@@ -216,7 +217,7 @@ describe.skipIf(!runCuda)('convBnStats on the GPU', () => {
         expect(e, `${k.name}: ${key} differs by ${e.toExponential(2)} (relative)`).toBeLessThan(tolerance);
       }
       const upstream = rn.randn([k.w[0]!]);
-      const loss = (r: rn.ConvBnStatsResult, u: rn.Tensor) => rn.add(rn.sum(rn.mul(r.sum, u)), rn.sum(rn.mul(r.sqSum, rn.affine(u, 0.01, 0))));
+      const loss = (r: ConvBnStatsResult, u: rn.Tensor) => rn.add(rn.sum(rn.mul(r.sum, u)), rn.sum(rn.mul(r.sqSum, rn.affine(u, 0.01, 0))));
       loss(expected, upstream).backward();
       loss(got, upstream.to('cuda')).backward();
       for (const key of ['x', 'w', 'scale', 'bias'] as const) {

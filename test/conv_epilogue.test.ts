@@ -139,7 +139,7 @@ describe('convBiasAct arguments', () => {
 
   it('is checked in the native layer too', () => {
     const wrongZ = rn.randn([2, 8, 5, 6]);
-    expect(() => native.convBiasAct(x.handle, w.handle, b.handle, wrongZ.handle, true, [1, 1, 1, 1, 1, 1, 1]))
+    expect(() => native.convBiasAct(x.handle, w.handle, b.handle, wrongZ.handle, true, { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 }))
       .toThrow(/convBiasAct: z must have shape/);
   });
 
@@ -167,7 +167,7 @@ describe('convBiasAct arguments', () => {
   });
 });
 
-const COUNTED = ['convBiasAct', 'conv2d', 'relu', 'binary', 'batchNorm', 'bnRelu', 'bnAddRelu'] as const;
+const COUNTED = ['convBiasAct', 'conv2d', 'relu', 'binary', 'batchNorm2d', 'bnRelu', 'bnAddRelu'] as const;
 type Counts = Record<(typeof COUNTED)[number], number>;
 
 /** Runs fn with calls of the binding's convolution, BN, ReLU and add entries counted. */
@@ -203,7 +203,7 @@ describe('folded models run convBiasAct in eval mode', () => {
       rn.nn.fuseForInference(model);
       const after = counted(() => rn.noGrad(() => model.forward(x)));
       expect(after.calls).toEqual({
-        convBiasAct: fusedCalls, conv2d: projections, relu: 0, binary: before.calls.binary, batchNorm: 0, bnRelu: 0, bnAddRelu: 0,
+        convBiasAct: fusedCalls, conv2d: projections, relu: 0, binary: before.calls.binary, batchNorm2d: 0, bnRelu: 0, bnAddRelu: 0,
       });
       expect(relativeError(arr(after.result), arr(before.result))).toBeLessThan(1e-5);
       // With autograd on (the parameters require grad), the same logits from the unfused ops.

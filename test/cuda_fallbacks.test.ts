@@ -1,5 +1,5 @@
 // The GPU ops' fallbacks and the loader's refusals, proven without waiting for a cuDNN that declines:
-//   - on the GPU, a test-only hook (cudaControl('forceCudnnStatus')) makes cudnnAddTensor,
+//   - on the GPU, a test-only hook (forceCudnnStatus) makes cudnnAddTensor,
 //     cudnnConvolutionBackwardBias and cudnnConvolutionBiasActivationForward return a status, and
 //     each op must then fall back to the project's kernels and agree with the CPU (or, for a status
 //     that is no decline, throw naming the call); convBiasAct without z must not read a recycled
@@ -22,7 +22,7 @@ announceSkip('CUDA fallback tests');
 
 const NOT_SUPPORTED = 3000, NOT_SUPPORTED_DATA_TYPE = 3003, BAD_PARAM = 2000, INTERNAL_ERROR = 4000;
 type Site = 'addTensor' | 'backwardBias' | 'biasActivation';
-const force = (site: Site, status: number): void => native.cudaControl('forceCudnnStatus', site, status);
+const force = (site: Site, status: number): void => native.forceCudnnStatus(site, status);
 
 afterEach(() => {
   if (!cuda.compiled) return;

@@ -13,19 +13,21 @@ import { announceSkip, cudaReason, expectCuda, runCuda } from './helpers/cuda.js
 announceSkip('CUDA graph tests (GPU part)');
 
 const scalar = (t: rn.Tensor) => Number(t.toArray()[0]);
+/** A plain SGD update at rate lr (no momentum, decay or Nesterov), as a first step. */
+const plain = (lr: number) => ({ lr, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true });
 
 describe('capturable step pieces (every device)', () => {
   it('SGD reads its learning rate from lrTensor and skips on a nonzero flag, as the update runs', () => {
     rn.scope(() => {
       const p = rn.tensor([1, 2, 3], [3]), g = rn.tensor([1, 1, 1], [3]);
       const lr = rn.full([], 0.5), skip = rn.full([], 0, { dtype: 'int32' });
-      native.sgdStep(p.handle, g.handle, null, 99, 0, 0, 0, false, true, lr.handle, skip.handle);
+      native.sgdStep(p.handle, g.handle, null, { ...plain(99), lrTensor: lr.handle, skipIfNonzero: skip.handle });
       expect(Array.from(p.toArray() as Float32Array)).toEqual([0.5, 1.5, 2.5]);
       native.increment(skip.handle);
-      native.sgdStepMulti([p.handle], [g.handle], null, 0.5, 0, 0, 0, false, true, lr.handle, skip.handle);
+      native.sgdStepMulti([p.handle], [g.handle], null, { ...plain(0.5), lrTensor: lr.handle, skipIfNonzero: skip.handle });
       expect(Array.from(p.toArray() as Float32Array)).toEqual([0.5, 1.5, 2.5]);
-      expect(() => native.sgdStep(p.handle, g.handle, null, 1, 0, 0, 0, false, true, rn.full([2], 1).handle, null)).toThrow(/lrTensor must hold one element/);
-      expect(() => native.sgdStep(p.handle, g.handle, null, 1, 0, 0, 0, false, true, null, rn.full([], 1).handle)).toThrow(/skipIfNonzero must be int32/);
+      expect(() => native.sgdStep(p.handle, g.handle, null, { ...plain(1), lrTensor: rn.full([2], 1).handle })).toThrow(/lrTensor must hold one element/);
+      expect(() => native.sgdStep(p.handle, g.handle, null, { ...plain(1), skipIfNonzero: rn.full([], 1).handle })).toThrow(/skipIfNonzero must be int32/);
     });
   });
 
@@ -131,7 +133,7 @@ describe('capturable step pieces (every device)', () => {
   it('GraphedSteps runs its warm-up steps eagerly, then captures (here: says why it cannot)', () => {
     rn.scope(() => {
       const seen: number[] = [];
-      const body = (images: rn.Tensor, labels: rn.Tensor) => {
+      const body = (images: rn.Tensor) => {
         seen.push(images.shape[0]!);
         return { loss: rn.sum(images), logits: rn.reshape(images, [images.shape[0]!, -1]) };
       };

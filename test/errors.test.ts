@@ -71,7 +71,7 @@ describe('native errors', () => {
       const w = rn.randn([2, 4, 3, 3]);
       let caught: unknown;
       try {
-        native.conv2d(x.handle, w.handle, null, [1, 1, 0, 0, 1, 1, 3]);
+        native.conv2d(x.handle, w.handle, null, { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 3 });
       } catch (err) {
         caught = err;
       }
@@ -80,6 +80,34 @@ describe('native errors', () => {
       expect(() => native.relu({} as never)).toThrow(/must be a tensor/);
       expect(() => native.sum(x.handle, [7], false)).toThrow(RangeError);
       expect(rn.conv2d(x, w).shape).toEqual([1, 2, 3, 3]);
+    });
+  });
+
+  it('name the op once, by the name it is exported and profiled under', () => {
+    rn.scope(() => {
+      const dy = rn.randn([2, 3, 2, 2]);
+      const cases: [string, () => unknown][] = [
+        ['adaptiveAvgPool2dBackward', () => native.adaptiveAvgPool2dBackward(dy.handle, [2, 4, 6, 6])],
+        ['shortcutABackward', () => native.shortcutABackward(dy.handle, [2, 3, 4], 2)],
+        ['batchNorm2dBackward', () => native.batchNorm2dBackward(dy.handle, rn.randn([2, 4, 2, 2]).handle, null, rn.zeros([3]).handle,
+          rn.ones([3]).handle, true, [true, false, false])],
+        ['randomNormal', () => native.randomNormal([-1], 1n, 0, 1)],
+        // the pooling contract (native/ops/pool.cc), one for every device
+        ['maxPool2dBackward', () => native.maxPool2dBackward(dy.handle, dy.handle, [2, 3, 4, 4])],
+        ['avgPool2dBackward', () => native.avgPool2dBackward(dy.handle, [2, 3, 6, 6],
+          { kernelSize: [2, 2], stride: [2, 2], padding: [0, 0], ceilMode: false, countIncludePad: true })],
+      ];
+      for (const [name, call] of cases) {
+        expect(name in native, name).toBe(true);
+        let message = '';
+        try {
+          call();
+        } catch (err) {
+          message = (err as Error).message;
+        }
+        expect(message, name).toMatch(new RegExp(`^${name}: `));
+        expect(message.split(name).length - 1, message).toBe(1);
+      }
     });
   });
 });

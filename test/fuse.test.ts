@@ -9,6 +9,7 @@ describe('fuseForInference', () => {
     ['ResNet-18', () => rn.models.resnet18({ numClasses: 10 }), [2, 3, 64, 64], 20],
     ['ResNet-50 (bottlenecks)', () => rn.models.resnet50({ numClasses: 10 }), [1, 3, 64, 64], 53],
     ['CIFAR ResNet-20 (option B shortcuts)', () => rn.models.cifarResNet({ depth: 20, shortcut: 'B' }), [4, 3, 32, 32], 21],
+    ['Highway-20 (the blocks\' F, the stem and the projections; the gates have no BN)', () => rn.models.highway({ depth: 20 }), [2, 3, 32, 32], 21],
   ];
   for (const [name, make, shape, pairs] of cases) {
     it(`${name}: folds every conv-BN pair and keeps the eval outputs`, () => {

@@ -3,12 +3,8 @@
 import { beforeAll, describe, it } from 'vitest';
 import * as rn from '../lib/index.js';
 import { gradcheck } from './helpers/gradcheck.js';
+import { param } from './helpers/params.js';
 
-const param = (shape: number[], scale = 1) => {
-  const t = rn.noGrad(() => rn.affine(rn.randn(shape), scale, 0));
-  t.requiresGrad = true;
-  return t;
-};
 
 beforeAll(() => rn.manualSeed(99));
 
@@ -24,7 +20,7 @@ describe('conv2d backward', () => {
     it(`x [${tc.x}] w [${tc.w}] ${JSON.stringify(tc.o)}, with bias`, () => {
       rn.scope(() => {
         const x = param([...tc.x]);
-        const w = param([...tc.w], 0.5);
+        const w = param([...tc.w], { scale: 0.5 });
         const b = param([tc.w[0]]);
         gradcheck((xi, wi, bi) => rn.conv2d(xi!, wi!, bi, tc.o as rn.Conv2dOptions), [x, w, b]);
       });

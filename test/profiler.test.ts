@@ -49,7 +49,7 @@ describe('rn.profiler on the CPU', () => {
   it('reports exactly the native calls made, by name and count', () => {
     forwardSequence('cpu');
     const report = rn.profiler.stop();
-    expect(callsOf(report)).toEqual({ conv2d: 1, relu: 2, batchNorm: 1, binary: 1, maxPool2d: 1 });
+    expect(callsOf(report)).toEqual({ conv2d: 1, relu: 2, batchNorm2d: 1, binary: 1, maxPool2d: 1 });
     expect(report.ops.every((p) => p.device === 'cpu' && p.deviceMs === undefined)).toBe(true);
     expect(report.totalDeviceMs).toBeUndefined();
     expect(report.skippedCalls).toBe(0);
@@ -137,7 +137,7 @@ describe('rn.profiler on the GPU', () => {
     forwardSequence('cuda');
     rn.scope(() => rn.relu(rn.randn([16])));
     const report = rn.profiler.stop();
-    expect(callsOf(report, 'cuda')).toEqual({ conv2d: 1, relu: 2, batchNorm: 1, binary: 1, maxPool2d: 1 });
+    expect(callsOf(report, 'cuda')).toEqual({ conv2d: 1, relu: 2, batchNorm2d: 1, binary: 1, maxPool2d: 1 });
     expect(callsOf(report, 'cpu')).toEqual({ relu: 1, randomNormal: 1 });
     for (const p of report.ops) {
       if (p.device === 'cuda') expect(p.deviceMs, p.op).toBeGreaterThanOrEqual(0);

@@ -95,7 +95,7 @@ describe('SGD momentum buffers of channels-last parameters', () => {
       const p = parameter('channelsLast');
       const grad = rn.zeros(SHAPE, { memoryFormat: 'channelsLast' });
       const buffer = rn.zeros(SHAPE);
-      expect(() => native.sgdStep(p.handle, grad.handle, buffer.handle, 0.1, 0.9, 0, 0, false, false, null, null))
+      expect(() => native.sgdStep(p.handle, grad.handle, buffer.handle, { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, firstStep: false }))
         .toThrow(/momentumBuffer and param must share a memory format/);
     });
   });

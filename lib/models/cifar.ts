@@ -7,9 +7,9 @@
 // `plain: true` drops the shortcuts (the plain-20/32/44/56 baselines).
 import { flatten, shortcutA } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Sequential, applyInOrder, convBnAddRelu, convBnRelu } from '../nn/layers.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, ConvBn, Linear, Sequential, applyInOrder } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { initialiseResNet } from './resnet.js';
+import { BasicBlock, initialiseResNet } from './resnet.js';
 
 export type ShortcutOption = 'A' | 'B' | 'C';
 
@@ -26,52 +26,21 @@ export interface CifarResNetOptions {
 }
 
 /** A basic block whose shortcut follows option A, B or C (or none, when plain). */
-export class CifarBlock extends Module {
-  readonly conv1: Conv2d;
-  readonly bn1: BatchNorm2d;
-  readonly conv2: Conv2d;
-  readonly bn2: BatchNorm2d;
-  readonly downsample: Sequential | null;
+export class CifarBlock extends BasicBlock {
   readonly #zeroPadTo: number | null;
   readonly #stride: number;
-  readonly plain: boolean;
 
   constructor(inPlanes: number, planes: number, stride: number, shortcut: ShortcutOption, plain: boolean) {
-    super();
-    this.conv1 = this.registerModule('conv1', new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false }));
-    this.bn1 = this.registerModule('bn1', new BatchNorm2d(planes));
-    this.conv2 = this.registerModule('conv2', new Conv2d(planes, planes, 3, { padding: 1, bias: false }));
-    this.bn2 = this.registerModule('bn2', new BatchNorm2d(planes));
     const changes = stride !== 1 || inPlanes !== planes;
     const project = !plain && (shortcut === 'C' || (shortcut === 'B' && changes));
-    this.downsample = project
-      ? this.registerModule('downsample', new Sequential(new Conv2d(inPlanes, planes, 1, { stride, bias: false }), new BatchNorm2d(planes)))
-      : null;
+    const downsample = project ? new Sequential(new Conv2d(inPlanes, planes, 1, { stride, bias: false }), new BatchNorm2d(planes)) : null;
+    super({ inPlanes, planes, stride, downsample, groups: 1, baseWidth: 64, strideOn: 'v1.5', plain });
     this.#zeroPadTo = !plain && shortcut === 'A' && changes ? planes : null;
     this.#stride = stride;
-    this.plain = plain;
   }
-  lastBatchNorm(): BatchNorm2d {
-    return this.bn2;
-  }
-  override foldablePairs(): [Module, Module][] {
-    return [[this.conv1, this.bn1], [this.conv2, this.bn2]];
-  }
-  /** relu(bn2(conv2(relu(bn1(conv1 x)))) + shortcut), each conv-BN(-add)-ReLU one convBiasAct once folded. */
-  forward(x: Tensor): Tensor {
-    const h = convBnRelu(this.conv1, this.bn1)(x);
-    if (this.plain) {
-      const out = convBnRelu(this.conv2, this.bn2)(h);
-      h.dispose();
-      return out;
-    }
-    const identity = this.downsample
-      ? this.downsample.forward(x)
-      : this.#zeroPadTo !== null ? shortcutA(x, this.#zeroPadTo, this.#stride) : x;
-    const out = convBnAddRelu(this.conv2, this.bn2, h, identity);
-    h.dispose();
-    if (identity !== x) identity.dispose();
-    return out;
+  /** x, downsample(x) (options B, C), x subsampled and zero-padded (option A), or none (plain). */
+  protected override shortcut(x: Tensor): Tensor | null {
+    return this.#zeroPadTo !== null ? shortcutA(x, this.#zeroPadTo, this.#stride) : super.shortcut(x);
   }
 }
 
@@ -108,6 +77,7 @@ export abstract class CifarNet extends Module {
   readonly layer3: Sequential;
   readonly avgpool: AdaptiveAvgPool2d;
   readonly fc: Linear;
+  readonly #stem: ConvBn;
 
   protected constructor(name: string, depth: number, numClasses: number, inChannels: number,
     makeBlock: (inPlanes: number, planes: number, stride: number) => Module) {
@@ -119,6 +89,7 @@ export abstract class CifarNet extends Module {
     this.depth = depth;
     this.conv1 = this.registerModule('conv1', new Conv2d(inChannels, 16, 3, { padding: 1, bias: false }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(16));
+    this.#stem = new ConvBn(this, this.conv1, this.bn1);
     const { stages: [first, second, third] } = cifarStages((depth - 2) / 6, makeBlock);
     this.layer1 = this.registerModule('layer1', first);
     this.layer2 = this.registerModule('layer2', second);
@@ -127,11 +98,8 @@ export abstract class CifarNet extends Module {
     this.fc = this.registerModule('fc', new Linear(64, numClasses));
   }
 
-  override foldablePairs(): [Module, Module][] {
-    return [[this.conv1, this.bn1]];
-  }
   forward(x: Tensor): Tensor {
-    return applyInOrder(x, [convBnRelu(this.conv1, this.bn1), this.layer1, this.layer2, this.layer3, this.avgpool,
+    return applyInOrder(x, [(t) => this.#stem.forwardRelu(t), this.layer1, this.layer2, this.layer3, this.avgpool,
       (t) => flatten(t, 1), this.fc]);
   }
 }

@@ -13,6 +13,7 @@
 import { relu } from '../ops/elementwise.js';
 import { adaptiveAvgPool2d, avgPool2d } from '../ops/pool.js';
 import { concat, flatten } from '../ops/shape.js';
+import { scope } from '../memory.js';
 import type { Tensor } from '../tensor.js';
 import { kaimingNormal, ones, zeros } from '../nn/init.js';
 import { BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential, applyInOrder } from '../nn/layers.js';
@@ -47,10 +48,7 @@ export class DenseLayer extends NamedSequential {
   /** features: maps (N, C_i, H, W) with C_0 + C_1 + ... = numInputFeatures -> (N, k, H, W). */
   override forward(...features: Tensor[]): Tensor {
     if (features.length === 1) return super.forward(features[0]!);
-    const concatenated = concat(features, 1);
-    const out = super.forward(concatenated);
-    concatenated.dispose();
-    return out;
+    return scope(() => super.forward(concat(features, 1)));
   }
 }
 
@@ -66,11 +64,11 @@ export class DenseBlock extends Module {
     }
   }
   forward(x: Tensor): Tensor {
-    const features = [x];
-    for (const layer of this.#layers) features.push(layer.forward(...features));
-    const out = concat(features, 1);
-    for (const grown of features.slice(1)) grown.dispose();
-    return out;
+    return scope(() => {
+      const features = [x];
+      for (const layer of this.#layers) features.push(layer.forward(...features));
+      return concat(features, 1);
+    });
   }
 }
 
@@ -84,10 +82,7 @@ export class Transition extends NamedSequential {
     ]);
   }
   override forward(x: Tensor): Tensor {
-    const convolved = super.forward(x);
-    const pooled = avgPool2d(convolved, { kernelSize: 2, stride: 2 });
-    convolved.dispose();
-    return pooled;
+    return scope(() => avgPool2d(super.forward(x), { kernelSize: 2, stride: 2 }));
   }
 }
 
@@ -162,15 +157,9 @@ export class DenseNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    // the features, then ReLU: norm5 and the ReLU run as one fused op
-    const activated = applyInOrder(x, [...this.features.children(), relu]);  // (N, C, h, w)
-    const pooled = adaptiveAvgPool2d(activated, 1);           // (N, C, 1, 1)
-    activated.dispose();
-    const flat = flatten(pooled, 1);                          // (N, C)
-    pooled.dispose();
-    const logits = this.classifier.forward(flat);
-    flat.dispose();
-    return logits;
+    // the features, then ReLU (norm5 and the ReLU run as one fused op), pool, classifier
+    return applyInOrder(x, [...this.features.children(), relu, (t) => adaptiveAvgPool2d(t, 1), (t) => flatten(t, 1),
+      this.classifier]);
   }
 }
 

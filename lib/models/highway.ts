@@ -6,10 +6,11 @@
 // Where dimensions change, x is carried through a 1x1 projection (conv + BN) and the gate mixes
 // against the projected x. Depth 6n + 2: a 3x3 stem with 16 filters, three stages of n blocks
 // with 16, 32 and 64 filters (stride 2 between stages), global average pooling, a fc layer.
-import { add, mul, relu, sigmoid, sub } from '../ops/elementwise.js';
+import { add, mul, sigmoid, sub } from '../ops/elementwise.js';
+import { scope } from '../memory.js';
 import type { Tensor } from '../tensor.js';
 import { constant } from '../nn/init.js';
-import { BatchNorm2d, Conv2d, Sequential, applyInOrder, type Layer } from '../nn/layers.js';
+import { BatchNorm2d, Conv2d, ConvBn, Sequential } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { CifarNet } from './cifar.js';
 import { initialiseResNet } from './resnet.js';
@@ -32,8 +33,8 @@ export class HighwayBlock extends Module {
   /** The transform gate's 3x3 convolution, with bias. */
   readonly gate: Conv2d;
   readonly downsample: Sequential | null;
-  /** F: conv1, bn1, ReLU, conv2, bn2, ReLU (the registered layers, run in order). */
-  readonly #transform: Layer[];
+  readonly #convBn1: ConvBn;
+  readonly #convBn2: ConvBn;
 
   constructor(inPlanes: number, planes: number, stride: number, gateBias: number) {
     super();
@@ -46,25 +47,18 @@ export class HighwayBlock extends Module {
     this.downsample = stride !== 1 || inPlanes !== planes
       ? this.registerModule('downsample', new Sequential(new Conv2d(inPlanes, planes, 1, { stride, bias: false }), new BatchNorm2d(planes)))
       : null;
-    this.#transform = [this.conv1, this.bn1, relu, this.conv2, this.bn2, relu];
+    this.#convBn1 = new ConvBn(this, this.conv1, this.bn1);
+    this.#convBn2 = new ConvBn(this, this.conv2, this.bn2);
   }
 
   forward(x: Tensor): Tensor {
-    const transformed = applyInOrder(x, this.#transform);            // F(x): (N, planes, H / s, W / s)
-    const logits = this.gate.forward(x);
-    const gate = sigmoid(logits);                              // T(x), same shape, in (0, 1)
-    logits.dispose();
-    const carried = this.downsample ? this.downsample.forward(x) : x;
-    // T · F + (1 − T) · x' written as x' + T · (F − x'): one multiplication fewer.
-    const difference = sub(transformed, carried);
-    transformed.dispose();
-    const gated = mul(gate, difference);
-    gate.dispose();
-    difference.dispose();
-    const out = add(carried, gated);
-    gated.dispose();
-    if (carried !== x) carried.dispose();
-    return out;
+    return scope(() => {
+      const transformed = this.#convBn2.forwardRelu(this.#convBn1.forwardRelu(x));  // F(x): (N, planes, H / s, W / s)
+      const gate = sigmoid(this.gate.forward(x));                                    // T(x), same shape, in (0, 1)
+      const carried = this.downsample ? this.downsample.forward(x) : x;              // x'
+      // T · F + (1 − T) · x' written as x' + T · (F − x'): one multiplication fewer.
+      return add(carried, mul(gate, sub(transformed, carried)));
+    });
   }
 }
 

@@ -11,6 +11,7 @@
 // layers and bottleneck blocks beyond (so 110 is basic, 164 bottleneck, as in the paper).
 import { add, relu } from '../ops/elementwise.js';
 import { flatten } from '../ops/shape.js';
+import { scope } from '../memory.js';
 import type { Tensor } from '../tensor.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Sequential, applyInOrder, type Layer } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
@@ -73,14 +74,11 @@ export class PreActBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const activated = applyInOrder(x, this.#preActivation);         // (N, inPlanes, H, W)
-    const residual = applyInOrder(activated, this.#rest);           // (N, outPlanes, H / s, W / s)
-    const shortcut = this.downsample ? this.downsample.forward(activated) : x;
-    activated.dispose();
-    const out = add(residual, shortcut);
-    residual.dispose();
-    if (shortcut !== x) shortcut.dispose();
-    return out;
+    return scope(() => {
+      const activated = applyInOrder(x, this.#preActivation);       // relu(bn1(x)): (N, inPlanes, H, W)
+      const residual = applyInOrder(activated, this.#rest);         // (N, outPlanes, H / s, W / s)
+      return add(residual, this.downsample ? this.downsample.forward(activated) : x);
+    });
   }
 }
 

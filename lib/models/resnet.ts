@@ -4,7 +4,8 @@
 import { flatten } from '../ops/shape.js';
 import type { Tensor } from '../tensor.js';
 import { kaimingNormal, ones, zeros } from '../nn/init.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Sequential, applyInOrder, convBnAddRelu, convBnRelu } from '../nn/layers.js';
+import { scope } from '../memory.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, ConvBn, Linear, MaxPool2d, Sequential, applyInOrder } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 
 export interface BlockConfig {
@@ -22,22 +23,11 @@ export interface BlockConfig {
 }
 
 /**
- * The end of a block: relu(lastBn(lastConv(h)) + shortcut) with the fused ops, the shortcut being x
- * or downsample(x); plain blocks have no shortcut. One convBiasAct once the BN is folded (eval
- * mode). Consumes `h`, the input of the last convolution.
+ * The end of every residual block: relu(bn(conv(h)) + identity) with the fused BN + add + ReLU
+ * (one convBiasAct once folded); relu(bn(conv(h))) when there is no shortcut (plain nets).
  */
-function residualTail(x: Tensor, h: Tensor, lastConv: Conv2d, lastBn: BatchNorm2d, downsample: Sequential | null,
-  plain: boolean): Tensor {
-  if (plain) {
-    const out = convBnRelu(lastConv, lastBn)(h);
-    h.dispose();
-    return out;
-  }
-  const identity = downsample ? downsample.forward(x) : x;
-  const out = convBnAddRelu(lastConv, lastBn, h, identity);
-  h.dispose();
-  if (identity !== x) identity.dispose();
-  return out;
+export function residualTail(last: ConvBn, h: Tensor, identity: Tensor | null): Tensor {
+  return identity === null ? last.forwardRelu(h) : last.forwardAddRelu(h, identity);
 }
 
 /** Two 3x3 convolutions; relu(bn2(conv2(relu(bn1(conv1 x)))) + shortcut). */
@@ -49,6 +39,8 @@ export class BasicBlock extends Module {
   readonly bn2: BatchNorm2d;
   readonly downsample: Sequential | null;
   readonly plain: boolean;
+  readonly #convBn1: ConvBn;
+  readonly #convBn2: ConvBn;
 
   constructor(c: BlockConfig) {
     super();
@@ -61,15 +53,21 @@ export class BasicBlock extends Module {
     this.bn2 = this.registerModule('bn2', new BatchNorm2d(c.planes));
     this.downsample = c.downsample ? this.registerModule('downsample', c.downsample) : null;
     this.plain = c.plain;
+    this.#convBn1 = new ConvBn(this, this.conv1, this.bn1);
+    this.#convBn2 = new ConvBn(this, this.conv2, this.bn2);
   }
   lastBatchNorm(): BatchNorm2d {
     return this.bn2;
   }
-  override foldablePairs(): [Module, Module][] {
-    return [[this.conv1, this.bn1], [this.conv2, this.bn2]];
-  }
   forward(x: Tensor): Tensor {
-    return residualTail(x, convBnRelu(this.conv1, this.bn1)(x), this.conv2, this.bn2, this.downsample, this.plain);
+    return scope(() => {
+      const out = this.#convBn1.forwardRelu(x);                                  // relu(bn1(conv1(x)))
+      return residualTail(this.#convBn2, out, this.shortcut(x));              // relu(bn2(conv2(out)) + identity)
+    });
+  }
+  /** What the block adds back: x, or downsample(x) where the shape changes; none in a plain net. */
+  protected shortcut(x: Tensor): Tensor | null {
+    return identityOf(x, this.downsample, this.plain);
   }
 }
 
@@ -84,6 +82,9 @@ export class Bottleneck extends Module {
   readonly bn3: BatchNorm2d;
   readonly downsample: Sequential | null;
   readonly plain: boolean;
+  readonly #convBn1: ConvBn;
+  readonly #convBn2: ConvBn;
+  readonly #convBn3: ConvBn;
 
   constructor(c: BlockConfig) {
     super();
@@ -97,17 +98,26 @@ export class Bottleneck extends Module {
     this.bn3 = this.registerModule('bn3', new BatchNorm2d(c.planes * Bottleneck.expansion));
     this.downsample = c.downsample ? this.registerModule('downsample', c.downsample) : null;
     this.plain = c.plain;
+    this.#convBn1 = new ConvBn(this, this.conv1, this.bn1);
+    this.#convBn2 = new ConvBn(this, this.conv2, this.bn2);
+    this.#convBn3 = new ConvBn(this, this.conv3, this.bn3);
   }
   lastBatchNorm(): BatchNorm2d {
     return this.bn3;
   }
-  override foldablePairs(): [Module, Module][] {
-    return [[this.conv1, this.bn1], [this.conv2, this.bn2], [this.conv3, this.bn3]];
-  }
   forward(x: Tensor): Tensor {
-    const h = applyInOrder(x, [convBnRelu(this.conv1, this.bn1), convBnRelu(this.conv2, this.bn2)]);
-    return residualTail(x, h, this.conv3, this.bn3, this.downsample, this.plain);
+    return scope(() => {
+      let out = this.#convBn1.forwardRelu(x);                                    // relu(bn1(conv1(x)))
+      out = this.#convBn2.forwardRelu(out);                                      // relu(bn2(conv2(out)))
+      return residualTail(this.#convBn3, out, identityOf(x, this.downsample, this.plain));  // relu(bn3(conv3(out)) + identity)
+    });
   }
+}
+
+/** What a block adds back: x, or downsample(x) where the shape changes; none in a plain net. */
+function identityOf(x: Tensor, downsample: Module | null, plain: boolean): Tensor | null {
+  if (plain) return null;
+  return downsample ? downsample.forward(x) : x;
 }
 
 export type BlockType = typeof BasicBlock | typeof Bottleneck;
@@ -142,6 +152,7 @@ export class ResNet extends Module {
   readonly layer4: Sequential;
   readonly avgpool: AdaptiveAvgPool2d;
   readonly fc: Linear;
+  readonly #stem: ConvBn;
 
   constructor(block: BlockType, layers: [number, number, number, number], options: ResNetOptions = {}) {
     super();
@@ -165,6 +176,7 @@ export class ResNet extends Module {
     }
     this.conv1 = this.registerModule('conv1', new Conv2d(options.inChannels ?? 3, 64, 7, { stride: 2, padding: 3, bias: false }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(64));
+    this.#stem = new ConvBn(this, this.conv1, this.bn1);
     this.maxpool = this.registerModule('maxpool', new MaxPool2d({ kernelSize: 3, stride: 2, padding: 1 }));
     let inPlanes = 64;
     const makeLayer = (planes: number, blocks: number, stride: number): Sequential => {
@@ -189,11 +201,8 @@ export class ResNet extends Module {
     initialiseResNet(this, options.zeroInitResidual ?? false);
   }
 
-  override foldablePairs(): [Module, Module][] {
-    return [[this.conv1, this.bn1]];
-  }
   forward(x: Tensor): Tensor {
-    return applyInOrder(x, [convBnRelu(this.conv1, this.bn1), this.maxpool, this.layer1, this.layer2, this.layer3, this.layer4,
+    return applyInOrder(x, [(t) => this.#stem.forwardRelu(t), this.maxpool, this.layer1, this.layer2, this.layer3, this.layer4,
       this.avgpool, (t) => flatten(t, 1), this.fc]);
   }
 }

@@ -1,6 +1,6 @@
 export { Module, type StateDict, type LoadStateDictOptions, type LoadStateDictResult, type ModuleTarget } from './module.js';
 export {
-  Conv2d, BatchNorm2d, Linear, ReLU, Identity, MaxPool2d, AdaptiveAvgPool2d, Flatten, Sequential, applyInOrder,
+  Conv2d, BatchNorm2d, Linear, ReLU, Identity, MaxPool2d, AdaptiveAvgPool2d, Flatten, Sequential, ConvBn, applyInOrder,
   type Layer,
   type Conv2dModuleOptions, type BatchNorm2dOptions,
 } from './layers.js';

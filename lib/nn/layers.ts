@@ -8,11 +8,10 @@ import { batchNorm2d, bnAddRelu, bnRelu } from '../ops/norm.js';
 import { adaptiveAvgPool2d, maxPool2d, type MaxPool2dOptions } from '../ops/pool.js';
 import { flatten } from '../ops/shape.js';
 import { checkInt } from '../ops/validate.js';
-import { noGrad } from '../autograd.js';
-import { untracked } from '../memory.js';
-import { wrap, type Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { kaimingUniform, uniform, fans } from './init.js';
-import { Module } from './module.js';
+import { scope } from '../memory.js';
+import { Module, recordFoldablePair } from './module.js';
 
 type Pair = number | [number, number];
 
@@ -136,12 +135,7 @@ export class BatchNorm2d extends Module {
 
   /** relu(this(x) + residual) as one fused op (the tail of a residual block). */
   forwardAddRelu(x: Tensor, residual: Tensor): Tensor {
-    if (this.#checkFolded()) {
-      const sum = add(x, residual);
-      const out = relu(sum);
-      sum.dispose();
-      return out;
-    }
+    if (this.#checkFolded()) return scope(() => relu(add(x, residual)));
     return bnAddRelu(x, residual, this.runningMean, this.runningVar, this.weight, this.bias, this.#options());
   }
 
@@ -230,12 +224,17 @@ export class Flatten extends Module {
 
 /**
  * Children named 0, 1, 2 ... applied in order. Intermediate results are disposed as soon as the
- * next layer has consumed them (autograd keeps what it needs).
+ * next layer has consumed them (autograd keeps what it needs). A BatchNorm2d right after a
+ * Conv2d is a foldable pair.
  */
 export class Sequential extends Module {
   constructor(...layers: Module[]) {
     super();
-    layers.forEach((layer, i) => this.registerModule(String(i), layer));
+    layers.forEach((layer, i) => {
+      this.registerModule(String(i), layer);
+      const next = layers[i + 1];
+      if (layer instanceof Conv2d && next instanceof BatchNorm2d) recordFoldablePair(this, layer, next);
+    });
   }
   get length(): number {
     return this.children().length;
@@ -248,42 +247,44 @@ export class Sequential extends Module {
   forward(x: Tensor): Tensor {
     return applyInOrder(x, this.children());
   }
-  /** A BatchNorm2d right after a Conv2d. */
-  override foldablePairs(): [Module, Module][] {
-    const layers = this.children();
-    return layers.flatMap((m, i) => (m instanceof Conv2d && layers[i + 1] instanceof BatchNorm2d ? [[m, layers[i + 1]!] as [Module, Module]] : []));
-  }
 }
 
 export type Layer = Module | ((x: Tensor) => Tensor);
 
-/** True when fuseForInference() folded bn into the convolution before it and the model runs in eval mode. */
-function foldedForInference(bn: BatchNorm2d): boolean {
-  return bn.folded && !bn.training;
-}
-
 /**
- * A layer for applyInOrder that runs relu(bn(conv(x))): once fuseForInference() folded bn into
- * conv (eval mode), one convBiasAct (the convolution with its folded bias and the ReLU in one
- * pass); otherwise conv, then the fused BN + ReLU, as before folding.
+ * A convolution and the batch norm after it, as one unit of the module that registered both
+ * (their parameters keep that module's names: conv1.weight, bn1.running_mean ...). Built once in
+ * the owner's constructor, it records the pair for fuseForInference(); once folded (eval mode)
+ * every form is one convolution with the folded bias (convBiasAct), before that the convolution
+ * and the fused BN op.
  */
-export function convBnRelu(conv: Conv2d, bn: BatchNorm2d): (x: Tensor) => Tensor {
-  return (x) => foldedForInference(bn)
-    ? convBiasAct(x, conv.weight, conv.bias, null, { ...conv.options, relu: true })
-    : applyInOrder(x, [conv, bn, relu]);
-}
+export class ConvBn {
+  constructor(owner: Module, readonly conv: Conv2d, readonly bn: BatchNorm2d) {
+    recordFoldablePair(owner, conv, bn);
+  }
 
-/**
- * relu(bn(conv(x)) + residual), the tail of a residual block: once fuseForInference() folded bn
- * into conv (eval mode), one convBiasAct with the residual as z; otherwise conv, then the fused
- * BN + add + ReLU (BatchNorm2d.forwardAddRelu), as before folding.
- */
-export function convBnAddRelu(conv: Conv2d, bn: BatchNorm2d, x: Tensor, residual: Tensor): Tensor {
-  if (foldedForInference(bn)) return convBiasAct(x, conv.weight, conv.bias, residual, { ...conv.options, relu: true });
-  const y = conv.forward(x);
-  const out = bn.forwardAddRelu(y, residual);
-  y.dispose();
-  return out;
+  /** bn(conv(x)). */
+  forward(x: Tensor): Tensor {
+    if (this.#foldedForInference()) return this.conv.forward(x);
+    return scope(() => this.bn.forward(this.conv.forward(x)));
+  }
+
+  /** relu(bn(conv(x))). */
+  forwardRelu(x: Tensor): Tensor {
+    if (this.#foldedForInference()) return convBiasAct(x, this.conv.weight, this.conv.bias, null, { ...this.conv.options, relu: true });
+    return scope(() => this.bn.forwardRelu(this.conv.forward(x)));
+  }
+
+  /** relu(bn(conv(x)) + residual), the tail of a residual block. */
+  forwardAddRelu(x: Tensor, residual: Tensor): Tensor {
+    if (this.#foldedForInference()) return convBiasAct(x, this.conv.weight, this.conv.bias, residual, { ...this.conv.options, relu: true });
+    return scope(() => this.bn.forwardAddRelu(this.conv.forward(x), residual));
+  }
+
+  // Folded BNs in training mode go the unfolded way, where BatchNorm2d refuses them.
+  #foldedForInference(): boolean {
+    return this.bn.folded && !this.bn.training;
+  }
 }
 
 /**

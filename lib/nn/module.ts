@@ -24,6 +24,18 @@ export interface LoadStateDictResult {
 
 export type ModuleTarget = Device | { device?: Device; dtype?: DType; memoryFormat?: MemoryFormat };
 
+const foldable = new WeakMap<Module, [Module, Module][]>();
+
+/**
+ * @internal Records that `owner`'s forward() runs `bn` right after `conv` as one unit (so the BN
+ * may be folded into the convolution); called where the unit is built.
+ */
+export function recordFoldablePair(owner: Module, conv: Module, bn: Module): void {
+  const pairs = foldable.get(owner);
+  if (pairs) pairs.push([conv, bn]);
+  else foldable.set(owner, [[conv, bn]]);
+}
+
 export abstract class Module {
   training = true;
   readonly #parameters = new Map<string, Tensor | null>();
@@ -54,12 +66,12 @@ export abstract class Module {
   }
 
   /**
-   * The (convolution, batch norm) pairs of this module whose BN directly follows the convolution
-   * in forward(), which fuseForInference() may fold. Modules that have such pairs override it;
-   * children are visited separately.
+   * The (convolution, batch norm) pairs this module runs as one unit in forward(), which
+   * fuseForInference() may fold: recorded when the unit is built (ConvBn, Sequential), never
+   * listed by hand. Children are visited separately.
    */
   foldablePairs(): [Module, Module][] {
-    return [];
+    return [...(foldable.get(this) ?? [])];
   }
 
   /** Registers a buffer: state saved in the state dict but not trained (running statistics ...). */

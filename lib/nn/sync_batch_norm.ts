@@ -7,6 +7,7 @@ import { isInitialized, worldSize } from '../distributed/group.js';
 import { add, relu } from '../ops/elementwise.js';
 import { syncBatchNorm2d } from '../ops/sync_batch_norm.js';
 import type { Tensor } from '../tensor.js';
+import { scope } from '../memory.js';
 import { BatchNorm2d } from './layers.js';
 import type { Module } from './module.js';
 
@@ -24,20 +25,12 @@ export class SyncBatchNorm extends BatchNorm2d {
 
   override forwardRelu(x: Tensor): Tensor {
     if (!this.synchronised || this.folded) return super.forwardRelu(x);
-    const normalised = this.forward(x);
-    const out = relu(normalised);
-    normalised.dispose();
-    return out;
+    return scope(() => relu(this.forward(x)));
   }
 
   override forwardAddRelu(x: Tensor, residual: Tensor): Tensor {
     if (!this.synchronised || this.folded) return super.forwardAddRelu(x, residual);
-    const normalised = this.forward(x);
-    const sum = add(normalised, residual);
-    const out = relu(sum);
-    normalised.dispose();
-    sum.dispose();
-    return out;
+    return scope(() => relu(add(this.forward(x), residual)));
   }
 }
 

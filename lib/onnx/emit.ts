@@ -229,8 +229,8 @@ export function emitModule(g: GraphBuilder, m: Module, x: Value, path: string): 
     const features = unary(g, 'Relu', chain(g, m.features, x, join(path, 'features')), join(path, 'features.relu'));
     return headed(g, path, features, m.classifier);
   }
+  if (m instanceof CifarBlock) return cifarBlock(g, m, x, path);  // before BasicBlock, which it extends
   if (m instanceof BasicBlock || m instanceof Bottleneck) return basicBlock(g, m, x, path);
-  if (m instanceof CifarBlock) return cifarBlock(g, m, x, path);
   if (m instanceof HighwayBlock) return highwayBlock(g, m, x, path);
   if (m instanceof PreActBlock) return preActBlock(g, m, x, path);
   if (m instanceof DenseBlock) return denseBlock(g, m, x, path);

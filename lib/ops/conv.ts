@@ -60,7 +60,7 @@ function checkConv(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | 
   if (ho <= 0 || wo <= 0 || n === 0) {
     throw new RangeError(`${op}: input [${x.shape}] with kernel ${kH}x${kW}, padding ${padH},${padW} and dilation ${dilationH},${dilationW} gives an empty output (${ho}x${wo})`);
   }
-  return { params: [strideH, strideW, padH, padW, dilationH, dilationW, groups], outShape: [n, outChannels, ho, wo] };
+  return { params: { stride: [strideH, strideW], padding: [padH, padW], dilation: [dilationH, dilationW], groups }, outShape: [n, outChannels, ho, wo] };
 }
 
 /** x: (N, C, H, W), weight: (O, C / groups, kH, kW), bias: (O) -> (N, O, Ho, Wo) */

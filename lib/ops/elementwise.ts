@@ -1,12 +1,10 @@
 // Element-wise ops: add, sub, mul, div with NumPy broadcasting (a number works as a scalar),
 // scale, relu, sigmoid.
-import { native } from '../binding.js';
+import { BINARY, native, type BinaryName } from '../binding.js';
 import type { Tensor } from '../tensor.js';
 import { record } from './record.js';
 import { checkFloat32, checkNumber, checkSameDevice } from './validate.js';
 
-const BINARY = { add: 0, sub: 1, mul: 2, div: 3 } as const;
-type BinaryName = keyof typeof BINARY;
 
 function binary(op: BinaryName, a: Tensor | number, b: Tensor | number): Tensor {
   if (typeof a === 'number' && typeof b === 'number') {

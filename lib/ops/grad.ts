@@ -1,7 +1,7 @@
 // The backward rules, one entry per recorded op: given the node and the gradient of its
 // output, return the gradients of its inputs in the order they were recorded (null where an
 // input needs none). Rules run with autograd off, on tensors owned by the backward pass.
-import { native, type ConvParams, type NativeTensor, type PoolParams } from '../binding.js';
+import { BINARY, native, type ConvParams, type NativeTensor, type PoolParams } from '../binding.js';
 import type { BackwardRule, GradNode } from '../autograd.js';
 import { wrap, type Tensor } from '../tensor.js';
 import { applyPrologue, asDType, float32Of, hasPrologue, unscalePrologue, type Prologue } from './prologue.js';
@@ -34,7 +34,7 @@ export const rules: Record<string, BackwardRule> = {
   },
   mul: (node, g) => {
     const product = (other: NativeTensor, shape: number[]) => {
-      const full = native.binary(2, g.handle, other);
+      const full = native.binary(BINARY.mul, g.handle, other);
       const reduced = native.sumTo(full, shape);
       if (reduced !== full) full.dispose();
       return wrap(reduced);
@@ -48,14 +48,14 @@ export const rules: Record<string, BackwardRule> = {
     const a = saved(node, 0), b = saved(node, 1);
     let ga: Tensor | null = null, gb: Tensor | null = null;
     if (wanted(node, 0)) {
-      const q = native.binary(3, g.handle, b);
+      const q = native.binary(BINARY.div, g.handle, b);
       ga = wrap(native.sumTo(q, attr(node, 'aShape')));
       q.dispose();
     }
     if (wanted(node, 1)) {  // -g * a / b^2
-      const ga2 = native.binary(2, g.handle, a);
-      const over = native.binary(3, ga2, b);
-      const over2 = native.binary(3, over, b);
+      const ga2 = native.binary(BINARY.mul, g.handle, a);
+      const over = native.binary(BINARY.div, ga2, b);
+      const over2 = native.binary(BINARY.div, over, b);
       const neg = native.affine(over2, -1, 0);
       gb = wrap(native.sumTo(neg, attr(node, 'bShape')));
       for (const t of [ga2, over, over2, neg]) t.dispose();
@@ -67,7 +67,7 @@ export const rules: Record<string, BackwardRule> = {
   sigmoid: (node, g) => [wrap(native.sigmoidBackward(g.handle, saved(node, 0)))],
   sumOfSquares: (node, g) => {  // Σ y² over the reduced dims: dy = 2 · y · g (g broadcast back)
     const kept = native.view(g.handle, attr(node, 'keptShape'));
-    const product = native.binary(2, saved(node, 0), kept);
+    const product = native.binary(BINARY.mul, saved(node, 0), kept);
     const out = wrap(native.affine(product, 2, 0));
     kept.dispose();
     product.dispose();
@@ -142,7 +142,7 @@ export const rules: Record<string, BackwardRule> = {
         dx32.dispose();
       }
       if (wanted(node, 2)) {
-        const product = native.binary(2, da, x32);
+        const product = native.binary(BINARY.mul, da, x32);
         dscale = native.sum(product, [0, 2, 3], false);
         product.dispose();
       }
@@ -159,7 +159,7 @@ export const rules: Record<string, BackwardRule> = {
     const weight = hasWeight ? saved(node, 1) : null;
     const [mean, invStd] = hasWeight ? [saved(node, 2), saved(node, 3)] : [saved(node, 1), saved(node, 2)];
     const needs: [boolean, boolean, boolean] = [wanted(node, 0), wanted(node, 1), wanted(node, 2)];
-    return native.batchNormBackward(g.handle, x, weight, mean, invStd, attr(node, 'training'), needs).map(w);
+    return native.batchNorm2dBackward(g.handle, x, weight, mean, invStd, attr(node, 'training'), needs).map(w);
   },
   syncBatchNorm2d: syncBatchNorm2dBackward,
   bnAddRelu: (node, g) => {
@@ -182,8 +182,7 @@ export const rules: Record<string, BackwardRule> = {
   },
   maxPool2d: (node, g) => [wrap(native.maxPool2dBackward(g.handle, saved(node, 0), attr(node, 'inputShape')))],
   avgPool2d: (node, g) => [
-    wrap(native.avgPool2dBackward(g.handle, attr(node, 'inputShape'), attr<PoolParams>(node, 'params'),
-      attr(node, 'ceilMode'), attr(node, 'countIncludePad'))),
+    wrap(native.avgPool2dBackward(g.handle, attr(node, 'inputShape'), attr<PoolParams>(node, 'params'))),
   ],
   adaptiveAvgPool2d: (node, g) => [wrap(native.adaptiveAvgPool2dBackward(g.handle, attr(node, 'inputShape')))],
   matmul: (node, g) => {

@@ -41,12 +41,10 @@ function checkBatchNormArgs(op: string, x: Tensor, perChannel: [string, Tensor |
 }
 
 /** batchNorm2d and bnRelu: one set of checks and one recording; bnRelu's backward also needs y. */
-function normalise(op: 'batchNorm2d' | 'bnRelu', x: Tensor, runningMean: Tensor | null | undefined,
-  runningVar: Tensor | null | undefined, weight: Tensor | null | undefined, bias: Tensor | null | undefined,
-  options: BatchNormOptions | undefined): Tensor {
+function normalise(op: 'batchNorm2d' | 'bnRelu', ...[x, runningMean, runningVar, weight, bias, options]: Parameters<typeof batchNorm2d>): Tensor {
   const { training, momentum, eps } = checkBatchNormArgs(
     op, x, [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]], options);
-  const forward = op === 'bnRelu' ? native.bnRelu : native.batchNorm;
+  const forward = op === 'bnRelu' ? native.bnRelu : native.batchNorm2d;
   const [y, saveMean, saveInvStd] = forward(
     x.handle, weight?.handle ?? null, bias?.handle ?? null, runningMean?.handle ?? null, runningVar?.handle ?? null,
     training, momentum, eps);
@@ -78,15 +76,8 @@ export function batchNorm2d(
  * relu(batchNorm2d(x)) in one op: the same arguments, checks and running-statistics update as
  * batchNorm2d, with one pass fewer over the activations forward and backward.
  */
-export function bnRelu(
-  x: Tensor,
-  runningMean: Tensor | null | undefined,
-  runningVar: Tensor | null | undefined,
-  weight?: Tensor | null,
-  bias?: Tensor | null,
-  options?: BatchNormOptions,
-): Tensor {
-  return normalise('bnRelu', x, runningMean, runningVar, weight, bias, options);
+export function bnRelu(...args: Parameters<typeof batchNorm2d>): Tensor {
+  return normalise('bnRelu', ...args);
 }
 
 /** relu(batchNorm2d(x) + residual) in one op; residual has x's shape. */

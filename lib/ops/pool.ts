@@ -14,7 +14,7 @@ export interface AvgPool2dOptions extends MaxPool2dOptions {
   countIncludePad?: boolean;
 }
 
-function poolArgs(op: string, x: Tensor, options: unknown, known: string[]) {
+function poolArgs(op: string, x: Tensor, options: unknown, known: string[]): PoolParams {
   const o = checkOptions(op, options, known);
   checkFloat32(op, 'input', x);
   checkRank(op, 'input', x, 4);
@@ -29,25 +29,24 @@ function poolArgs(op: string, x: Tensor, options: unknown, known: string[]) {
   const countIncludePad = o.countIncludePad ?? true;
   if (typeof ceilMode !== 'boolean') throw new TypeError(`${op}: ceilMode must be a boolean`);
   if (typeof countIncludePad !== 'boolean') throw new TypeError(`${op}: countIncludePad must be a boolean`);
-  const params: PoolParams = [kH, kW, sH, sW, pH, pW];
-  return { params, ceilMode, countIncludePad };
+  const params: PoolParams = { kernelSize: [kH, kW], stride: [sH, sW], padding: [pH, pW], ceilMode, countIncludePad };
+  return params;
 }
 
 /** x: (N, C, H, W); stride defaults to kernelSize. */
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
-  const { params, ceilMode } = poolArgs('maxPool2d', x, options, ['kernelSize', 'stride', 'padding', 'ceilMode']);
-  const [y, argmax] = native.maxPool2d(x.handle, params, ceilMode, true);
+  const params = poolArgs('maxPool2d', x, options, ['kernelSize', 'stride', 'padding', 'ceilMode']);
+  const [y, argmax] = native.maxPool2d(x.handle, params);
   return record(y, { op: 'maxPool2d', inputs: [x], extras: [argmax], attrs: { inputShape: x.shape } });
 }
 
 /** x: (N, C, H, W); countIncludePad (default true) counts padded zeros in the average. */
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
-  const { params, ceilMode, countIncludePad } = poolArgs('avgPool2d', x, options,
-    ['kernelSize', 'stride', 'padding', 'ceilMode', 'countIncludePad']);
-  return record(native.avgPool2d(x.handle, params, ceilMode, countIncludePad), {
+  const params = poolArgs('avgPool2d', x, options, ['kernelSize', 'stride', 'padding', 'ceilMode', 'countIncludePad']);
+  return record(native.avgPool2d(x.handle, params), {
     op: 'avgPool2d',
     inputs: [x],
-    attrs: { inputShape: x.shape, params, ceilMode, countIncludePad },
+    attrs: { inputShape: x.shape, params },
   });
 }
 

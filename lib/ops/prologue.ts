@@ -3,7 +3,7 @@
 // the device has no fused kernel for a call). The forward uses them directly; the backward rule
 // (ops/grad.ts) recomputes z with them rather than keeping it. Every function returns new handles
 // that the caller owns and leaves its arguments alone.
-import { native, type ConvParams, type DType, type MemoryFormat, type NativeTensor } from '../binding.js';
+import { BINARY, native, type ConvParams, type DType, type MemoryFormat, type NativeTensor } from '../binding.js';
 
 export interface Prologue {
   /** (C) float32 or null */
@@ -25,8 +25,8 @@ export function asDType(t32: NativeTensor, dtype: DType): NativeTensor {
   return dtype === 'float32' ? t32.alias() : native.cast(t32, dtype);
 }
 
-/** a * v per channel, v (C) broadcast as (1, C, 1, 1); op 0 adds, 2 multiplies. */
-function perChannel(op: 0 | 2, a: NativeTensor, v: NativeTensor): NativeTensor {
+/** a + v or a * v per channel, v (C) broadcast as (1, C, 1, 1). */
+function perChannel(op: typeof BINARY.add | typeof BINARY.mul, a: NativeTensor, v: NativeTensor): NativeTensor {
   const view = native.view(v, [1, v.shape[0]!, 1, 1]);
   const out = native.binary(op, a, view);
   view.dispose();
@@ -40,8 +40,8 @@ export function applyPrologue(x32: NativeTensor, p: Prologue): NativeTensor {
     z.dispose();
     z = next;
   };
-  if (p.scale) step(perChannel(2, z, p.scale));
-  if (p.bias) step(perChannel(0, z, p.bias));
+  if (p.scale) step(perChannel(BINARY.mul, z, p.scale));
+  if (p.bias) step(perChannel(BINARY.add, z, p.bias));
   if (p.relu) step(native.relu(z));
   if (z.format !== x32.format) step(native.toFormat(z, x32.format));  // broadcasting gives contiguous results
   return z;
@@ -49,7 +49,7 @@ export function applyPrologue(x32: NativeTensor, p: Prologue): NativeTensor {
 
 /** dx = dz * scale per channel (a copy of dz without a scale), in `format`. */
 export function unscalePrologue(dz32: NativeTensor, scale: NativeTensor | null, format: MemoryFormat): NativeTensor {
-  const dx = scale ? perChannel(2, dz32, scale) : dz32.alias();
+  const dx = scale ? perChannel(BINARY.mul, dz32, scale) : dz32.alias();
   if (dx.format === format) return dx;
   const converted = native.toFormat(dx, format);
   dx.dispose();
@@ -75,7 +75,7 @@ export function composeConvBnStats(
   const y = native.conv2d(z, weight, null, params);
   z.dispose();
   const y32 = float32Of(y);
-  const squares = native.binary(2, y32, y32);
+  const squares = native.binary(BINARY.mul, y32, y32);
   const sum = native.sum(y32, [0, 2, 3], false);
   const sqSum = native.sum(squares, [0, 2, 3], false);
   y32.dispose();

@@ -5,7 +5,7 @@
 // summed over the ranks, so dx is the gradient of the group's loss; dweight and dbias stay local
 // (DistributedDataParallel averages them). Per-channel values cross the host (C numbers per
 // layer and pass); the activations stay on their device.
-import { native, type NativeTensor } from '../binding.js';
+import { BINARY, native, type NativeTensor } from '../binding.js';
 import type { GradNode } from '../autograd.js';
 import { group } from '../distributed/group.js';
 import { wrap, type Tensor } from '../tensor.js';
@@ -52,8 +52,8 @@ export function syncBatchNorm2d(x: Tensor, runningMean: Tensor | null, runningVa
   const count = x.numel / channels;
   const sum = native.sum(x.handle, DIMS, true);  // (1, C, 1, 1)
   const localMean = native.affine(sum, 1 / count, 0);
-  const centred = native.binary(1, x.handle, localMean);
-  const squares = native.binary(2, centred, centred);
+  const centred = native.binary(BINARY.sub, x.handle, localMean);
+  const squares = native.binary(BINARY.mul, centred, centred);
   const sumSquares = native.sum(squares, DIMS, false);  // (C)
   const mean = hostValues(localMean), m2 = hostValues(sumSquares);
   for (const h of [sum, localMean, centred, squares, sumSquares]) h.dispose();
@@ -89,7 +89,7 @@ export function syncBatchNorm2d(x: Tensor, runningMean: Tensor | null, runningVa
 
   // y: the evaluation-mode kernel with the group's statistics.
   const meanT = perChannel(groupMean, x.device, [channels]), varT = perChannel(groupVar, x.device, [channels]);
-  const [y, evalMean, evalInvStd] = native.batchNorm(x.handle, weight?.handle ?? null, bias?.handle ?? null, meanT, varT, false, 0, eps);
+  const [y, evalMean, evalInvStd] = native.batchNorm2d(x.handle, weight?.handle ?? null, bias?.handle ?? null, meanT, varT, false, 0, eps);
   evalMean.dispose();
   evalInvStd.dispose();
   varT.dispose();
@@ -111,7 +111,7 @@ export function syncBatchNorm2dBackward(node: GradNode, g: Tensor): (Tensor | nu
   const wanted = (i: number) => node.parents[i] !== null && node.parents[i] !== undefined;
 
   // The local sums of dy * xhat and dy (the evaluation-mode backward's dweight and dbias).
-  const [, sumDyXhat, sumDy] = native.batchNormBackward(g.handle, x, weight, meanT, invStdT, false, [false, true, true]);
+  const [, sumDyXhat, sumDy] = native.batchNorm2dBackward(g.handle, x, weight, meanT, invStdT, false, [false, true, true]);
   const packed = new Float64Array(2 * channels);
   packed.set(hostValues(sumDy!), 0);
   packed.set(hostValues(sumDyXhat!), channels);
@@ -124,10 +124,10 @@ export function syncBatchNorm2dBackward(node: GradNode, g: Tensor): (Tensor | nu
     const b = Float64Array.from({ length: channels }, (_, c) => (invStd[c]! * totals[channels + c]!) / total);
     const shift = Float64Array.from({ length: channels }, (_, c) => groupMean[c]! * b[c]! - totals[c]! / total);
     const bT = perChannel(b, g.device), shiftT = perChannel(shift, g.device);
-    const xb = native.binary(2, x, bT);
-    const partial = native.binary(1, g.handle, xb);
-    const adjusted = native.binary(0, partial, shiftT);
-    [dx] = native.batchNormBackward(adjusted, x, weight, meanT, invStdT, false, [true, false, false]);
+    const xb = native.binary(BINARY.mul, x, bT);
+    const partial = native.binary(BINARY.sub, g.handle, xb);
+    const adjusted = native.binary(BINARY.add, partial, shiftT);
+    [dx] = native.batchNorm2dBackward(adjusted, x, weight, meanT, invStdT, false, [true, false, false]);
     for (const h of [bT, shiftT, xb, partial, adjusted]) h.dispose();
   }
   const dweight = wanted(1) ? sumDyXhat : (sumDyXhat?.dispose(), null);

@@ -13,10 +13,6 @@ export function checkTensor(op: string, name: string, t: unknown): Tensor {
   return t;
 }
 
-export function checkOptionalTensor(op: string, name: string, t: unknown): Tensor | undefined {
-  return t === undefined || t === null ? undefined : checkTensor(op, name, t);
-}
-
 export function checkFloat32(op: string, name: string, t: unknown): Tensor {
   const tensor = checkTensor(op, name, t);
   if (tensor.dtype !== 'float32') {

@@ -96,8 +96,10 @@ class AdamBase implements Optimizer {
         const moments = this.#momentsFor(p);
         moments.step++;
         const grad = p.grad.memoryFormat === p.memoryFormat ? p.grad.handle : native.toFormat(p.grad.handle, p.memoryFormat);
-        native.adamStep(p.handle, grad, moments.expAvg.handle, moments.expAvgSq.handle, g.lr, g.betas[0], g.betas[1], g.eps,
-          g.weightDecay, this.#decoupled, moments.step, skip);
+        native.adamStep(p.handle, grad, moments.expAvg.handle, moments.expAvgSq.handle, {
+          lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay, decoupled: this.#decoupled,
+          step: moments.step, skipIfNonzero: skip,
+        });
         if (grad !== p.grad.handle) grad.dispose();
       }
     }

@@ -1,6 +1,6 @@
 // Stochastic gradient descent with PyTorch's semantics (torch.optim.SGD): momentum, dampening,
 // nesterov, weight decay, and parameter groups (so BN weights and biases can skip decay).
-import { native, type NativeTensor } from '../binding.js';
+import { native, type NativeTensor, type SgdStepOptions } from '../binding.js';
 import { isCapturing, runEachStep } from '../cuda_graph.js';
 import { untracked } from '../memory.js';
 import { Tensor, wrap } from '../tensor.js';
@@ -154,18 +154,24 @@ export class SGD {
         if (firstStep && g.momentum !== 0 && isCapturing()) throw this.#firstStepError();
         const buffer = g.momentum !== 0 ? this.#bufferFor(p) : null;
         const grad = p.grad.memoryFormat === p.memoryFormat ? p.grad.handle : native.toFormat(p.grad.handle, p.memoryFormat);
-        native.sgdStep(p.handle, grad, buffer?.handle ?? null, g.lr, g.momentum, g.dampening, g.weightDecay, g.nesterov, firstStep,
-          p.device === 'cuda' ? lrOnDevice : null, skip);
+        native.sgdStep(p.handle, grad, buffer?.handle ?? null, {
+          ...this.#update(g, firstStep, skip), lrTensor: p.device === 'cuda' ? lrOnDevice : null,
+        });
         if (grad !== p.grad.handle) grad.dispose();
       }
       if (batches.first.length > 0 && g.momentum !== 0 && isCapturing()) throw this.#firstStepError();
       for (const [params, firstStep] of [[batches.first, true], [batches.later, false]] as const) {
         if (params.length === 0) continue;
         const buffers = g.momentum === 0 ? null : params.map((p) => this.#bufferFor(p).handle);
-        native.sgdStepMulti(params.map((p) => p.handle), params.map((p) => p.grad!.handle), buffers,
-          g.lr, g.momentum, g.dampening, g.weightDecay, g.nesterov, firstStep, lrOnDevice, skip);
+        native.sgdStepMulti(params.map((p) => p.handle), params.map((p) => p.grad!.handle), buffers, {
+          ...this.#update(g, firstStep, skip), lrTensor: lrOnDevice,
+        });
       }
     }
+  }
+
+  #update(g: ResolvedGroup, firstStep: boolean, skipIfNonzero: NativeTensor | null): SgdStepOptions {
+    return { lr: g.lr, momentum: g.momentum, dampening: g.dampening, weightDecay: g.weightDecay, nesterov: g.nesterov, firstStep, skipIfNonzero };
   }
 
   #firstStepError(): Error {

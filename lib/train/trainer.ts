@@ -3,27 +3,31 @@
 // best checkpoint by test error, early stopping, ReduceLROnPlateau and the error chart, all in
 // `outDir`. With `resume`, the run continues from the checkpoint in outDir: same weights,
 // optimizer, schedule, plateau and best-so-far state, same data order.
-// The parts live beside it: evaluate.ts (evaluation, batch helpers), train_window.ts (the metrics
-// of the steps between records), early_stop.ts (best and patience), checkpoint.ts, progress.ts.
+// The parts live beside it, each readable and testable alone: train_step.ts (one step's work),
+// train_log.ts (train records from the steps), test_phase.ts (the evaluation after an epoch, best
+// checkpoint, plateau, patience), checkpoint.ts, evaluate.ts (evaluation, batch helpers),
+// train_window.ts (the metrics of the steps between records), early_stop.ts, progress.ts.
 import { join } from 'node:path';
 import { mkdirSync, existsSync } from 'node:fs';
 import type { DataLoader } from '../data/loader.js';
 import { scope } from '../memory.js';
 import type { ModelSpec } from '../models/registry.js';
 import type { Module } from '../nn/module.js';
-import type { Tensor } from '../tensor.js';
-import { checkLabelValues, crossEntropy } from '../ops/loss.js';
+import { checkLabelValues } from '../ops/loss.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { ReduceLROnPlateau } from '../optim/plateau.js';
 import type { LRScheduler } from '../optim/schedules.js';
 import { checkpointPaths, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { autocast, type LowPrecision } from '../amp/autocast.js';
+import type { LowPrecision } from '../amp/autocast.js';
 import { GradScaler } from '../amp/grad_scaler.js';
 import type { TransportArray } from '../binding.js';
 import { TestTracker, type BestState } from './early_stop.js';
-import { deviceOf, evaluate, onDevice, release, topKList } from './evaluate.js';
-import { GraphedSteps, type StepOutputs } from './graph_steps.js';
+import { deviceOf, onDevice, release, topKList } from './evaluate.js';
+import { GraphedSteps } from './graph_steps.js';
 import { MetricsLog, type MetricsRecord, type TestRecord, type TrainRecord } from './metrics_log.js';
+import { testPhase, type TestPhaseOptions } from './test_phase.js';
+import { TrainLog } from './train_log.js';
+import { trainStep } from './train_step.js';
 import { writeErrorChart, type ErrorPoint } from './plot.js';
 import { EpochProgress } from './progress.js';
 import { TrainWindow, type StepRecord } from './train_window.js';
@@ -123,6 +127,43 @@ function checkOptions(o: TrainOptions): void {
   if (o.saveBest && !o.outDir) throw new TypeError('train: saveBest needs outDir (where best.json goes)');
 }
 
+/** Where a run is: epochs done, batches done in the current one, iterations in all. */
+interface Position {
+  epoch: number;
+  batchInEpoch: number;
+  iteration: number;
+}
+
+/** The model the checkpoints hold: distributed, the one the DDP wrapper wraps. */
+function trainedNet(o: TrainOptions): Module {
+  return o.distributed?.ddp.module ?? o.model;
+}
+
+/** Writes the run's checkpoint (or `best`) into o.outDir: weights, optimizer, schedule, position and the states beside them. */
+function saveRun(o: TrainOptions, at: Position, scaler: GradScaler | null, tracker: TestTracker, name = 'checkpoint'): void {
+  if (!o.outDir || !isMainRank(o.distributed)) return;  // distributed: rank 0 checkpoints
+  saveCheckpoint(o.outDir, trainedNet(o), o.optimizer, o.scheduler, {
+    model: o.spec, ...at,
+    data: { spec: o.dataSpec, seed: o.trainLoader.seed, batchSize: o.trainLoader.batchSize, imageShape: [...o.trainLoader.dataset.imageShape] as [number, number, number] },
+    settings: o.settings ?? {},
+    ...(scaler ? { scaler: scaler.stateDict() } : {}),
+    ...(o.plateau ? { plateau: o.plateau.stateDict() } : {}),
+    ...(tracker.best ? { best: { ...tracker.best } } : {}),
+  }, name);
+}
+
+/** Restores model, optimizer, schedule, scaler, plateau and best-so-far from o.outDir's checkpoint; the position it was at. */
+function resumeRun(o: TrainOptions, scaler: GradScaler | null, tracker: TestTracker): Position {
+  const outDir = o.outDir!;
+  if (!existsSync(checkpointPaths(outDir).json)) throw new Error(`train: nothing to resume: ${checkpointPaths(outDir).json} does not exist`);
+  const state = loadCheckpoint(outDir, trainedNet(o), o.optimizer, o.scheduler);
+  if (state.model.name !== o.spec.name) throw new Error(`train: the checkpoint holds ${state.model.name}, not ${o.spec.name}`);
+  if (scaler && state.scaler) scaler.loadStateDict(state.scaler);
+  if (o.plateau && state.plateau) o.plateau.loadStateDict(state.plateau);
+  if (state.best) tracker.best = { ...state.best };
+  return { epoch: state.epoch, batchInEpoch: state.batchInEpoch, iteration: state.iteration };
+}
+
 export async function train(o: TrainOptions): Promise<TrainSummary> {
   checkOptions(o);
   const logEvery = o.logEvery ?? 10;
@@ -131,7 +172,6 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const ks = topKList(o.topk, numClasses);
   const runName = o.runName ?? o.spec.name;
   const main = isMainRank(o.distributed);  // distributed: only rank 0 logs, reports and checkpoints
-  const net = o.distributed?.ddp.module ?? o.model;  // distributed: checkpoints hold the wrapped model
   const say = (line: string) => { if (main) o.onEvent?.(line); };
   const batchesPerEpoch = o.trainLoader.length;
   const totalSteps = plannedSteps(o.epochs, batchesPerEpoch, maxSteps);
@@ -139,20 +179,10 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const scaler = o.amp === 'float16' ? new GradScaler() : null;
   const device = deviceOf(o.model);
   const tracker = new TestTracker(o.patience);
-  let epoch = 0, batchInEpoch = 0, iteration = 0;
-  if (o.resume) {
-    const outDir = o.outDir!;
-    if (!existsSync(checkpointPaths(outDir).json)) throw new Error(`train: nothing to resume: ${checkpointPaths(outDir).json} does not exist`);
-    const state = loadCheckpoint(outDir, net, o.optimizer, o.scheduler);
-    if (state.model.name !== o.spec.name) throw new Error(`train: the checkpoint holds ${state.model.name}, not ${o.spec.name}`);
-    if (scaler && state.scaler) scaler.loadStateDict(state.scaler);
-    if (o.plateau && state.plateau) o.plateau.loadStateDict(state.plateau);
-    if (state.best) tracker.best = { ...state.best };
-    ({ epoch, batchInEpoch, iteration } = state);
-  }
+  const at: Position = o.resume ? resumeRun(o, scaler, tracker) : { epoch: 0, batchInEpoch: 0, iteration: 0 };
   if (o.outDir) mkdirSync(o.outDir, { recursive: true });
-  const log = o.outDir && main ? new MetricsLog(join(o.outDir, 'metrics.jsonl')) : null;
-  log?.open(o.resume ? iteration : undefined);
+  const log = o.outDir ? new MetricsLog(join(o.outDir, 'metrics.jsonl')) : null;
+  log?.open(o.resume ? at.iteration : undefined);
   const emit = (record: MetricsRecord) => {
     if (!main) return;
     log?.append(record);
@@ -162,83 +192,27 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   // On the GPU the scaler keeps its state there, so that a step reads nothing back (and can be
   // captured in a CUDA graph).
   if (scaler && device === 'cuda') scaler.useDeviceState(device);
-  /** One step's GPU work on a batch on the device: forward, loss, backward, optimizer. */
-  const stepBody = (images: Tensor, labels: Tensor): StepOutputs => {
-    o.optimizer.zeroGrad();
-    const logits = autocast({ dtype: o.amp ?? 'bfloat16', enabled: o.amp !== undefined }, () => o.model.forward(images));
-    const loss = crossEntropy(logits, labels, { checkLabels: false });  // GPU labels: checked on the host in the loop
-    if (scaler) {
-      scaler.scale(loss).backward();
-      scaler.step(o.optimizer);
-      scaler.update();
-    } else {
-      loss.backward();
-      o.optimizer.step();
-    }
-    return { loss, logits };
-  };
+  const stepBody = trainStep(o.model, o.optimizer, o.amp, scaler);
   const graphed = o.cudaGraph ? new GraphedSteps(stepBody, numClasses) : null;
+  const trainLog = new TrainLog(new TrainWindow(ks, numClasses), { logEvery, batchesPerEpoch, maxSteps, emit });
+  const testPhaseOptions: TestPhaseOptions | null = o.testLoader ? {
+    model: o.model, testLoader: o.testLoader, numClasses, topk: ks, tracker, optimizer: o.optimizer, emit,
+    ...(o.plateau ? { plateau: o.plateau } : {}),
+    ...(o.saveBest ? { saveBest: { outDir: o.outDir!, save: () => saveRun(o, at, scaler, tracker, 'best') } } : {}),
+    // Distributed: each rank evaluated its share; every rank takes the same decisions from the whole.
+    ...(o.distributed ? { combine: combineEvaluations } : {}),
+    onEvent: say,
+  } : null;
   const started = performance.now();
   let imagesSeen = 0, trainMilliseconds = 0, stoppedEarly = false;
-  let lastTrain: TrainRecord | undefined;
   let lastTest: TestRecord | undefined;
-  const window = new TrainWindow(ks, numClasses);
-
-  const checkpoint = (name = 'checkpoint') => {
-    if (!o.outDir || !main) return;
-    saveCheckpoint(o.outDir, net, o.optimizer, o.scheduler, {
-      model: o.spec, epoch, batchInEpoch, iteration,
-      data: { spec: o.dataSpec, seed: o.trainLoader.seed, batchSize: o.trainLoader.batchSize, imageShape: [...o.trainLoader.dataset.imageShape] as [number, number, number] },
-      settings: o.settings ?? {},
-      ...(scaler ? { scaler: scaler.stateDict() } : {}),
-      ...(o.plateau ? { plateau: o.plateau.stateDict() } : {}),
-      ...(tracker.best ? { best: { ...tracker.best } } : {}),
-    }, name);
-  };
-
-  /** Evaluates on the test set; saves the best checkpoint, steps the plateau; true when patience is spent. */
-  const evaluateAndTrack = async (): Promise<boolean> => {
-    // Distributed: each rank evaluated its share; every rank takes the same decisions from the whole.
-    const local = await evaluate(o.model, o.testLoader!, numClasses, ks);
-    const result = o.distributed ? combineEvaluations(local) : local;
-    const { loss, images: _images, ...errors } = result;
-    lastTest = { kind: 'test', epoch: batchInEpoch === 0 ? epoch - 1 : epoch, iteration, loss, ...errors, time: new Date().toISOString() };
-    emit(lastTest);
-    const { improved, stop } = tracker.observe(lastTest);
-    if (improved && o.saveBest) {
-      checkpoint('best');
-      say(`best so far: top-1 error ${lastTest.top1Error.toFixed(2)}% at iteration ${iteration}; saved ${join(o.outDir!, 'best.json')}`);
-    }
-    if (o.plateau?.step(loss)) {
-      const n = o.plateau.patience + 1;
-      say(`plateau: the test loss did not improve for ${n} evaluation${n === 1 ? '' : 's'}; learning rate now ${o.optimizer.paramGroups[0]!.lr.toPrecision(3)}`);
-    }
-    if (stop) {
-      const best = tracker.best!;
-      say(`early stop: no lower test error in ${best.evaluationsSinceBest} evaluations (patience ${o.patience}); best ${best.top1Error.toFixed(2)}% at iteration ${best.iteration}`);
-    }
-    return stop;
-  };
 
   try {
-    while (epoch < o.epochs && iteration < maxSteps) {
+    while (at.epoch < o.epochs && at.iteration < maxSteps) {
       o.model.train();
-      o.trainLoader.setEpoch(epoch, batchInEpoch);
-      const stepsThisEpoch = Math.min(batchesPerEpoch, batchInEpoch + (totalSteps - iteration));
-      const progress = new EpochProgress(`epoch ${epoch + 1}/${plannedEpochs}`, stepsThisEpoch, process.stderr, (o.progress ?? true) && main, batchInEpoch);
-      /** The metrics of one step, counted once its loss and logits are read back. */
-      const account = (step: StepRecord, lossValue: number, logits: Float32Array): void => {
-        window.add(step, lossValue, logits);
-        progress.update(step.batchInEpoch, { loss: window.loss, error: window.errors.top1Error, imagesPerSecond: window.imagesPerSecond, lr: step.lr });
-        if (step.iteration % logEvery === 0 || step.batchInEpoch === batchesPerEpoch || step.iteration >= maxSteps) {
-          lastTrain = {
-            kind: 'train', epoch: step.epoch, iteration: step.iteration, loss: window.loss, ...window.errors,
-            lr: step.lr, imagesPerSecond: window.imagesPerSecond, time: new Date().toISOString(),
-          };
-          emit(lastTrain);
-          window.reset();
-        }
-      };
+      o.trainLoader.setEpoch(at.epoch, at.batchInEpoch);
+      const stepsThisEpoch = Math.min(batchesPerEpoch, at.batchInEpoch + (totalSteps - at.iteration));
+      const progress = new EpochProgress(`epoch ${at.epoch + 1}/${plannedEpochs}`, stepsThisEpoch, process.stderr, (o.progress ?? true) && main, at.batchInEpoch);
       // A step's loss and logits are read back asynchronously and counted after the next step has
       // been queued, so on the GPU the host never waits for the step it has just queued.
       let pending: Promise<void> | null = null;
@@ -263,13 +237,13 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
           release(batch);
           const lr = o.optimizer.paramGroups[0]!.lr;
           o.scheduler.step();
-          iteration++;
-          batchInEpoch++;
+          at.iteration++;
+          at.batchInEpoch++;
           imagesSeen += n;
-          const step: StepRecord = { epoch, iteration, batchInEpoch, lr, n, labels, startedAt };
+          const step: StepRecord = { epoch: at.epoch, iteration: at.iteration, batchInEpoch: at.batchInEpoch, lr, n, labels, startedAt };
           await settle();
-          pending = reads!.then(([lossValue, logits]) => account(step, Number(lossValue[0]), logits as Float32Array));
-          if (iteration >= maxSteps) break;
+          pending = reads!.then(([lossValue, logits]) => void trainLog.account(step, Number(lossValue[0]), logits as Float32Array, progress));
+          if (at.iteration >= maxSteps) break;
         }
         await settle();
       } finally {
@@ -277,12 +251,16 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         trainMilliseconds += performance.now() - epochStarted;
         progress.stop();
       }
-      if (batchInEpoch >= batchesPerEpoch) {
-        epoch++;
-        batchInEpoch = 0;
+      if (at.batchInEpoch >= batchesPerEpoch) {
+        at.epoch++;
+        at.batchInEpoch = 0;
       }
-      if (o.testLoader) stoppedEarly = await evaluateAndTrack();
-      checkpoint();
+      if (testPhaseOptions) {
+        const evaluated = await testPhase(testPhaseOptions, at.batchInEpoch === 0 ? at.epoch - 1 : at.epoch, at.iteration);
+        lastTest = evaluated.record;
+        stoppedEarly = evaluated.stop;
+      }
+      saveRun(o, at, scaler, tracker);
       if (o.outDir && log) await writeErrorChart(join(o.outDir, 'errors.svg'), errorPoints(log.read(), runName), `${runName}: top-1 error`);
       if (stoppedEarly) break;
     }
@@ -292,8 +270,8 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   }
   const seconds = (performance.now() - started) / 1000;
   return {
-    iterations: iteration, epochs: Number(((epoch * batchesPerEpoch + batchInEpoch) / batchesPerEpoch).toFixed(3)),
-    lastTrain, lastTest, ...(tracker.best ? { best: { ...tracker.best } } : {}), stoppedEarly,
+    iterations: at.iteration, epochs: Number(((at.epoch * batchesPerEpoch + at.batchInEpoch) / batchesPerEpoch).toFixed(3)),
+    lastTrain: trainLog.last, lastTest, ...(tracker.best ? { best: { ...tracker.best } } : {}), stoppedEarly,
     imagesPerSecond: trainMilliseconds > 0 ? imagesSeen / (trainMilliseconds / 1000) : 0, seconds,
   };
 }

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "error.h"
+#include "format_change.h"
 #include "parallel.h"
 
 namespace cr {
@@ -126,24 +127,15 @@ void transposeImages(const void* src, void* dst, int64_t images, int64_t rows, i
 Tensor toFormat(const Tensor& t, MemoryFormat format) {
   expectCPU("toFormat", "the tensor", t);
   Tensor out = empty(t.shape, t.dtype, format);
-  // With one channel or a 1x1 image both layouts hold the same bytes: a copy, not a transpose.
-  if (t.format == format || t.dim() != 4 || t.shape[1] == 1 || t.shape[2] * t.shape[3] == 1) {
+  FormatChange change = formatChange(t, format);
+  if (change.copy) {
     std::memcpy(out.storage->data, t.storage->data, t.nbytes());
     return out;
   }
-  // Each image is a (C, H*W) matrix in NCHW and its transpose (H*W, C) in NHWC.
   countLayoutConversion();
-  int64_t n = t.shape[0], c = t.shape[1], hw = t.shape[2] * t.shape[3];
-  bool toLast = format == MemoryFormat::ChannelsLast;
-  int64_t rows = toLast ? c : hw, cols = toLast ? hw : c;
-  const void* src = t.storage->data;
-  void* dst = out.storage->data;
-  switch (dtypeSize(t.dtype)) {
-    case 1: transposeImages<uint8_t>(src, dst, n, rows, cols); break;
-    case 2: transposeImages<uint16_t>(src, dst, n, rows, cols); break;
-    case 4: transposeImages<uint32_t>(src, dst, n, rows, cols); break;
-    default: transposeImages<uint64_t>(src, dst, n, rows, cols); break;
-  }
+  byElementWidth(t.dtype, [&](auto element) {
+    transposeImages<decltype(element)>(t.storage->data, out.storage->data, change.images, change.rows, change.cols);
+  });
   return out;
 }
 

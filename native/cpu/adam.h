@@ -9,21 +9,10 @@
 #include <cstdint>
 
 #include "../core/tensor.h"
+#include "../ops/adam.h"
 
 namespace cr {
 
-struct AdamOptions {
-  double lr, beta1, beta2, eps, weightDecay;
-  bool decoupled;
-  int64_t step;
-  // Optional int32 one-element tensor on the parameters' device: no update when nonzero as the
-  // update runs (GradScaler's non-finite flag).
-  const Tensor* skipIfNonzero = nullptr;
-};
-// The argument checks of adamStep for tensors on `device` (shared by the CPU op and its CUDA twin).
-void checkAdamStep(const Tensor& param, const Tensor& grad, const Tensor& expAvg, const Tensor& expAvgSq,
-                   const AdamOptions& o, Device device);
-// param, grad, expAvg and expAvgSq: float32, one shape and memory format.
-void adamStep(Tensor& param, const Tensor& grad, Tensor& expAvg, Tensor& expAvgSq, const AdamOptions& o);
+#include "../ops/adam_ops.inc"
 
 }  // namespace cr

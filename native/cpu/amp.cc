@@ -26,19 +26,6 @@ bool unscaleGrads(const std::vector<Tensor*>& grads, double invScale) {
   return found.load();
 }
 
-void checkScalerState(const char* op, const ScalerState& s, Device device) {
-  auto check = [&](const Tensor* t, const char* what, DType dtype) {
-    CR_CHECK_TYPE(t != nullptr, op, ": ", what, " is missing");
-    CR_CHECK_TYPE(t->device == device, op, ": ", what, " must be on the gradients' device");
-    CR_CHECK_TYPE(t->dtype == dtype, op, ": ", what, " must be ", dtypeName(dtype), ", got ", dtypeName(t->dtype));
-    CR_CHECK_RANGE(t->numel() == 1, op, ": ", what, " must hold one element, got ", t->numel());
-  };
-  check(s.scale, "scale", DType::Float32);
-  check(s.growthTracker, "growthTracker", DType::Int32);
-  check(s.found, "found", DType::Int32);
-  check(s.skipped, "skipped", DType::Int32);
-}
-
 void unscaleGradsBy(const std::vector<Tensor*>& grads, const ScalerState& s) {
   checkScalerState("unscaleGradsBy", s, Device::CPU);
   for (Tensor* t : grads) expectFloat32("unscaleGradsBy", "gradient", *t);

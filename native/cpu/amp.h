@@ -4,28 +4,10 @@
 #include <vector>
 
 #include "../core/tensor.h"
+#include "../ops/amp.h"
 
 namespace cr {
 
-// grads: float32 tensors, each multiplied in place by invScale. Returns true when any element
-// (before or after the multiplication) is not finite.
-bool unscaleGrads(const std::vector<Tensor*>& grads, double invScale);
-
-// The loss scaler's state in one-element tensors on the gradients' device, so that a step reads
-// nothing back (and can be captured in a CUDA graph): the scale (float32), the growth tracker,
-// the non-finite flag and the count of skipped steps (int32).
-struct ScalerState {
-  Tensor* scale;
-  Tensor* growthTracker;
-  Tensor* found;
-  Tensor* skipped;
-};
-void checkScalerState(const char* op, const ScalerState& s, Device device);
-// grads *= 1 / scale in place (1 / scale rounded to float32); found = 1 when any element is not
-// finite (found is never cleared here).
-void unscaleGradsBy(const std::vector<Tensor*>& grads, const ScalerState& s);
-// After a step: when found, scale *= backoff, tracker = 0, skipped += 1; otherwise when ++tracker
-// reaches the interval, scale *= growth and tracker = 0. Then found = 0. (float32 arithmetic.)
-void updateScaleState(const ScalerState& s, double growthFactor, double backoffFactor, int64_t growthInterval);
+#include "../ops/amp_ops.inc"
 
 }  // namespace cr

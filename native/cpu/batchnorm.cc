@@ -176,17 +176,6 @@ void forEachElement(const ChannelLayout& L, const Fn& fn) {
               });
 }
 
-void checkInput(const char* op, Device device, const char* name, const Tensor& x) {
-  expectFloat32On(device, op, name, x);
-  CR_CHECK_RANGE(x.dim() == 2 || x.dim() == 4, op, ": ", name, " must be (N, C) or (N, C, H, W), got shape ",
-                 shapeString(x.shape));
-}
-void checkPerChannel(const char* op, Device device, const char* name, const Tensor* t, int64_t channels) {
-  if (t == nullptr) return;
-  expectFloat32On(device, op, name, *t);
-  expectShape(op, name, *t, {channels});
-}
-
 // The same tensor when it already has x's layout, otherwise a copy in x's memory format.
 Tensor inFormatOf(const Tensor& t, const Tensor& x) { return t.format == x.format ? t : toFormat(t, x.format); }
 
@@ -515,7 +504,7 @@ void applyReluTail(const Tensor& x, const float* rData, const Normalisation& nor
 BatchNormResult reluTailForward(const char* op, const Tensor& x, const Tensor* residual, const Tensor* weight,
                                 const Tensor* bias, Tensor* runningMean, Tensor* runningVar, bool training,
                                 double momentum, double eps) {
-  checkInput(op, Device::CPU, "x", x);
+  checkBatchNormInput(op, Device::CPU, "x", x);
   if (residual != nullptr) {
     expectFloat32(op, "residual", *residual);
     expectShape(op, "residual", *residual, x.shape);
@@ -556,10 +545,10 @@ BnAddReluGrads reluTailBackward(const char* op, const Tensor& dy, const Tensor& 
 
 }  // namespace
 
-BatchNormResult batchNormForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+BatchNormResult batchNorm2d(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                                  Tensor* runningVar, bool training, double momentum, double eps) {
   Normalisation norm =
-      normalisation("batchNorm", x, weight, bias, runningMean, runningVar, training, momentum, eps);
+      normalisation("batchNorm2d", x, weight, bias, runningMean, runningVar, training, momentum, eps);
   Tensor y = empty(x.shape, DType::Float32, x.format);
   const float* xData = x.f32();
   float* yData = y.f32();
@@ -569,10 +558,10 @@ BatchNormResult batchNormForward(const Tensor& x, const Tensor* weight, const Te
   return {y, norm.saveMean, norm.saveInvStd};
 }
 
-BatchNormGrads batchNormBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
+BatchNormGrads batchNorm2dBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
                                  const Tensor& saveInvStd, bool training, bool needDx, bool needDweight,
                                  bool needDbias) {
-  checkBackwardArgs("batchNormBackward", dy, x, weight, saveMean, saveInvStd);
+  checkBackwardArgs("batchNorm2dBackward", dy, x, weight, saveMean, saveInvStd);
   const Tensor dyLikeX = inFormatOf(dy, x);
   const float* dyData = dyLikeX.f32();
   NormGrads g = normBackward(x, weight, saveMean, saveInvStd, training, needDx, needDweight, needDbias,
@@ -580,7 +569,7 @@ BatchNormGrads batchNormBackward(const Tensor& dy, const Tensor& x, const Tensor
   return {g.dx, g.dweight, g.dbias};
 }
 
-BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
+BatchNormResult bnAddRelu(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
                                  Tensor* runningMean, Tensor* runningVar, bool training, double momentum, double eps) {
   return reluTailForward("bnAddRelu", x, &residual, weight, bias, runningMean, runningVar, training, momentum, eps);
 }
@@ -592,7 +581,7 @@ BnAddReluGrads bnAddReluBackward(const Tensor& dy, const Tensor& y, const Tensor
                           needDresidual, needDweight, needDbias);
 }
 
-BatchNormResult bnReluForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+BatchNormResult bnRelu(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                               Tensor* runningVar, bool training, double momentum, double eps) {
   return reluTailForward("bnRelu", x, nullptr, weight, bias, runningMean, runningVar, training, momentum, eps);
 }
@@ -603,35 +592,6 @@ BatchNormGrads bnReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x
   BnAddReluGrads g = reluTailBackward("bnReluBackward", dy, y, x, weight, saveMean, saveInvStd, training, needDx,
                                       false, needDweight, needDbias);
   return {g.dx, g.dweight, g.dbias};
-}
-
-void checkBatchNormForward(const char* op, Device device, const Tensor& x, const Tensor* weight, const Tensor* bias,
-                           const Tensor* runningMean, const Tensor* runningVar, bool training, double momentum,
-                           double eps) {
-  checkInput(op, device, "x", x);
-  const int64_t C = x.shape[1], n = x.dim() == 2 ? x.shape[0] : x.shape[0] * x.shape[2] * x.shape[3];
-  checkPerChannel(op, device, "weight", weight, C);
-  checkPerChannel(op, device, "bias", bias, C);
-  checkPerChannel(op, device, "runningMean", runningMean, C);
-  checkPerChannel(op, device, "runningVar", runningVar, C);
-  CR_CHECK_RANGE(eps > 0 && std::isfinite(eps), op, ": eps must be a positive finite number, got ", eps);
-  CR_CHECK_RANGE(momentum >= 0 && momentum <= 1, op, ": momentum must be in [0, 1], got ", momentum);
-  CR_CHECK_TYPE((runningMean == nullptr) == (runningVar == nullptr), op,
-                ": runningMean and runningVar must be given together");
-  CR_CHECK_TYPE(training || runningMean != nullptr, op, ": eval mode needs runningMean and runningVar");
-  CR_CHECK_RANGE(!training || n > 1, op, ": expected more than 1 value per channel when training, got input shape ",
-                 shapeString(x.shape));
-}
-
-void checkBatchNormBackward(const char* op, Device device, const Tensor& dy, const Tensor& x, const Tensor* weight,
-                            const Tensor& saveMean, const Tensor& saveInvStd) {
-  checkInput(op, device, "x", x);
-  expectFloat32On(device, op, "dy", dy);
-  expectShape(op, "dy", dy, x.shape);
-  const int64_t C = x.shape[1];
-  checkPerChannel(op, device, "weight", weight, C);
-  checkPerChannel(op, device, "saveMean", &saveMean, C);
-  checkPerChannel(op, device, "saveInvStd", &saveInvStd, C);
 }
 
 }  // namespace cr

@@ -2,47 +2,13 @@
 // residual block tail y = relu(batchNorm(x) + residual), forward and backward, float32 on the CPU.
 // x is (N, C, H, W) in either memory format, or (N, C); every output that has x's shape (y, dx,
 // dresidual) has x's memory format. Per-channel tensors are (C). Statistics accumulate in double.
+// The contract (checks, result structs), shared with the GPU: ops/batchnorm.h.
 #pragma once
 #include "../core/tensor.h"
+#include "../ops/batchnorm.h"
 
 namespace cr {
 
-// The argument checks of the batch-norm ops, shared by the CPU ops and their CUDA twins; `device`
-// is where the tensors must be. Forward: x (N, C[, H, W]), the optional per-channel tensors,
-// eps, momentum, the running statistics' pairing and eval-mode needs. Backward: also dy and the
-// saved statistics.
-void checkBatchNormForward(const char* op, Device device, const Tensor& x, const Tensor* weight, const Tensor* bias,
-                           const Tensor* runningMean, const Tensor* runningVar, bool training, double momentum,
-                           double eps);
-void checkBatchNormBackward(const char* op, Device device, const Tensor& dy, const Tensor& x, const Tensor* weight,
-                            const Tensor& saveMean, const Tensor& saveInvStd);
-
-// x: (N, C, H, W) or (N, C); weight, bias, runningMean, runningVar: (C) or nullptr.
-// Training: normalise with batch statistics (biased variance), and when running stats are given update them
-// in place: running = (1 - momentum) * running + momentum * batchStat, using the UNBIASED variance (n / (n - 1))
-// for runningVar, exactly as PyTorch. Eval: normalise with runningMean / runningVar (both required).
-struct BatchNormResult { Tensor y, saveMean, saveInvStd; };  // saveMean, saveInvStd: (C) — the mean and 1/sqrt(var + eps) used
-BatchNormResult batchNormForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
-                                 Tensor* runningVar, bool training, double momentum, double eps);
-struct BatchNormGrads { Tensor dx, dweight, dbias; };  // empty Tensors where not requested / no weight
-// training == true: full batch-statistics backward; false: dx = dy * weight * invStd (statistics constant).
-BatchNormGrads batchNormBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
-                                 const Tensor& saveInvStd, bool training, bool needDx, bool needDweight, bool needDbias);
-// y = relu(batchNorm(x) + residual); residual has x's shape. Same running-stat behaviour as batchNormForward.
-BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
-                                 Tensor* runningMean, Tensor* runningVar, bool training, double momentum, double eps);
-struct BnAddReluGrads { Tensor dx, dresidual, dweight, dbias; };
-// y is the forward output (its sign gives the ReLU mask).
-BnAddReluGrads bnAddReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,
-                                 const Tensor& saveMean, const Tensor& saveInvStd, bool training, bool needDx,
-                                 bool needDresidual, bool needDweight, bool needDbias);
-
-// y = relu(batchNorm(x)). Same arguments, checks and running-stat behaviour as batchNormForward.
-BatchNormResult bnReluForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
-                              Tensor* runningVar, bool training, double momentum, double eps);
-// y is the forward output (its sign gives the ReLU mask); the other arguments as batchNormBackward.
-BatchNormGrads bnReluBackward(const Tensor& dy, const Tensor& y, const Tensor& x, const Tensor* weight,
-                              const Tensor& saveMean, const Tensor& saveInvStd, bool training, bool needDx,
-                              bool needDweight, bool needDbias);
+#include "../ops/batchnorm_ops.inc"
 
 }  // namespace cr

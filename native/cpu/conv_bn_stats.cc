@@ -50,29 +50,13 @@ Tensor prologue(const Tensor& x, const Tensor* scale, const Tensor* bias, bool r
 
 }  // namespace
 
-Shape checkConvBnStats(Device device, const Tensor& x, const Tensor& weight, const Tensor* scale, const Tensor* bias,
-                       const Conv2dParams& p) {
-  const char* where = device == Device::CPU ? " must be on the CPU" : " must be on the GPU";
-  CR_CHECK_TYPE(x.device == device, kOp, ": x", where);
-  CR_CHECK_TYPE(weight.device == device, kOp, ": weight", where);
-  expectDim(kOp, "x", x, 4);
-  expectDim(kOp, "weight", weight, 4);
-  Shape yShape = conv2dOutputShape(x.shape, weight.shape, p);
-  for (const auto& [name, t] : {std::pair{"scale", scale}, std::pair{"bias", bias}}) {
-    if (!t) continue;
-    expectFloat32On(device, kOp, name, *t);
-    expectShape(kOp, name, *t, {x.shape[1]});
-  }
-  return yShape;
-}
-
-ConvBnStatsResult convBnStatsForward(const Tensor& x, const Tensor& weight, const Tensor* scale, const Tensor* bias,
+ConvBnStatsResult convBnStats(const Tensor& x, const Tensor& weight, const Tensor* scale, const Tensor* bias,
                                      bool relu, const Conv2dParams& p) {
   expectFloat32(kOp, "x", x);
   expectFloat32(kOp, "weight", weight);
   checkConvBnStats(Device::CPU, x, weight, scale, bias, p);
   ConvBnStatsResult r;
-  r.y = conv2dForward(prologue(x, scale, bias, relu), weight, nullptr, p);  // (N, O, Ho, Wo)
+  r.y = conv2d(prologue(x, scale, bias, relu), weight, nullptr, p);  // (N, O, Ho, Wo)
   const ChannelLayout L = layoutOf(r.y);
   r.sum = empty({L.channels});    // (O)
   r.sqSum = empty({L.channels});  // (O)

@@ -21,20 +21,7 @@ void checkLabelRange(const char* op, const Tensor& labels, int64_t n, int64_t k)
 
 }  // namespace
 
-void checkCrossEntropyArgs(const char* op, const char* logitsName, const Tensor& logits, const Tensor& labels,
-                           double smoothing, Device device) {
-  expectFloat32On(device, op, logitsName, logits);
-  expectDim(op, logitsName, logits, 2);
-  int64_t n = logits.shape[0], k = logits.shape[1];
-  CR_CHECK_RANGE(n > 0 && k > 0, op, ": ", logitsName, " must have a non-empty batch and at least one class");
-  CR_CHECK_RANGE(smoothing >= 0 && smoothing <= 1, op, ": labelSmoothing must be in [0, 1], got ", smoothing);
-  CR_CHECK_TYPE(labels.dtype == DType::Int32 || labels.dtype == DType::Int64, op,
-                ": labels must be int32 or int64, got ", dtypeName(labels.dtype));
-  CR_CHECK_TYPE(labels.device == device, op, ": labels", device == Device::CPU ? " must be on the CPU" : " must be on the GPU");
-  expectShape(op, "labels", labels, {n});
-}
-
-CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double smoothing, bool) {
+CrossEntropyResult crossEntropy(const Tensor& logits, const Tensor& labels, double smoothing, bool) {
   checkCrossEntropyArgs("crossEntropy", "logits", logits, labels, smoothing, Device::CPU);
   int64_t n = logits.shape[0], k = logits.shape[1];
   checkLabelRange("crossEntropy", labels, n, k);
@@ -66,19 +53,11 @@ CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& label
   return {loss, probs};
 }
 
-void checkLossGradient(const Tensor& gradOutput, Device device) {
-  CR_CHECK_TYPE(gradOutput.device == device, "crossEntropy_backward: the gradient must be on the device of probs");
-  CR_CHECK_TYPE(gradOutput.dtype == DType::Float32, "crossEntropy_backward: the gradient must be float32, got ",
-                dtypeName(gradOutput.dtype));
-  CR_CHECK_RANGE(gradOutput.numel() == 1, "crossEntropy_backward: the gradient must hold one element, got ",
-                 gradOutput.numel());
-}
-
 Tensor crossEntropyBackward(const Tensor& gradOutput, const Tensor& probs, const Tensor& labels, double smoothing) {
   checkLossGradient(gradOutput, Device::CPU);
-  checkCrossEntropyArgs("crossEntropy_backward", "probs", probs, labels, 0, Device::CPU);
+  checkCrossEntropyArgs("crossEntropyBackward", "probs", probs, labels, 0, Device::CPU);
   int64_t n = probs.shape[0], k = probs.shape[1];
-  checkLabelRange("crossEntropy_backward", labels, n, k);
+  checkLabelRange("crossEntropyBackward", labels, n, k);
   Tensor grad = empty({n, k});
   const float* p = probs.f32();
   float* g = grad.f32();

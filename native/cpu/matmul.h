@@ -5,6 +5,6 @@
 
 namespace cr {
 
-Tensor matmul(const Tensor& a, const Tensor& b, bool transA, bool transB);
+#include "../ops/matmul_ops.inc"
 
 }  // namespace cr

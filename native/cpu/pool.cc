@@ -103,15 +103,6 @@ void maxGroup(const float* in, int64_t W, const AxisWindow& r, const AxisWindow*
 }
 #endif
 
-int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); }
-
-int64_t pooledSize(int64_t inSize, int64_t kernel, int64_t stride, int64_t pad, bool ceilMode) {
-  int64_t outSize = floorDiv(inSize + 2 * pad - kernel + (ceilMode ? stride - 1 : 0), stride) + 1;
-  // In ceil mode the last window must start inside the input or its left padding.
-  if (ceilMode && (outSize - 1) * stride >= inSize + pad) --outSize;
-  return outSize;
-}
-
 Tensor inFormat(const Tensor& t, MemoryFormat format) { return t.format == format ? t : toFormat(t, format); }
 
 // out (Ho, Wo) plane = window averages of in (H, W) plane.
@@ -165,42 +156,8 @@ Tensor averagePoolBackward(const Tensor& dy, const Shape& xShape, const std::vec
 
 }  // namespace
 
-void checkPoolShape(const char* op, const char* name, const Shape& x) {
-  CR_CHECK_RANGE(x.size() == 4, op, ": ", name, " must be (N, C, H, W), got shape ", shapeString(x));
-  CR_CHECK_RANGE(x[0] >= 0 && x[1] > 0 && x[2] > 0 && x[3] > 0, op, ": ", name,
-                 " must have non-zero channels, height and width, got shape ", shapeString(x));
-  CR_CHECK_RANGE(x[2] * x[3] <= std::numeric_limits<int32_t>::max(), op, ": ", name,
-                 " has an H*W plane too large for int32 indices, got shape ", shapeString(x));
-}
-
-void checkPoolInput(const char* op, Device device, const Tensor& x) {
-  expectFloat32On(device, op, "x", x);
-  checkPoolShape(op, "x", x.shape);
-}
-
-Shape pooledShape(const char* op, const Shape& x, const Pool2dParams& p) {
-  checkPoolShape(op, "the input", x);
-  CR_CHECK_RANGE(p.kernelH > 0 && p.kernelW > 0, op, ": kernel size must be positive, got ", p.kernelH, "x",
-                 p.kernelW);
-  CR_CHECK_RANGE(p.strideH > 0 && p.strideW > 0, op, ": stride must be positive, got ", p.strideH, "x", p.strideW);
-  CR_CHECK_RANGE(p.padH >= 0 && p.padW >= 0, op, ": padding must be non-negative, got ", p.padH, "x", p.padW);
-  CR_CHECK_RANGE(p.padH <= p.kernelH / 2 && p.padW <= p.kernelW / 2, op,
-                 ": padding must be at most half the kernel size, got padding ", p.padH, "x", p.padW, " for kernel ",
-                 p.kernelH, "x", p.kernelW);
-  const int64_t outH = pooledSize(x[2], p.kernelH, p.strideH, p.padH, p.ceilMode);
-  const int64_t outW = pooledSize(x[3], p.kernelW, p.strideW, p.padW, p.ceilMode);
-  CR_CHECK_RANGE(outH > 0 && outW > 0, op, ": output is empty (", outH, "x", outW, ") for input ", shapeString(x),
-                 ", kernel ", p.kernelH, "x", p.kernelW, ", stride ", p.strideH, "x", p.strideW, ", padding ", p.padH,
-                 "x", p.padW);
-  return {x[0], x[1], outH, outW};
-}
-
-Shape pool2dOutputShape(const Shape& x, const Pool2dParams& p) { return pooledShape("pool2d", x, p); }
-
-MaxPoolResult maxPool2dForward(const Tensor& x, const Pool2dParams& p) {
-  const char* op = "maxPool2d";
-  checkPoolInput(op, Device::CPU, x);
-  const Shape outShape = pooledShape(op, x.shape, p);
+MaxPoolResult maxPool2d(const Tensor& x, const Pool2dParams& p) {
+  const Shape outShape = checkPool2d("maxPool2d", Device::CPU, x, p);
   const int64_t H = x.shape[2], W = x.shape[3], outH = outShape[2], outW = outShape[3];
   const auto rows = poolWindows(H, outH, p.kernelH, p.strideH, p.padH, true);
   const auto cols = poolWindows(W, outW, p.kernelW, p.strideW, p.padW, true);
@@ -243,14 +200,7 @@ MaxPoolResult maxPool2dForward(const Tensor& x, const Pool2dParams& p) {
 
 Tensor maxPool2dBackward(const Tensor& dy, const Tensor& argmax, const Shape& xShape) {
   const char* op = "maxPool2dBackward";
-  checkPoolShape(op, "xShape", xShape);
-  expectFloat32(op, "dy", dy);
-  expectDim(op, "dy", dy, 4);
-  CR_CHECK_RANGE(dy.shape[0] == xShape[0] && dy.shape[1] == xShape[1], op, ": dy shape ", shapeString(dy.shape),
-                 " does not match the batch and channels of xShape ", shapeString(xShape));
-  CR_CHECK_TYPE(argmax.dtype == DType::Int32, op, ": argmax must be int32, got ", dtypeName(argmax.dtype));
-  expectCPU(op, "argmax", argmax);
-  expectShape(op, "argmax", argmax, dy.shape);
+  checkMaxPool2dBackward(Device::CPU, dy, argmax, xShape);
   const Tensor dyNchw = contiguous(dy);
   const Tensor argmaxNchw = contiguous(argmax);
   const int64_t planeSize = xShape[2] * xShape[3], outPlane = dy.shape[2] * dy.shape[3];
@@ -273,38 +223,26 @@ Tensor maxPool2dBackward(const Tensor& dy, const Tensor& argmax, const Shape& xS
   return inFormat(dx, dy.format);
 }
 
-Tensor avgPool2dForward(const Tensor& x, const Pool2dParams& p) {
-  const char* op = "avgPool2d";
-  checkPoolInput(op, Device::CPU, x);
-  const Shape outShape = pooledShape(op, x.shape, p);
+Tensor avgPool2d(const Tensor& x, const Pool2dParams& p) {
+  const Shape outShape = checkPool2d("avgPool2d", Device::CPU, x, p);
   return averagePool(x, poolWindows(x.shape[2], outShape[2], p.kernelH, p.strideH, p.padH, p.countIncludePad),
                      poolWindows(x.shape[3], outShape[3], p.kernelW, p.strideW, p.padW, p.countIncludePad));
 }
 
 Tensor avgPool2dBackward(const Tensor& dy, const Shape& xShape, const Pool2dParams& p) {
-  const char* op = "avgPool2dBackward";
-  const Shape outShape = pooledShape(op, xShape, p);
-  expectFloat32(op, "dy", dy);
-  expectShape(op, "dy", dy, outShape);
+  const Shape outShape = checkAvgPool2dBackward(Device::CPU, dy, xShape, p);
   return averagePoolBackward(
       dy, xShape, poolWindows(xShape[2], outShape[2], p.kernelH, p.strideH, p.padH, p.countIncludePad),
       poolWindows(xShape[3], outShape[3], p.kernelW, p.strideW, p.padW, p.countIncludePad));
 }
 
-Tensor adaptiveAvgPool2dForward(const Tensor& x, int64_t outH, int64_t outW) {
-  const char* op = "adaptiveAvgPool2d";
-  checkPoolInput(op, Device::CPU, x);
-  CR_CHECK_RANGE(outH > 0 && outW > 0, op, ": output size must be positive, got ", outH, "x", outW);
+Tensor adaptiveAvgPool2d(const Tensor& x, int64_t outH, int64_t outW) {
+  checkAdaptiveAvgPool2d(Device::CPU, x, outH, outW);
   return averagePool(x, adaptiveWindows(x.shape[2], outH), adaptiveWindows(x.shape[3], outW));
 }
 
 Tensor adaptiveAvgPool2dBackward(const Tensor& dy, const Shape& xShape) {
-  const char* op = "adaptiveAvgPool2dBackward";
-  checkPoolShape(op, "xShape", xShape);
-  expectFloat32(op, "dy", dy);
-  checkPoolShape(op, "dy", dy.shape);
-  CR_CHECK_RANGE(dy.shape[0] == xShape[0] && dy.shape[1] == xShape[1], op, ": dy shape ", shapeString(dy.shape),
-                 " does not match the batch and channels of xShape ", shapeString(xShape));
+  checkAdaptiveAvgPool2dBackward(Device::CPU, dy, xShape);
   return averagePoolBackward(dy, xShape, adaptiveWindows(xShape[2], dy.shape[2]),
                              adaptiveWindows(xShape[3], dy.shape[3]));
 }

@@ -5,7 +5,6 @@
 
 namespace cr {
 
-Tensor randomUniform(const Shape& shape, uint64_t seed, double low, double high);
-Tensor randomNormal(const Shape& shape, uint64_t seed, double mean, double stddev);
+#include "../ops/random_ops.inc"
 
 }  // namespace cr

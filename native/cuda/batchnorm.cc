@@ -150,7 +150,7 @@ BatchNormGrads normBackward(const Tensor& g, const Tensor& x, const Tensor* weig
     const TensorDesc xDesc(x);  // g and dx have x's shape and format: the same descriptor
     const ChannelDesc channelDesc(xDesc);
     CR_CHECK(saveMean.storage && saveMean.storage->data && saveInvStd.storage && saveInvStd.storage->data,
-             "batchNormBackward: the saved statistics must be given (cuDNN would recompute them with an eps it "
+             "batchNorm2dBackward: the saved statistics must be given (cuDNN would recompute them with an eps it "
              "is not told)");
     CR_CUDNN_CHECK(dnn::cudnnBatchNormalizationBackward(
         cudnnHandle(), kMode, &kOne, &kZero, &kOne, &kZero, xDesc.get(), dataOf(x), xDesc.get(), dataOf(g),
@@ -170,15 +170,15 @@ BatchNormGrads normBackward(const Tensor& g, const Tensor& x, const Tensor* weig
 
 }  // namespace
 
-BatchNormResult batchNormForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+BatchNormResult batchNorm2d(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                                  Tensor* runningVar, bool training, double momentum, double eps) {
-  return normalise("batchNorm", x, nullptr, false, weight, bias, runningMean, runningVar, training, momentum, eps);
+  return normalise("batchNorm2d", x, nullptr, false, weight, bias, runningMean, runningVar, training, momentum, eps);
 }
 
-BatchNormGrads batchNormBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
+BatchNormGrads batchNorm2dBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
                                  const Tensor& saveInvStd, bool training, bool needDx, bool needDweight,
                                  bool needDbias) {
-  checkBackwardArgs("batchNormBackward", dy, x, weight, saveMean, saveInvStd);
+  checkBackwardArgs("batchNorm2dBackward", dy, x, weight, saveMean, saveInvStd);
   if (!needDx && !(needDweight && weight != nullptr) && !needDbias) return {};
   if (training && batchNormKernelsFused()) {
     BnAddReluGrads g =
@@ -188,7 +188,7 @@ BatchNormGrads batchNormBackward(const Tensor& dy, const Tensor& x, const Tensor
   return normBackward(inFormatOf(dy, x), x, weight, saveMean, saveInvStd, training, needDx, needDweight, needDbias);
 }
 
-BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
+BatchNormResult bnAddRelu(const Tensor& x, const Tensor& residual, const Tensor* weight, const Tensor* bias,
                                  Tensor* runningMean, Tensor* runningVar, bool training, double momentum, double eps) {
   const char* op = "bnAddRelu";
   expectFloat32Gpu(op, "x", x);
@@ -197,7 +197,7 @@ BatchNormResult bnAddReluForward(const Tensor& x, const Tensor& residual, const 
   return normalise(op, x, &residual, true, weight, bias, runningMean, runningVar, training, momentum, eps);
 }
 
-BatchNormResult bnReluForward(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
+BatchNormResult bnRelu(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                               Tensor* runningVar, bool training, double momentum, double eps) {
   return normalise("bnRelu", x, nullptr, true, weight, bias, runningMean, runningVar, training, momentum, eps);
 }

@@ -45,23 +45,10 @@ void emptyDeviceCache() {
 }
 void resetPeakMemory() { resetPeak(); }
 void synchronizeDevice() { synchronize(); }
-void setTf32(bool allow) { setAllowTf32(allow); }
-bool tf32Allowed() { return allowTf32(); }
-void setDeterministicConv(bool on) { setDeterministic(on); }
-void setFusedBatchNorm(bool fused) { setBatchNormKernels(fused); }
-bool fusedBatchNorm() { return batchNormKernelsFused(); }
-FusedConvReport fusedConvReport() {
+FusedConvReport fusedConvPlans() {
   FusedConvPlanStats s = fusedConvPlanStats();
   return {s.plans, s.unsupported, s.hits, s.lastReason, s.intermediates};
 }
-
-bool graphCapturing() { return capturing(); }
-int64_t graphBegin() { return beginCapture(); }
-void graphEnd(int64_t graph) { endCapture(graph); }
-void graphAbort(int64_t graph) { abortCapture(graph); }
-void graphReplay(int64_t graph) { replayGraph(graph); }
-void graphDestroy(int64_t graph) { destroyGraph(graph); }
-
 void forceCudnnStatus(const std::string& site, int status) { forceStatus(site, status); }
 
 namespace {

@@ -34,14 +34,19 @@ MemoryReport memoryReport();
 void emptyDeviceCache();
 void resetPeakMemory();
 void synchronizeDevice();
-void setTf32(bool allow);
-bool tf32Allowed();
+
+// The settings, each under the one name it has from rn.cuda to its implementation (declared
+// again here, without CUDA headers, as conv2d.cc, conv_algos.h and kernels/bn_fused.h declare them).
+// TF32 tensor-core math for float32 convolutions and matmul.
+void setAllowTf32(bool allow);
+bool allowTf32();
 // Only deterministic cuDNN convolution algorithms (bit-identical reruns), at some cost in speed.
-void setDeterministicConv(bool on);
+void setDeterministic(bool deterministic);
+bool deterministic();
 // Training-mode batch norm (and its fused residual tails) through the project's fused kernels
 // (true) or cuDNN (false).
-void setFusedBatchNorm(bool fused);
-bool fusedBatchNorm();
+void setBatchNormKernels(bool fused);
+bool batchNormKernelsFused();
 
 // The fused convolution's plan cache (conv_bn_stats.h): plans, unsupported configurations, hits,
 // and why the latest unsupported one was.
@@ -50,15 +55,14 @@ struct FusedConvReport {
   std::string lastReason;
   std::string intermediates;  // the prologue intermediates' dtype in the plans built ("float32", ...)
 };
-FusedConvReport fusedConvReport();
+FusedConvReport fusedConvPlans();
 
-// CUDA graphs (graph.h): capture of the stream's work and its replay, by graph id.
-bool graphCapturing();
-int64_t graphBegin();
-void graphEnd(int64_t graph);
-void graphAbort(int64_t graph);
-void graphReplay(int64_t graph);
-void graphDestroy(int64_t graph);
+// CUDA graphs, by graph id (declared with these names in graph.h).
+int64_t beginCapture();
+void endCapture(int64_t graph);
+void abortCapture(int64_t graph);
+void replayGraph(int64_t graph);
+void destroyGraph(int64_t graph);
 
 // Test-only (fallback.h): every later cuDNN call at `site` returns `status` (0 clears it).
 void forceCudnnStatus(const std::string& site, int status);

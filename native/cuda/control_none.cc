@@ -27,21 +27,21 @@ MemoryReport memoryReport() { return {}; }
 void emptyDeviceCache() {}
 void resetPeakMemory() {}
 void synchronizeDevice() {}
-void setTf32(bool) {}
-bool tf32Allowed() { return false; }
-void setDeterministicConv(bool) {}
-void setFusedBatchNorm(bool) {}
-bool fusedBatchNorm() { return false; }
-FusedConvReport fusedConvReport() { return {}; }
-bool graphCapturing() { return false; }
-int64_t graphBegin() {
+void setAllowTf32(bool) {}
+bool allowTf32() { return false; }
+void setDeterministic(bool) {}
+bool deterministic() { return false; }
+void setBatchNormKernels(bool) {}
+bool batchNormKernelsFused() { return false; }
+FusedConvReport fusedConvPlans() { return {}; }
+int64_t beginCapture() {
   CR_CHECK(false, "CUDA graph capture: ", kNoCuda);
   return 0;
 }
-void graphEnd(int64_t) { CR_CHECK(false, "CUDA graph capture: ", kNoCuda); }
-void graphAbort(int64_t) {}
-void graphReplay(int64_t) { CR_CHECK(false, "CUDA graph replay: ", kNoCuda); }
-void graphDestroy(int64_t) {}
+void endCapture(int64_t) { CR_CHECK(false, "CUDA graph capture: ", kNoCuda); }
+void abortCapture(int64_t) {}
+void replayGraph(int64_t) { CR_CHECK(false, "CUDA graph replay: ", kNoCuda); }
+void destroyGraph(int64_t) {}
 void forceCudnnStatus(const std::string&, int) { CR_CHECK(false, "forceCudnnStatus: ", kNoCuda); }
 LibraryReport cudnnReport() { return {false, "", "", kNoCuda, "", {}}; }
 LibraryReport cublasReport() { return {false, "", "", kNoCuda, "", {}}; }

@@ -1,14 +1,14 @@
 // The choice of cuDNN convolution algorithms (forward, backward data, backward filter): for each
 // configuration, cuDNN's benchmark (cudnnFind...AlgorithmEx) runs once and its fastest usable
 // result is cached; when the benchmark cannot get its workspace, cuDNN's heuristics
-// (cudnnGet...Algorithm_v7) choose instead. conv.cc builds the descriptors and runs the pass.
+// (cudnnGet...Algorithm_v7) choose instead. conv2d.cc builds the descriptors and runs the pass.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "../core/tensor.h"
-#include "../cpu/conv2d.h"
+#include "../ops/conv2d.h"
 #include "descriptors.h"
 
 namespace cr::cuda {

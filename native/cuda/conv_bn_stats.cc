@@ -273,7 +273,7 @@ FusedConvPlanStats fusedConvPlanStats() {
   return s;
 }
 
-ConvBnStatsResult convBnStatsForward(const Tensor& x, const Tensor& weight, const Tensor* scale, const Tensor* bias,
+ConvBnStatsResult convBnStats(const Tensor& x, const Tensor& weight, const Tensor* scale, const Tensor* bias,
                                      bool relu, const Conv2dParams& p) {
   const Shape yShape = checkConvBnStats(Device::CUDA, x, weight, scale, bias, p);  // (N, O, Ho, Wo)
   CR_CHECK_TYPE(x.dtype == DType::Float32 || x.dtype == DType::Float16 || x.dtype == DType::BFloat16, kOp,

@@ -1,7 +1,7 @@
 // RAII wrappers of the cuDNN descriptors the ops build, one per call (they are cheap).
 #pragma once
 #include "../core/tensor.h"
-#include "../cpu/conv2d.h"
+#include "../ops/conv2d.h"
 #include "cudnn_api.h"
 
 namespace cr::cuda {

@@ -1,5 +1,6 @@
 // The addon's entry point: registers the tensor class, the tensor functions, the ops, and the
-// process-wide queries (memory counters, backends, thread and GEMM settings), and the profiler.
+// process-wide queries (memory counters, backends, thread and GEMM settings), the GPU's settings
+// (cuda_control.cc), and the profiler.
 #include <napi.h>
 
 #include "../core/cpu_features.h"
@@ -9,6 +10,7 @@
 #include "../cuda/control.h"
 #include "../cuda/device_info.h"
 #include "convert.h"
+#include "cuda_control.h"
 #include "distributed.h"
 #include "ops.h"
 #include "profile.h"
@@ -17,16 +19,18 @@
 namespace cr::napi {
 namespace {
 
+// An object of numeric fields, in the order given.
+Napi::Object counters(Napi::Env env, std::initializer_list<std::pair<const char*, int64_t>> fields) {
+  Napi::Object out = Napi::Object::New(env);
+  for (const auto& [name, value] : fields) out.Set(name, static_cast<double>(value));
+  return out;
+}
+
 Napi::Value Memory(const Napi::CallbackInfo& info) {
   MemoryStats s = memoryStats();
-  Napi::Object out = Napi::Object::New(info.Env());
-  out.Set("liveTensors", static_cast<double>(s.liveTensors));
-  out.Set("liveStorages", static_cast<double>(s.liveStorages));
-  out.Set("liveBytes", static_cast<double>(s.liveBytes));
-  out.Set("peakBytes", static_cast<double>(s.peakBytes));
-  out.Set("cachedBytes", static_cast<double>(s.cachedBytes));
-  out.Set("layoutConversions", static_cast<double>(s.layoutConversions));
-  return out;
+  return counters(info.Env(), {{"liveTensors", s.liveTensors}, {"liveStorages", s.liveStorages}, {"liveBytes", s.liveBytes},
+                               {"peakBytes", s.peakBytes}, {"cachedBytes", s.cachedBytes},
+                               {"layoutConversions", s.layoutConversions}});
 }
 
 Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
@@ -104,50 +108,9 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
 
 Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
   cuda::MemoryReport m = cuda::memoryReport();
-  Napi::Object out = Napi::Object::New(info.Env());
-  out.Set("allocatedBytes", static_cast<double>(m.allocatedBytes));
-  out.Set("reservedBytes", static_cast<double>(m.reservedBytes));
-  out.Set("peakAllocatedBytes", static_cast<double>(m.peakAllocatedBytes));
-  out.Set("allocations", static_cast<double>(m.allocations));
-  out.Set("cacheHits", static_cast<double>(m.cacheHits));
-  out.Set("deviceMallocs", static_cast<double>(m.deviceMallocs));
-  return out;
-}
-
-Napi::Value fusedConvPlans(Napi::Env env) {
-  cuda::FusedConvReport r = cuda::fusedConvReport();
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("plans", static_cast<double>(r.plans));
-  out.Set("unsupported", static_cast<double>(r.unsupported));
-  out.Set("hits", static_cast<double>(r.hits));
-  out.Set("lastReason", r.lastReason);
-  out.Set("intermediates", r.intermediates);
-  return out;
-}
-
-Napi::Value CudaControl(const Napi::CallbackInfo& info) {
-  return guarded(info, "cuda", [&]() -> Napi::Value {
-    std::string what = toString(info[0], "action");
-    if (what == "emptyCache") cuda::emptyDeviceCache();
-    else if (what == "resetPeak") cuda::resetPeakMemory();
-    else if (what == "synchronize") cuda::synchronizeDevice();
-    else if (what == "allowTf32") cuda::setTf32(toBool(info[1], "allow"));
-    else if (what == "tf32") return Napi::Boolean::New(info.Env(), cuda::tf32Allowed());
-    else if (what == "deterministic") cuda::setDeterministicConv(toBool(info[1], "on"));
-    else if (what == "fusedBatchNorm") cuda::setFusedBatchNorm(toBool(info[1], "fused"));
-    else if (what == "batchNormKernels") return Napi::String::New(info.Env(), cuda::fusedBatchNorm() ? "fused" : "cudnn");
-    else if (what == "fusedConvPlans") return fusedConvPlans(info.Env());
-    else if (what == "forceCudnnStatus")
-      cuda::forceCudnnStatus(toString(info[1], "site"), static_cast<int>(toInt64(info[2], "status")));
-    else if (what == "graphCapturing") return Napi::Boolean::New(info.Env(), cuda::graphCapturing());
-    else if (what == "graphBegin") return Napi::Number::New(info.Env(), static_cast<double>(cuda::graphBegin()));
-    else if (what == "graphEnd") cuda::graphEnd(toInt64(info[1], "graph"));
-    else if (what == "graphAbort") cuda::graphAbort(toInt64(info[1], "graph"));
-    else if (what == "graphReplay") cuda::graphReplay(toInt64(info[1], "graph"));
-    else if (what == "graphDestroy") cuda::graphDestroy(toInt64(info[1], "graph"));
-    else CR_CHECK_TYPE(false, "cuda: unknown action '", what, "'");
-    return info.Env().Undefined();
-  });
+  return counters(info.Env(), {{"allocatedBytes", m.allocatedBytes}, {"reservedBytes", m.reservedBytes},
+                               {"peakAllocatedBytes", m.peakAllocatedBytes}, {"allocations", m.allocations},
+                               {"cacheHits", m.cacheHits}, {"deviceMallocs", m.deviceMallocs}});
 }
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
@@ -192,7 +155,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("emptyCache", Napi::Function::New(env, EmptyCache, "emptyCache"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   exports.Set("cudaMemory", Napi::Function::New(env, CudaMemory, "cudaMemory"));
-  exports.Set("cudaControl", Napi::Function::New(env, CudaControl, "cudaControl"));
+  InitCudaControl(env, exports);
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("setGemmBackend", Napi::Function::New(env, SetGemmBackend, "setGemmBackend"));
   InitDistributed(env, exports);

@@ -62,10 +62,17 @@ Device deviceOfCall(const Napi::CallbackInfo& info) {
   return namesCuda ? Device::CUDA : Device::CPU;
 }
 
+// A native error becomes a JS one prefixed with the op's registered name (once: a message that
+// already starts with it keeps its own).
 Napi::Value callOp(const Napi::CallbackInfo& info) {
   const auto& op = *static_cast<const Profiler::Op*>(info.Data());
-  if (!op.profiler->on) return op.fn(info);
-  return op.profiler->timedCall(op, info);
+  try {
+    return op.profiler->on ? op.profiler->timedCall(op, info) : op.fn(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    rethrow(info.Env(), op.name);
+  }
 }
 
 }  // namespace

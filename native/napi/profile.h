@@ -14,7 +14,8 @@ class Profiler;
 // Makes this environment's profiler and registers its control function:
 //   profiler('enable' | 'disable' | 'reset')  and  profiler('report') -> { ops, skippedCalls }.
 Profiler& InitProfiler(Napi::Env env, Napi::Object exports);
-// The op function `fn`, named `name`, timed by `profiler` while profiling is on.
+// The op function `fn`, named `name`, timed by `profiler` while profiling is on; a native error it
+// throws becomes a JS error that starts with `name`.
 Napi::Function profiledFunction(Napi::Env env, Profiler& profiler, const char* name, Napi::Function::Callback fn);
 
 }  // namespace cr::napi

@@ -12,6 +12,7 @@
 // (a dry run of the script itself on a machine without one: each error is then 0).
 import { appendFileSync, writeFileSync } from 'node:fs';
 import * as rn from '../../lib/index.js';
+import { convBnStats } from '../../lib/ops/conv_bn_stats.js';
 
 const jsonPath = process.argv[2];
 const device: rn.Device = process.env.SMOKE_DEVICE === 'cpu' ? 'cpu' : 'cuda';
@@ -143,7 +144,7 @@ check('convBnStats under autocast float16, channels-last (scale + bias + relu pr
   const x = rn.randn([4, 32, 8, 8], { memoryFormat: 'channelsLast' }), w = rn.randn([64, 32, 3, 3], { memoryFormat: 'channelsLast' });
   const scale = rn.rand([32]), bias = rn.randn([32]);
   const run = (on: rn.Device) => rn.noGrad(() => rn.autocast({ dtype: 'float16' }, () =>
-    rn.convBnStats(x.to(on), w.to(on), { scale: scale.to(on), bias: bias.to(on), relu: true, padding: 1 })));
+    convBnStats(x.to(on), w.to(on), { scale: scale.to(on), bias: bias.to(on), relu: true, padding: 1 })));
   const cpu = run('cpu'), gpu = run(device);
   if (device === 'cuda') {
     const plans = rn.cuda.fusedConvPlans();

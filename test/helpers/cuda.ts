@@ -74,9 +74,4 @@ export function compareOnDevices(name: string, inputs: Inputs, op: (x: Inputs) =
   return errors;
 }
 
-/** A float32 tensor of standard normal values that requires grad. */
-export function param(shape: number[], options: { memoryFormat?: rn.MemoryFormat; requiresGrad?: boolean } = {}): rn.Tensor {
-  const t = rn.randn(shape, { memoryFormat: options.memoryFormat ?? 'contiguous' });
-  t.requiresGrad = options.requiresGrad ?? true;
-  return rn.keep(t);
-}
+export { param } from './params.js';

@@ -12,7 +12,7 @@
 // callers (batchnorm.cc), which also keep the cuDNN path for eval mode and when it is selected.
 #pragma once
 #include "../../core/tensor.h"
-#include "../../cpu/batchnorm.h"
+#include "../../ops/batchnorm.h"
 
 namespace cr::cuda {
 

@@ -149,7 +149,7 @@ Tensor relu(const Tensor& x) {
   return mapUnary(x, ReluOp{});
 }
 
-Tensor reluBackward(const Tensor& dy, const Tensor& y) { return mapPair("relu_backward", dy, y, ReluGradOp{}); }
+Tensor reluBackward(const Tensor& dy, const Tensor& y) { return mapPair("reluBackward", dy, y, ReluGradOp{}); }
 
 Tensor sigmoid(const Tensor& x) {
   expectFloat32Gpu("sigmoid", "input", x);
@@ -157,7 +157,7 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 Tensor sigmoidBackward(const Tensor& dy, const Tensor& y) {
-  return mapPair("sigmoid_backward", dy, y, SigmoidGradOp{});
+  return mapPair("sigmoidBackward", dy, y, SigmoidGradOp{});
 }
 
 Tensor broadcastTo(const Tensor& x, const Shape& shape) {

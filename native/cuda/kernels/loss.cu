@@ -111,7 +111,7 @@ void throwOnBadLabel(const char* op, const Tensor& flag, const Tensor& labels, i
 
 }  // namespace
 
-CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& labels, double smoothing, bool check) {
+CrossEntropyResult crossEntropy(const Tensor& logits, const Tensor& labels, double smoothing, bool check) {
   checkCrossEntropyArgs("crossEntropy", "logits", logits, labels, smoothing, Device::CUDA);
   int64_t n = logits.shape[0], k = logits.shape[1];
   // The range check reads a flag back: skipped when the caller checked the labels on the host,
@@ -139,7 +139,7 @@ CrossEntropyResult crossEntropyForward(const Tensor& logits, const Tensor& label
 
 Tensor crossEntropyBackward(const Tensor& gradOutput, const Tensor& probs, const Tensor& labels, double smoothing) {
   checkLossGradient(gradOutput, Device::CUDA);
-  checkCrossEntropyArgs("crossEntropy_backward", "probs", probs, labels, 0, Device::CUDA);
+  checkCrossEntropyArgs("crossEntropyBackward", "probs", probs, labels, 0, Device::CUDA);
   int64_t n = probs.shape[0], k = probs.shape[1];
   // The labels were range-checked by the forward pass (a read-back that waits for the GPU); the
   // backward kernel only compares class indices with them, so it needs no second check.

@@ -197,10 +197,8 @@ Tensor averagePoolBackward(const Tensor& dy, const Shape& xShape, const PoolAxis
 
 }  // namespace
 
-MaxPoolResult maxPool2dForward(const Tensor& x, const Pool2dParams& p) {
-  const char* op = "maxPool2d";
-  checkPoolInput(op, Device::CUDA, x);
-  const Shape outShape = pooledShape(op, x.shape, p);
+MaxPoolResult maxPool2d(const Tensor& x, const Pool2dParams& p) {
+  const Shape outShape = checkPool2d("maxPool2d", Device::CUDA, x, p);
   const PoolAxis rows = fixedAxis(x.shape[2], outShape[2], p.kernelH, p.strideH, p.padH, true);
   const PoolAxis cols = fixedAxis(x.shape[3], outShape[3], p.kernelW, p.strideW, p.padW, true);
   MaxPoolResult result{cuda::empty(outShape, DType::Float32, x.format), cuda::empty(outShape, DType::Int32, x.format)};
@@ -213,15 +211,7 @@ MaxPoolResult maxPool2dForward(const Tensor& x, const Pool2dParams& p) {
 }
 
 Tensor maxPool2dBackward(const Tensor& dy, const Tensor& argmax, const Shape& xShape) {
-  const char* op = "maxPool2dBackward";
-  checkPoolShape(op, "xShape", xShape);
-  expectFloat32Gpu(op, "dy", dy);
-  expectDim(op, "dy", dy, 4);
-  CR_CHECK_RANGE(dy.shape[0] == xShape[0] && dy.shape[1] == xShape[1], op, ": dy shape ", shapeString(dy.shape),
-                 " does not match the batch and channels of xShape ", shapeString(xShape));
-  CR_CHECK_TYPE(argmax.dtype == DType::Int32, op, ": argmax must be int32, got ", dtypeName(argmax.dtype));
-  expectGpu(op, "argmax", argmax);
-  expectShape(op, "argmax", argmax, dy.shape);
+  checkMaxPool2dBackward(Device::CUDA, dy, argmax, xShape);
   Tensor dx = cuda::zeros(xShape, DType::Float32, dy.format);
   const int64_t n = dy.numel();
   if (n == 0) return dx;
@@ -232,42 +222,30 @@ Tensor maxPool2dBackward(const Tensor& dy, const Tensor& argmax, const Shape& xS
   CR_CUDA_CHECK_LAUNCH("maxPoolBackwardKernel");
   // The CPU op rejects an argmax index outside the plane; here such an index is skipped (the kernel
   // flags it in outOfRange, never writes out of bounds) and not read back, since a read would
-  // make every training step wait for the GPU. argmax only ever comes from maxPool2dForward.
+  // make every training step wait for the GPU. argmax only ever comes from maxPool2d.
   return dx;
 }
 
-Tensor avgPool2dForward(const Tensor& x, const Pool2dParams& p) {
-  const char* op = "avgPool2d";
-  checkPoolInput(op, Device::CUDA, x);
-  const Shape outShape = pooledShape(op, x.shape, p);
+Tensor avgPool2d(const Tensor& x, const Pool2dParams& p) {
+  const Shape outShape = checkPool2d("avgPool2d", Device::CUDA, x, p);
   return averagePool(x, fixedAxis(x.shape[2], outShape[2], p.kernelH, p.strideH, p.padH, p.countIncludePad),
                      fixedAxis(x.shape[3], outShape[3], p.kernelW, p.strideW, p.padW, p.countIncludePad));
 }
 
 Tensor avgPool2dBackward(const Tensor& dy, const Shape& xShape, const Pool2dParams& p) {
-  const char* op = "avgPool2dBackward";
-  const Shape outShape = pooledShape(op, xShape, p);
-  expectFloat32Gpu(op, "dy", dy);
-  expectShape(op, "dy", dy, outShape);
+  const Shape outShape = checkAvgPool2dBackward(Device::CUDA, dy, xShape, p);
   return averagePoolBackward(dy, xShape,
                              fixedAxis(xShape[2], outShape[2], p.kernelH, p.strideH, p.padH, p.countIncludePad),
                              fixedAxis(xShape[3], outShape[3], p.kernelW, p.strideW, p.padW, p.countIncludePad));
 }
 
-Tensor adaptiveAvgPool2dForward(const Tensor& x, int64_t outH, int64_t outW) {
-  const char* op = "adaptiveAvgPool2d";
-  checkPoolInput(op, Device::CUDA, x);
-  CR_CHECK_RANGE(outH > 0 && outW > 0, op, ": output size must be positive, got ", outH, "x", outW);
+Tensor adaptiveAvgPool2d(const Tensor& x, int64_t outH, int64_t outW) {
+  checkAdaptiveAvgPool2d(Device::CUDA, x, outH, outW);
   return averagePool(x, adaptiveAxis(x.shape[2], outH), adaptiveAxis(x.shape[3], outW));
 }
 
 Tensor adaptiveAvgPool2dBackward(const Tensor& dy, const Shape& xShape) {
-  const char* op = "adaptiveAvgPool2dBackward";
-  checkPoolShape(op, "xShape", xShape);
-  expectFloat32Gpu(op, "dy", dy);
-  checkPoolShape(op, "dy", dy.shape);
-  CR_CHECK_RANGE(dy.shape[0] == xShape[0] && dy.shape[1] == xShape[1], op, ": dy shape ", shapeString(dy.shape),
-                 " does not match the batch and channels of xShape ", shapeString(xShape));
+  checkAdaptiveAvgPool2dBackward(Device::CUDA, dy, xShape);
   return averagePoolBackward(dy, xShape, adaptiveAxis(xShape[2], dy.shape[2]), adaptiveAxis(xShape[3], dy.shape[3]));
 }
 

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "../../core/tensor.h"
-#include "../../cpu/sgd.h"
+#include "../../ops/sgd.h"
 
 namespace cr::cuda {
 

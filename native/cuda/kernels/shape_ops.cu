@@ -3,7 +3,7 @@
 // walk over the logical elements moved, with the source and destination strides of the two
 // tensors' storage, so either memory format is read and written in place. Result formats follow
 // the CPU ops.
-#include "../../cpu/shape_ops.h"
+#include "../../ops/shape_ops.h"
 #include "../ops.h"
 #include "copy_plans.cuh"
 
@@ -67,7 +67,7 @@ Tensor shortcutABackward(const Tensor& dy, const Shape& xShape, int64_t stride) 
   const ShortcutAShape g = shortcutABackwardShape(dy, xShape, stride, Device::CUDA);
   // The result takes dy's memory format; positions the forward pass skipped get zero.
   Tensor dx = cuda::zeros(xShape, DType::Float32, dy.format);
-  stridedCopy("shortcutA_backward", dy.f32(), dx.f32(), shortcutABackwardPlan(dy, dx, stride, g.before));
+  stridedCopy("shortcutABackward", dy.f32(), dx.f32(), shortcutABackwardPlan(dy, dx, stride, g.before));
   return dx;
 }
 

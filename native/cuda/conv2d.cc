@@ -15,7 +15,7 @@
 // Empty tensors (a zero batch, channel or spatial size) never reach cuDNN, whose descriptors need
 // positive sizes: the results are then zeros (plus the bias), as on the CPU.
 // convBiasAct (inference): act(conv + bias + z) in one cudnnConvolutionBiasActivationForward where cuDNN
-// takes the configuration, else conv2dForward then the project's kernels (see convBiasActForward).
+// takes the configuration, else conv2d then the project's kernels (see convBiasAct).
 #include <atomic>
 #include <climits>
 
@@ -125,11 +125,11 @@ ConvArgs forwardArgs(const Tensor& x, const Tensor& w, const Tensor& y, const Te
   return args;
 }
 
-// convBiasAct as conv2dForward (with the bias), then + z and the ReLU with the project's float32
+// convBiasAct as conv2d (with the bias), then + z and the ReLU with the project's float32
 // kernels; 16-bit results are widened for them and rounded back to x's dtype.
 Tensor convBiasActComposed(const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor* z, bool relu,
                            const Conv2dParams& p) {
-  Tensor y = cuda::conv2dForward(x, weight, bias, p);  // (N, O, Ho, Wo), x's dtype and format
+  Tensor y = cuda::conv2d(x, weight, bias, p);  // (N, O, Ho, Wo), x's dtype and format
   if (!z && !relu) return y;
   Tensor sum = y.dtype == DType::Float32 ? y : cuda::cast(y, DType::Float32);
   if (z) {
@@ -171,7 +171,7 @@ bool precompGemmPlan(const TensorDesc& xDesc, const FilterDesc& wDesc, const Con
 void setAllowTf32(bool allow) { gAllowTf32.store(allow); }
 bool allowTf32() { return gAllowTf32.load(); }
 
-Tensor conv2dForward(const Tensor& x, const Tensor& weightIn, const Tensor* bias, const Conv2dParams& p) {
+Tensor conv2d(const Tensor& x, const Tensor& weightIn, const Tensor* bias, const Conv2dParams& p) {
   Shape yShape = checkForward(kOp, x, weightIn, bias, p);  // (N, O, Ho, Wo)
   // Every window reads only padding (or there are no input channels) when x or the weight is empty: y = bias.
   const bool trivial = x.numel() == 0 || weightIn.numel() == 0;
@@ -300,7 +300,7 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& x, const Tensor& we
 // Falls back to convBiasActComposed for bfloat16 (not among the call's documented data-type
 // configurations), for empty tensors (cuDNN's descriptors need positive sizes) and whenever cuDNN
 // declines the configuration (NOT_SUPPORTED or BAD_PARAM: fallback.h).
-Tensor convBiasActForward(const Tensor& x, const Tensor& weightIn, const Tensor* bias, const Tensor* z, bool relu,
+Tensor convBiasAct(const Tensor& x, const Tensor& weightIn, const Tensor* bias, const Tensor* z, bool relu,
                           const Conv2dParams& p) {
   Shape yShape = checkForward(kFusedOp, x, weightIn, bias, p);  // (N, O, Ho, Wo)
   if (z) {
