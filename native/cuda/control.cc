@@ -51,12 +51,7 @@ FusedConvReport fusedConvPlans() {
 }
 void forceCudnnStatus(const std::string& site, int status) { forceStatus(site, status); }
 
-namespace {
-LibraryReport report(const LibraryInfo& info) {
-  return {info.loaded, info.path, info.version, info.reason, info.builtForCuda, info.searched};
-}
-}  // namespace
-LibraryReport cudnnReport() { return report(cudnnLibrary()); }
-LibraryReport cublasReport() { return report(cublasLibrary()); }
+LibraryInfo cudnnReport() { return cudnnLibrary(); }
+LibraryInfo cublasReport() { return cublasLibrary(); }
 
 }  // namespace cr::cuda

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/library_search.h"
 #include "../core/tensor.h"
 
 namespace cr::cuda {
@@ -67,13 +68,8 @@ void destroyGraph(int64_t graph);
 // Test-only (fallback.h): every later cuDNN call at `site` returns `status` (0 clears it).
 void forceCudnnStatus(const std::string& site, int status);
 
-struct LibraryReport {
-  bool loaded = false;
-  std::string path, version, reason;  // reason: one sentence
-  std::string builtForCuda;           // cuDNN: the CUDA version it was built for ("13.0"), or empty
-  std::vector<std::string> searched;  // each place looked in, with what was found there
-};
-LibraryReport cudnnReport();
-LibraryReport cublasReport();
+// Where cuDNN / cuBLAS were loaded from, or why not (without the CUDA part: that it is absent).
+LibraryInfo cudnnReport();
+LibraryInfo cublasReport();
 
 }  // namespace cr::cuda

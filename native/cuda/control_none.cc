@@ -43,7 +43,11 @@ void abortCapture(int64_t) {}
 void replayGraph(int64_t) { CR_CHECK(false, "CUDA graph replay: ", kNoCuda); }
 void destroyGraph(int64_t) {}
 void forceCudnnStatus(const std::string&, int) { CR_CHECK(false, "forceCudnnStatus: ", kNoCuda); }
-LibraryReport cudnnReport() { return {false, "", "", kNoCuda, "", {}}; }
-LibraryReport cublasReport() { return {false, "", "", kNoCuda, "", {}}; }
+LibraryInfo cudnnReport() {
+  LibraryInfo info;
+  info.reason = kNoCuda;
+  return info;
+}
+LibraryInfo cublasReport() { return cudnnReport(); }
 
 }  // namespace cr::cuda

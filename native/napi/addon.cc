@@ -38,21 +38,6 @@ Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Object libraryReport(Napi::Env env, const cuda::LibraryReport& r) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("loaded", r.loaded);
-  if (r.loaded) {
-    o.Set("path", r.path);
-    o.Set("version", r.version);
-  } else {
-    o.Set("reason", r.reason);
-  }
-  if (!r.builtForCuda.empty()) o.Set("builtForCuda", r.builtForCuda);
-  Napi::Array searched = Napi::Array::New(env, r.searched.size());
-  for (size_t i = 0; i < r.searched.size(); ++i) searched.Set(static_cast<uint32_t>(i), r.searched[i]);
-  o.Set("searched", searched);
-  return o;
-}
 
 Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -77,16 +62,16 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   // CUDA is available when a device answers and cuDNN and cuBLAS are loaded; the reason is the
   // first of these that fails.
   CudaInfo ci = cudaInfo();
-  cuda::LibraryReport dnn = ci.compiled ? cuda::cudnnReport() : cuda::LibraryReport{};
-  cuda::LibraryReport blas = ci.compiled ? cuda::cublasReport() : cuda::LibraryReport{};
+  LibraryInfo dnn = ci.compiled ? cuda::cudnnReport() : LibraryInfo{};
+  LibraryInfo blas = ci.compiled ? cuda::cublasReport() : LibraryInfo{};
   std::string reason = !ci.available ? ci.reason : !dnn.loaded ? dnn.reason : !blas.loaded ? blas.reason : "";
   Napi::Object cuda = Napi::Object::New(env);
   cuda.Set("compiled", ci.compiled);
   cuda.Set("available", reason.empty());
   if (!reason.empty()) cuda.Set("reason", reason);
   if (ci.compiled) {
-    cuda.Set("cudnn", libraryReport(env, dnn));
-    cuda.Set("cublas", libraryReport(env, blas));
+    cuda.Set("cudnn", libraryObject(env, dnn));
+    cuda.Set("cublas", libraryObject(env, blas));
   }
   cuda.Set("runtimeVersion", ci.runtimeVersion);
   cuda.Set("driverVersion", ci.driverVersion);

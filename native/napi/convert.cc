@@ -68,4 +68,20 @@ void rethrow(Napi::Env env, const char* op) {
   }
 }
 
+Napi::Object libraryObject(Napi::Env env, const LibraryInfo& library) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loaded", library.loaded);
+  if (library.loaded) {
+    o.Set("path", library.path);
+    o.Set("version", library.version);
+  } else {
+    o.Set("reason", library.reason);
+  }
+  if (!library.builtForCuda.empty()) o.Set("builtForCuda", library.builtForCuda);
+  Napi::Array searched = Napi::Array::New(env, library.searched.size());
+  for (size_t i = 0; i < library.searched.size(); ++i) searched.Set(static_cast<uint32_t>(i), library.searched[i]);
+  o.Set("searched", searched);
+  return o;
+}
+
 }  // namespace cr::napi

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../core/error.h"
+#include "../core/library_search.h"
 #include "../core/tensor.h"
 
 namespace cr::napi {
@@ -21,6 +22,8 @@ bool toBool(const Napi::Value& v, const char* what);
 std::string toString(const Napi::Value& v, const char* what);
 // 'cpu' | 'cuda'; undefined / null mean the CPU.
 Device deviceArg(const Napi::Value& v);
+// { loaded, path, version } or { loaded, reason }, with builtForCuda when known and searched[].
+Napi::Object libraryObject(Napi::Env env, const LibraryInfo& library);
 
 // Throws the JS error that matches a native failure of `op`.
 [[noreturn]] void rethrow(Napi::Env env, const char* op);

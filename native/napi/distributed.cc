@@ -13,21 +13,6 @@ namespace {
 
 using Info = Napi::CallbackInfo;
 
-Napi::Object libraryObject(Napi::Env env, const LibraryInfo& library) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("loaded", library.loaded);
-  if (library.loaded) {
-    o.Set("path", library.path);
-    o.Set("version", library.version);
-  } else {
-    o.Set("reason", library.reason);
-  }
-  Napi::Array searched = Napi::Array::New(env, library.searched.size());
-  for (size_t i = 0; i < library.searched.size(); ++i) searched.Set(static_cast<uint32_t>(i), library.searched[i]);
-  o.Set("searched", searched);
-  return o;
-}
-
 Napi::Object groupObject(Napi::Env env, const dist::GroupInfo& g) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("rank", g.rank);
