@@ -261,6 +261,16 @@ std::vector<std::string> pythonSitePackages() {
   return folders;
 }
 
+void setVersion(LibraryInfo& info, int64_t major, int64_t minor, int64_t patch) {
+  info.version = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+  info.versionNumber = major * 10000 + minor * 100 + patch;
+}
+
+void setVersionFromCode(LibraryInfo& info, int64_t code) {
+  const bool wide = code >= 10000;
+  setVersion(info, wide ? code / 10000 : code / 1000, wide ? code / 100 % 100 : code / 100 % 10, code % 100);
+}
+
 LibraryInfo loadLibrary(const LibrarySpec& spec) {
   try {
     return search(spec);

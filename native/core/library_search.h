@@ -42,6 +42,12 @@ struct LibrarySpec {
   std::string (*checkVersion)(void* library, const std::string& path, LibraryInfo& info);
 };
 
+// Sets info.version ("9.10.2") and info.versionNumber (major * 10000 + minor * 100 + patch).
+void setVersion(LibraryInfo& info, int64_t major, int64_t minor, int64_t patch);
+// The same from an NVIDIA version code: MAJOR * 10000 + MINOR * 100 + PATCH (cuDNN 9, NCCL 2.9 and
+// newer), or MAJOR * 1000 + MINOR * 100 + PATCH before them.
+void setVersionFromCode(LibraryInfo& info, int64_t code);
+
 // Searches for and loads the library of spec; never throws (a failure is described in reason).
 // A loaded library stays loaded for the life of the process.
 LibraryInfo loadLibrary(const LibrarySpec& spec);

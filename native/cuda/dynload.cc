@@ -16,21 +16,12 @@ namespace {
 
 // ---- cuDNN ----
 
-// cuDNN 9 reports MAJOR * 10000 + MINOR * 100 + PATCH; cuDNN 8 and older MAJOR * 1000 + ....
-void decodeCudnnVersion(size_t number, LibraryInfo& info) {
-  const size_t major = number >= 10000 ? number / 10000 : number / 1000;
-  const size_t minor = number >= 10000 ? number / 100 % 100 : number / 100 % 10;
-  const size_t patch = number % 100;
-  info.version = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
-  info.versionNumber = static_cast<int64_t>(major * 10000 + minor * 100 + patch);
-}
-
 // "12.8" for a CUDA version number 12080 (MAJOR * 1000 + MINOR * 10).
 std::string cudaVersionText(int number) { return std::to_string(number / 1000) + "." + std::to_string(number % 1000 / 10); }
 
 std::string checkCudnnVersion(void* library, const std::string& path, LibraryInfo& info) {
   auto getVersion = reinterpret_cast<size_t (*)()>(dlsym(library, "cudnnGetVersion"));
-  decodeCudnnVersion(getVersion(), info);
+  setVersionFromCode(info, static_cast<int64_t>(getVersion()));
   const int64_t major = info.versionNumber / 10000;
   if (major < 9) return "cuDNN " + info.version + " at " + path + " is too old: cuDNN 9 is required";
   if (major > 9) return "cuDNN " + info.version + " at " + path + " is newer than this build supports: cuDNN 9 is required";
@@ -79,8 +70,7 @@ std::string checkCublasVersion(void* library, const std::string& path, LibraryIn
       getProperty(PATCH_LEVEL, &patch) != blas::CUBLAS_STATUS_SUCCESS) {
     return "cublasGetProperty failed for " + path;
   }
-  info.version = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
-  info.versionNumber = int64_t{major} * 10000 + minor * 100 + patch;
+  setVersion(info, major, minor, patch);
   if (major < 13) return "cuBLAS " + info.version + " at " + path + " is too old: cuBLAS 13 or newer is required";
   return "";
 }

@@ -40,11 +40,7 @@ void unbindSymbols() { table() = nccl::Api{}; }
 std::string checkVersion(void*, const std::string& path, LibraryInfo& info) {
   int code = 0;
   if (table().ncclGetVersion(&code) != nccl::ncclSuccess) return "ncclGetVersion failed for " + path;
-  const int major = code >= 10000 ? code / 10000 : code / 1000;
-  const int minor = code >= 10000 ? code / 100 % 100 : code / 100 % 10;
-  const int patch = code % 100;
-  info.version = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
-  info.versionNumber = int64_t{major} * 10000 + minor * 100 + patch;
+  setVersionFromCode(info, code);
   if (info.versionNumber < 21000) return "NCCL " + info.version + " at " + path + " is too old: NCCL 2.10 or newer is required";
   return "";
 }
