@@ -1,0 +1,553 @@
+// The AVX2 and AVX-512 sets of batch normalisation's hot loops (see batchnorm_kernels.h), compiled
+// with per-function target attributes and run only where cpuIsa() allows. They give the portable
+// set's bits: the double sums keep its eight lanes (one zmm, or two ymm) and its order, the float
+// maps do its operations one by one, and contraction into fused multiply-adds is off in this file.
+#include "batchnorm_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <algorithm>
+
+#pragma GCC optimize("fp-contract=off")
+// GCC 12 reads the deliberately undefined vector inside _mm512_cvtps_pd and _mm512_max_ps
+// (_mm512_undefined_pd / _ps) as maybe uninitialised.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#define CR_BN_AVX2 __attribute__((target("avx2")))
+#define CR_BN_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2")))
+
+namespace cr {
+namespace {
+
+// The scalar forms every tail shares with the portable set.
+inline float gradOne(const float* dy, const float* relu, int64_t i) {
+  return relu == nullptr || relu[i] > 0.0f ? dy[i] : 0.0f;
+}
+inline float normaliseOne(float x, const float* residual, int64_t i, float mean, float scale, float shift, bool relu) {
+  float v = (x - mean) * scale + shift;
+  if (residual != nullptr) v += residual[i];
+  if (relu) v = v < 0.0f ? 0.0f : v;
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------- AVX2
+
+CR_BN_AVX2 inline __m256d lowHalf(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
+CR_BN_AVX2 inline __m256d highHalf(__m256 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+
+template <bool kRelu>
+CR_BN_AVX2 inline __m256 grad8(const float* dy, const float* relu, int64_t i) {
+  const __m256 g = _mm256_loadu_ps(dy + i);
+  if constexpr (kRelu) return _mm256_and_ps(g, _mm256_cmp_ps(_mm256_loadu_ps(relu + i), _mm256_setzero_ps(), _CMP_GT_OQ));
+  return g;
+}
+
+CR_BN_AVX2 void runStatsAvx2(const float* __restrict x, int64_t len, double shift, double* __restrict s0,
+                             double* __restrict s1) {
+  __m256d a0Lo = _mm256_loadu_pd(s0), a0Hi = _mm256_loadu_pd(s0 + 4);
+  __m256d a1Lo = _mm256_loadu_pd(s1), a1Hi = _mm256_loadu_pd(s1 + 4);
+  const __m256d sh = _mm256_set1_pd(shift);
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    const __m256 xv = _mm256_loadu_ps(x + i);
+    const __m256d dLo = _mm256_sub_pd(lowHalf(xv), sh), dHi = _mm256_sub_pd(highHalf(xv), sh);
+    a0Lo = _mm256_add_pd(a0Lo, dLo);
+    a0Hi = _mm256_add_pd(a0Hi, dHi);
+    a1Lo = _mm256_add_pd(a1Lo, _mm256_mul_pd(dLo, dLo));
+    a1Hi = _mm256_add_pd(a1Hi, _mm256_mul_pd(dHi, dHi));
+  }
+  _mm256_storeu_pd(s0, a0Lo);
+  _mm256_storeu_pd(s0 + 4, a0Hi);
+  _mm256_storeu_pd(s1, a1Lo);
+  _mm256_storeu_pd(s1 + 4, a1Hi);
+  for (; i < len; ++i) {
+    const double d = static_cast<double>(x[i]) - shift;
+    s0[0] += d;
+    s1[0] += d * d;
+  }
+}
+
+// Rows in order, as the portable set, eight channels at a time (then four, then one); the sums stay in
+// p0 / p1, which a row of C doubles keeps in the L1 cache.
+CR_BN_AVX2 void rowStatsAvx2(const float* __restrict x, int64_t rows, int64_t C, const double* __restrict shift,
+                             double* __restrict p0, double* __restrict p1) {
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* __restrict xs = x + row * C;
+    int64_t c = 0;
+    for (; c + 8 <= C; c += 8) {
+      const __m256 xv = _mm256_loadu_ps(xs + c);
+      const __m256d dLo = _mm256_sub_pd(lowHalf(xv), _mm256_loadu_pd(shift + c));
+      const __m256d dHi = _mm256_sub_pd(highHalf(xv), _mm256_loadu_pd(shift + c + 4));
+      _mm256_storeu_pd(p0 + c, _mm256_add_pd(_mm256_loadu_pd(p0 + c), dLo));
+      _mm256_storeu_pd(p0 + c + 4, _mm256_add_pd(_mm256_loadu_pd(p0 + c + 4), dHi));
+      _mm256_storeu_pd(p1 + c, _mm256_add_pd(_mm256_loadu_pd(p1 + c), _mm256_mul_pd(dLo, dLo)));
+      _mm256_storeu_pd(p1 + c + 4, _mm256_add_pd(_mm256_loadu_pd(p1 + c + 4), _mm256_mul_pd(dHi, dHi)));
+    }
+    for (; c + 4 <= C; c += 4) {
+      const __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(xs + c)), _mm256_loadu_pd(shift + c));
+      _mm256_storeu_pd(p0 + c, _mm256_add_pd(_mm256_loadu_pd(p0 + c), d));
+      _mm256_storeu_pd(p1 + c, _mm256_add_pd(_mm256_loadu_pd(p1 + c), _mm256_mul_pd(d, d)));
+    }
+    for (; c < C; ++c) {
+      const double d = static_cast<double>(xs[c]) - shift[c];
+      p0[c] += d;
+      p1[c] += d * d;
+    }
+  }
+}
+
+template <bool kRelu, bool kStore>
+CR_BN_AVX2 void runSumsAvx2Of(const float* __restrict dy, const float* __restrict relu, const float* __restrict x,
+                              float* __restrict store, int64_t len, double mean, double* __restrict s0,
+                              double* __restrict s1) {
+  __m256d a0Lo = _mm256_loadu_pd(s0), a0Hi = _mm256_loadu_pd(s0 + 4);
+  __m256d a1Lo = _mm256_loadu_pd(s1), a1Hi = _mm256_loadu_pd(s1 + 4);
+  const __m256d mu = _mm256_set1_pd(mean);
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    const __m256 g = grad8<kRelu>(dy, relu, i);
+    if constexpr (kStore) _mm256_storeu_ps(store + i, g);
+    const __m256 xv = _mm256_loadu_ps(x + i);
+    const __m256d gLo = lowHalf(g), gHi = highHalf(g);
+    a0Lo = _mm256_add_pd(a0Lo, gLo);
+    a0Hi = _mm256_add_pd(a0Hi, gHi);
+    a1Lo = _mm256_add_pd(a1Lo, _mm256_mul_pd(gLo, _mm256_sub_pd(lowHalf(xv), mu)));
+    a1Hi = _mm256_add_pd(a1Hi, _mm256_mul_pd(gHi, _mm256_sub_pd(highHalf(xv), mu)));
+  }
+  _mm256_storeu_pd(s0, a0Lo);
+  _mm256_storeu_pd(s0 + 4, a0Hi);
+  _mm256_storeu_pd(s1, a1Lo);
+  _mm256_storeu_pd(s1 + 4, a1Hi);
+  for (; i < len; ++i) {
+    const float g = gradOne(dy, relu, i);
+    if constexpr (kStore) store[i] = g;
+    s0[0] += static_cast<double>(g);
+    s1[0] += static_cast<double>(g) * (static_cast<double>(x[i]) - mean);
+  }
+}
+
+void runSumsAvx2(const float* dy, const float* relu, const float* x, float* store, int64_t len, double mean,
+                 double* s0, double* s1) {
+  if (relu == nullptr) runSumsAvx2Of<false, false>(dy, relu, x, store, len, mean, s0, s1);
+  else if (store == nullptr) runSumsAvx2Of<true, false>(dy, relu, x, store, len, mean, s0, s1);
+  else runSumsAvx2Of<true, true>(dy, relu, x, store, len, mean, s0, s1);
+}
+
+template <bool kRelu, bool kStore>
+CR_BN_AVX2 void rowSumsAvx2Of(const float* __restrict dy, const float* __restrict relu, const float* __restrict x,
+                              float* __restrict store, int64_t rows, int64_t C, const double* __restrict mean,
+                              double* __restrict p0, double* __restrict p1) {
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t start = row * C;
+    int64_t c = 0;
+    for (; c + 8 <= C; c += 8) {
+      const int64_t at = start + c;
+      const __m256 g = grad8<kRelu>(dy, relu, at);
+      if constexpr (kStore) _mm256_storeu_ps(store + at, g);
+      const __m256 xv = _mm256_loadu_ps(x + at);
+      const __m256d gLo = lowHalf(g), gHi = highHalf(g);
+      const __m256d dLo = _mm256_sub_pd(lowHalf(xv), _mm256_loadu_pd(mean + c));
+      const __m256d dHi = _mm256_sub_pd(highHalf(xv), _mm256_loadu_pd(mean + c + 4));
+      _mm256_storeu_pd(p0 + c, _mm256_add_pd(_mm256_loadu_pd(p0 + c), gLo));
+      _mm256_storeu_pd(p0 + c + 4, _mm256_add_pd(_mm256_loadu_pd(p0 + c + 4), gHi));
+      _mm256_storeu_pd(p1 + c, _mm256_add_pd(_mm256_loadu_pd(p1 + c), _mm256_mul_pd(gLo, dLo)));
+      _mm256_storeu_pd(p1 + c + 4, _mm256_add_pd(_mm256_loadu_pd(p1 + c + 4), _mm256_mul_pd(gHi, dHi)));
+    }
+    for (; c < C; ++c) {
+      const int64_t at = start + c;
+      const float g = gradOne(dy, relu, at);
+      if constexpr (kStore) store[at] = g;
+      p0[c] += static_cast<double>(g);
+      p1[c] += static_cast<double>(g) * (static_cast<double>(x[at]) - mean[c]);
+    }
+  }
+}
+
+void rowSumsAvx2(const float* dy, const float* relu, const float* x, float* store, int64_t rows, int64_t C,
+                 const double* mean, double* p0, double* p1) {
+  if (relu == nullptr) rowSumsAvx2Of<false, false>(dy, relu, x, store, rows, C, mean, p0, p1);
+  else if (store == nullptr) rowSumsAvx2Of<true, false>(dy, relu, x, store, rows, C, mean, p0, p1);
+  else rowSumsAvx2Of<true, true>(dy, relu, x, store, rows, C, mean, p0, p1);
+}
+
+// dx at elements i .. i + 8 from per-channel constants in registers.
+template <bool kRelu>
+CR_BN_AVX2 inline __m256 dx8(const float* dy, const float* relu, const float* x, int64_t i, __m256 mean,
+                             __m256 meanGrad, __m256 xCoef, __m256 gain) {
+  const __m256 centred = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), mean), xCoef);
+  return _mm256_mul_ps(_mm256_sub_ps(_mm256_sub_ps(grad8<kRelu>(dy, relu, i), meanGrad), centred), gain);
+}
+
+template <bool kRelu>
+CR_BN_AVX2 void gradRunAvx2Of(const float* dy, const float* relu, const float* x, float* dx, int64_t len, float mean,
+                              float meanGrad, float xCoef, float gain) {
+  const __m256 mu = _mm256_set1_ps(mean), mg = _mm256_set1_ps(meanGrad), xc = _mm256_set1_ps(xCoef),
+               ga = _mm256_set1_ps(gain);
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8) _mm256_storeu_ps(dx + i, dx8<kRelu>(dy, relu, x, i, mu, mg, xc, ga));
+  for (; i < len; ++i) dx[i] = (gradOne(dy, relu, i) - meanGrad - (x[i] - mean) * xCoef) * gain;
+}
+
+void gradRunAvx2(const float* dy, const float* relu, const float* x, float* dx, int64_t len, float mean,
+                 float meanGrad, float xCoef, float gain) {
+  if (relu != nullptr) gradRunAvx2Of<true>(dy, relu, x, dx, len, mean, meanGrad, xCoef, gain);
+  else gradRunAvx2Of<false>(dy, relu, x, dx, len, mean, meanGrad, xCoef, gain);
+}
+
+template <bool kRelu>
+CR_BN_AVX2 void gradRowsAvx2Of(const float* dy, const float* relu, const float* x, float* dx, int64_t rows, int64_t C,
+                               const float* mean, const float* meanGrad, const float* xCoef, const float* gain) {
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t start = row * C;
+    int64_t c = 0;
+    for (; c + 8 <= C; c += 8)
+      _mm256_storeu_ps(dx + start + c,
+                       dx8<kRelu>(dy, relu, x, start + c, _mm256_loadu_ps(mean + c), _mm256_loadu_ps(meanGrad + c),
+                                  _mm256_loadu_ps(xCoef + c), _mm256_loadu_ps(gain + c)));
+    for (; c < C; ++c)
+      dx[start + c] = (gradOne(dy, relu, start + c) - meanGrad[c] - (x[start + c] - mean[c]) * xCoef[c]) * gain[c];
+  }
+}
+
+void gradRowsAvx2(const float* dy, const float* relu, const float* x, float* dx, int64_t rows, int64_t C,
+                  const float* mean, const float* meanGrad, const float* xCoef, const float* gain) {
+  if (relu != nullptr) gradRowsAvx2Of<true>(dy, relu, x, dx, rows, C, mean, meanGrad, xCoef, gain);
+  else gradRowsAvx2Of<false>(dy, relu, x, dx, rows, C, mean, meanGrad, xCoef, gain);
+}
+
+// y at elements i .. i + 8; max(0, v) returns v when v is NaN, as v < 0 ? 0 : v does.
+template <bool kResidual, bool kRelu>
+CR_BN_AVX2 inline __m256 y8(const float* x, const float* residual, int64_t i, __m256 mean, __m256 scale, __m256 shift) {
+  __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), mean), scale), shift);
+  if constexpr (kResidual) v = _mm256_add_ps(v, _mm256_loadu_ps(residual + i));
+  if constexpr (kRelu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+  return v;
+}
+
+template <bool kResidual, bool kRelu>
+CR_BN_AVX2 void normaliseRunAvx2Of(const float* x, const float* residual, float* y, int64_t len, float mean,
+                                   float scale, float shift) {
+  const __m256 mu = _mm256_set1_ps(mean), sc = _mm256_set1_ps(scale), sh = _mm256_set1_ps(shift);
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8) _mm256_storeu_ps(y + i, y8<kResidual, kRelu>(x, residual, i, mu, sc, sh));
+  for (; i < len; ++i) y[i] = normaliseOne(x[i], residual, i, mean, scale, shift, kRelu);
+}
+
+template <bool kResidual, bool kRelu>
+CR_BN_AVX2 void normaliseRowsAvx2Of(const float* x, const float* residual, float* y, int64_t rows, int64_t C,
+                                    const float* mean, const float* scale, const float* shift) {
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t start = row * C;
+    int64_t c = 0;
+    for (; c + 8 <= C; c += 8)
+      _mm256_storeu_ps(y + start + c, y8<kResidual, kRelu>(x, residual, start + c, _mm256_loadu_ps(mean + c),
+                                                           _mm256_loadu_ps(scale + c), _mm256_loadu_ps(shift + c)));
+    for (; c < C; ++c) y[start + c] = normaliseOne(x[start + c], residual, start + c, mean[c], scale[c], shift[c], kRelu);
+  }
+}
+
+void normaliseRunAvx2(const float* x, const float* residual, float* y, int64_t len, float mean, float scale,
+                      float shift, bool relu) {
+  if (residual != nullptr && relu) normaliseRunAvx2Of<true, true>(x, residual, y, len, mean, scale, shift);
+  else if (residual != nullptr) normaliseRunAvx2Of<true, false>(x, residual, y, len, mean, scale, shift);
+  else if (relu) normaliseRunAvx2Of<false, true>(x, residual, y, len, mean, scale, shift);
+  else normaliseRunAvx2Of<false, false>(x, residual, y, len, mean, scale, shift);
+}
+
+void normaliseRowsAvx2(const float* x, const float* residual, float* y, int64_t rows, int64_t C, const float* mean,
+                       const float* scale, const float* shift, bool relu) {
+  if (residual != nullptr && relu) normaliseRowsAvx2Of<true, true>(x, residual, y, rows, C, mean, scale, shift);
+  else if (residual != nullptr) normaliseRowsAvx2Of<true, false>(x, residual, y, rows, C, mean, scale, shift);
+  else if (relu) normaliseRowsAvx2Of<false, true>(x, residual, y, rows, C, mean, scale, shift);
+  else normaliseRowsAvx2Of<false, false>(x, residual, y, rows, C, mean, scale, shift);
+}
+
+// -------------------------------------------------------------------------------------------- AVX-512
+// Full vectors use plain loads and stores; only the tails use masks (a masked store is slow on some
+// CPUs).
+
+// The first n of 8 (double lanes, or floats of a ymm) or of 16 (floats of a zmm).
+inline __mmask8 first8(int64_t n) { return static_cast<__mmask8>((1u << n) - 1); }
+inline __mmask16 first16(int64_t n) { return static_cast<__mmask16>((1u << n) - 1); }
+
+// g at elements i .. i + 8, or at those of mask m from i (+0 outside it).
+template <bool kRelu>
+CR_BN_AVX512 inline __m256 grad8x(const float* dy, const float* relu, int64_t i) {
+  const __m256 g = _mm256_loadu_ps(dy + i);
+  if constexpr (kRelu) return _mm256_maskz_mov_ps(_mm256_cmp_ps_mask(_mm256_loadu_ps(relu + i), _mm256_setzero_ps(), _CMP_GT_OQ), g);
+  return g;
+}
+template <bool kRelu>
+CR_BN_AVX512 inline __m256 grad8m(const float* dy, const float* relu, int64_t i, __mmask8 m) {
+  const __m256 g = _mm256_maskz_loadu_ps(m, dy + i);
+  if constexpr (kRelu)
+    return _mm256_maskz_mov_ps(_mm256_mask_cmp_ps_mask(m, _mm256_maskz_loadu_ps(m, relu + i), _mm256_setzero_ps(), _CMP_GT_OQ), g);
+  return g;
+}
+// The same at 16 elements.
+template <bool kRelu>
+CR_BN_AVX512 inline __m512 grad16(const float* dy, const float* relu, int64_t i) {
+  const __m512 g = _mm512_loadu_ps(dy + i);
+  if constexpr (kRelu) return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_loadu_ps(relu + i), _mm512_setzero_ps(), _CMP_GT_OQ), g);
+  return g;
+}
+template <bool kRelu>
+CR_BN_AVX512 inline __m512 grad16m(const float* dy, const float* relu, int64_t i, __mmask16 m) {
+  const __m512 g = _mm512_maskz_loadu_ps(m, dy + i);
+  if constexpr (kRelu)
+    return _mm512_maskz_mov_ps(_mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, relu + i), _mm512_setzero_ps(), _CMP_GT_OQ), g);
+  return g;
+}
+
+CR_BN_AVX512 void runStatsAvx512(const float* __restrict x, int64_t len, double shift, double* __restrict s0,
+                                 double* __restrict s1) {
+  __m512d a0 = _mm512_loadu_pd(s0), a1 = _mm512_loadu_pd(s1);
+  const __m512d sh = _mm512_set1_pd(shift);
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    const __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), sh);
+    a0 = _mm512_add_pd(a0, d);
+    a1 = _mm512_add_pd(a1, _mm512_mul_pd(d, d));
+  }
+  _mm512_storeu_pd(s0, a0);
+  _mm512_storeu_pd(s1, a1);
+  for (; i < len; ++i) {
+    const double d = static_cast<double>(x[i]) - shift;
+    s0[0] += d;
+    s1[0] += d * d;
+  }
+}
+
+// Channels c .. c + 8 of one row (x at the row), or those of mask m.
+CR_BN_AVX512 inline void rowStats8(const float* xs, int64_t c, const double* shift, double* p0, double* p1) {
+  const __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(xs + c)), _mm512_loadu_pd(shift + c));
+  _mm512_storeu_pd(p0 + c, _mm512_add_pd(_mm512_loadu_pd(p0 + c), d));
+  _mm512_storeu_pd(p1 + c, _mm512_add_pd(_mm512_loadu_pd(p1 + c), _mm512_mul_pd(d, d)));
+}
+CR_BN_AVX512 inline void rowStats8m(const float* xs, int64_t c, __mmask8 m, const double* shift, double* p0,
+                                    double* p1) {
+  const __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, xs + c)), _mm512_maskz_loadu_pd(m, shift + c));
+  _mm512_mask_storeu_pd(p0 + c, m, _mm512_add_pd(_mm512_maskz_loadu_pd(m, p0 + c), d));
+  _mm512_mask_storeu_pd(p1 + c, m, _mm512_add_pd(_mm512_maskz_loadu_pd(m, p1 + c), _mm512_mul_pd(d, d)));
+}
+
+// Rows in order, as the portable set; the sums stay in p0 / p1, which a row of C doubles keeps in the L1 cache.
+CR_BN_AVX512 void rowStatsAvx512(const float* __restrict x, int64_t rows, int64_t C, const double* __restrict shift,
+                                 double* __restrict p0, double* __restrict p1) {
+  const int64_t full = C - C % 8;
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* xs = x + row * C;
+    for (int64_t c = 0; c < full; c += 8) rowStats8(xs, c, shift, p0, p1);
+    if (full < C) rowStats8m(xs, full, first8(C - full), shift, p0, p1);
+  }
+}
+
+template <bool kRelu, bool kStore>
+CR_BN_AVX512 void runSumsAvx512Of(const float* __restrict dy, const float* __restrict relu, const float* __restrict x,
+                                  float* __restrict store, int64_t len, double mean, double* __restrict s0,
+                                  double* __restrict s1) {
+  __m512d a0 = _mm512_loadu_pd(s0), a1 = _mm512_loadu_pd(s1);
+  const __m512d mu = _mm512_set1_pd(mean);
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    const __m256 g = grad8x<kRelu>(dy, relu, i);
+    if constexpr (kStore) _mm256_storeu_ps(store + i, g);
+    const __m512d gd = _mm512_cvtps_pd(g);
+    a0 = _mm512_add_pd(a0, gd);
+    a1 = _mm512_add_pd(a1, _mm512_mul_pd(gd, _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), mu)));
+  }
+  _mm512_storeu_pd(s0, a0);
+  _mm512_storeu_pd(s1, a1);
+  for (; i < len; ++i) {
+    const float g = gradOne(dy, relu, i);
+    if constexpr (kStore) store[i] = g;
+    s0[0] += static_cast<double>(g);
+    s1[0] += static_cast<double>(g) * (static_cast<double>(x[i]) - mean);
+  }
+}
+
+void runSumsAvx512(const float* dy, const float* relu, const float* x, float* store, int64_t len, double mean,
+                   double* s0, double* s1) {
+  if (relu == nullptr) runSumsAvx512Of<false, false>(dy, relu, x, store, len, mean, s0, s1);
+  else if (store == nullptr) runSumsAvx512Of<true, false>(dy, relu, x, store, len, mean, s0, s1);
+  else runSumsAvx512Of<true, true>(dy, relu, x, store, len, mean, s0, s1);
+}
+
+// The backward sums of channels c .. c + 8 at element at (channel c), g given.
+CR_BN_AVX512 inline void addSums8(__m256 g, const float* x, int64_t at, int64_t c, const double* mean, double* p0,
+                                  double* p1) {
+  const __m512d gd = _mm512_cvtps_pd(g);
+  const __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + at)), _mm512_loadu_pd(mean + c));
+  _mm512_storeu_pd(p0 + c, _mm512_add_pd(_mm512_loadu_pd(p0 + c), gd));
+  _mm512_storeu_pd(p1 + c, _mm512_add_pd(_mm512_loadu_pd(p1 + c), _mm512_mul_pd(gd, d)));
+}
+CR_BN_AVX512 inline void addSums8m(__m256 g, const float* x, int64_t at, int64_t c, __mmask8 m, const double* mean,
+                                   double* p0, double* p1) {
+  const __m512d gd = _mm512_cvtps_pd(g);
+  const __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + at)), _mm512_maskz_loadu_pd(m, mean + c));
+  _mm512_mask_storeu_pd(p0 + c, m, _mm512_add_pd(_mm512_maskz_loadu_pd(m, p0 + c), gd));
+  _mm512_mask_storeu_pd(p1 + c, m, _mm512_add_pd(_mm512_maskz_loadu_pd(m, p1 + c), _mm512_mul_pd(gd, d)));
+}
+
+template <bool kRelu, bool kStore>
+CR_BN_AVX512 void rowSumsAvx512Of(const float* __restrict dy, const float* __restrict relu, const float* __restrict x,
+                                  float* __restrict store, int64_t rows, int64_t C, const double* __restrict mean,
+                                  double* __restrict p0, double* __restrict p1) {
+  const int64_t full = C - C % 8;
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t start = row * C;
+    for (int64_t c = 0; c < full; c += 8) {
+      const __m256 g = grad8x<kRelu>(dy, relu, start + c);
+      if constexpr (kStore) _mm256_storeu_ps(store + start + c, g);
+      addSums8(g, x, start + c, c, mean, p0, p1);
+    }
+    if (full < C) {
+      const __mmask8 m = first8(C - full);
+      const __m256 g = grad8m<kRelu>(dy, relu, start + full, m);
+      if constexpr (kStore) _mm256_mask_storeu_ps(store + start + full, m, g);
+      addSums8m(g, x, start + full, full, m, mean, p0, p1);
+    }
+  }
+}
+
+void rowSumsAvx512(const float* dy, const float* relu, const float* x, float* store, int64_t rows, int64_t C,
+                   const double* mean, double* p0, double* p1) {
+  if (relu == nullptr) rowSumsAvx512Of<false, false>(dy, relu, x, store, rows, C, mean, p0, p1);
+  else if (store == nullptr) rowSumsAvx512Of<true, false>(dy, relu, x, store, rows, C, mean, p0, p1);
+  else rowSumsAvx512Of<true, true>(dy, relu, x, store, rows, C, mean, p0, p1);
+}
+
+// dx from g and x with per-channel constants in registers.
+CR_BN_AVX512 inline __m512 dxOf(__m512 g, __m512 x, __m512 mean, __m512 meanGrad, __m512 xCoef, __m512 gain) {
+  const __m512 centred = _mm512_mul_ps(_mm512_sub_ps(x, mean), xCoef);
+  return _mm512_mul_ps(_mm512_sub_ps(_mm512_sub_ps(g, meanGrad), centred), gain);
+}
+
+template <bool kRelu>
+CR_BN_AVX512 void gradRunAvx512Of(const float* dy, const float* relu, const float* x, float* dx, int64_t len,
+                                  float mean, float meanGrad, float xCoef, float gain) {
+  const __m512 mu = _mm512_set1_ps(mean), mg = _mm512_set1_ps(meanGrad), xc = _mm512_set1_ps(xCoef),
+               ga = _mm512_set1_ps(gain);
+  int64_t i = 0;
+  for (; i + 16 <= len; i += 16)
+    _mm512_storeu_ps(dx + i, dxOf(grad16<kRelu>(dy, relu, i), _mm512_loadu_ps(x + i), mu, mg, xc, ga));
+  if (i < len) {
+    const __mmask16 m = first16(len - i);
+    _mm512_mask_storeu_ps(dx + i, m, dxOf(grad16m<kRelu>(dy, relu, i, m), _mm512_maskz_loadu_ps(m, x + i), mu, mg, xc, ga));
+  }
+}
+
+void gradRunAvx512(const float* dy, const float* relu, const float* x, float* dx, int64_t len, float mean,
+                   float meanGrad, float xCoef, float gain) {
+  if (relu != nullptr) gradRunAvx512Of<true>(dy, relu, x, dx, len, mean, meanGrad, xCoef, gain);
+  else gradRunAvx512Of<false>(dy, relu, x, dx, len, mean, meanGrad, xCoef, gain);
+}
+
+template <bool kRelu>
+CR_BN_AVX512 void gradRowsAvx512Of(const float* dy, const float* relu, const float* x, float* dx, int64_t rows,
+                                   int64_t C, const float* mean, const float* meanGrad, const float* xCoef,
+                                   const float* gain) {
+  const int64_t full = C - C % 16;
+  const __mmask16 m = first16(C - full);
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t start = row * C;
+    for (int64_t c = 0; c < full; c += 16)
+      _mm512_storeu_ps(dx + start + c, dxOf(grad16<kRelu>(dy, relu, start + c), _mm512_loadu_ps(x + start + c),
+                                            _mm512_loadu_ps(mean + c), _mm512_loadu_ps(meanGrad + c),
+                                            _mm512_loadu_ps(xCoef + c), _mm512_loadu_ps(gain + c)));
+    if (full < C)
+      _mm512_mask_storeu_ps(dx + start + full, m,
+                            dxOf(grad16m<kRelu>(dy, relu, start + full, m), _mm512_maskz_loadu_ps(m, x + start + full),
+                                 _mm512_maskz_loadu_ps(m, mean + full), _mm512_maskz_loadu_ps(m, meanGrad + full),
+                                 _mm512_maskz_loadu_ps(m, xCoef + full), _mm512_maskz_loadu_ps(m, gain + full)));
+  }
+}
+
+void gradRowsAvx512(const float* dy, const float* relu, const float* x, float* dx, int64_t rows, int64_t C,
+                    const float* mean, const float* meanGrad, const float* xCoef, const float* gain) {
+  if (relu != nullptr) gradRowsAvx512Of<true>(dy, relu, x, dx, rows, C, mean, meanGrad, xCoef, gain);
+  else gradRowsAvx512Of<false>(dy, relu, x, dx, rows, C, mean, meanGrad, xCoef, gain);
+}
+
+// y from x (and the residual r) with per-channel constants in registers; max(0, v) returns v when v is
+// NaN, as v < 0 ? 0 : v does.
+template <bool kResidual, bool kRelu>
+CR_BN_AVX512 inline __m512 yOf(__m512 x, __m512 r, __m512 mean, __m512 scale, __m512 shift) {
+  __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(x, mean), scale), shift);
+  if constexpr (kResidual) v = _mm512_add_ps(v, r);
+  if constexpr (kRelu) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+  return v;
+}
+
+template <bool kResidual, bool kRelu>
+CR_BN_AVX512 void normaliseRunAvx512Of(const float* x, const float* residual, float* y, int64_t len, float mean,
+                                       float scale, float shift) {
+  const __m512 mu = _mm512_set1_ps(mean), sc = _mm512_set1_ps(scale), sh = _mm512_set1_ps(shift);
+  const __m512 zero = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= len; i += 16)
+    _mm512_storeu_ps(y + i, yOf<kResidual, kRelu>(_mm512_loadu_ps(x + i), kResidual ? _mm512_loadu_ps(residual + i) : zero,
+                                                  mu, sc, sh));
+  if (i < len) {
+    const __mmask16 m = first16(len - i);
+    _mm512_mask_storeu_ps(y + i, m, yOf<kResidual, kRelu>(_mm512_maskz_loadu_ps(m, x + i),
+                                                          kResidual ? _mm512_maskz_loadu_ps(m, residual + i) : zero, mu, sc, sh));
+  }
+}
+
+template <bool kResidual, bool kRelu>
+CR_BN_AVX512 void normaliseRowsAvx512Of(const float* x, const float* residual, float* y, int64_t rows, int64_t C,
+                                        const float* mean, const float* scale, const float* shift) {
+  const int64_t full = C - C % 16;
+  const __mmask16 m = first16(C - full);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t start = row * C;
+    for (int64_t c = 0; c < full; c += 16)
+      _mm512_storeu_ps(y + start + c,
+                       yOf<kResidual, kRelu>(_mm512_loadu_ps(x + start + c),
+                                             kResidual ? _mm512_loadu_ps(residual + start + c) : zero,
+                                             _mm512_loadu_ps(mean + c), _mm512_loadu_ps(scale + c), _mm512_loadu_ps(shift + c)));
+    if (full < C)
+      _mm512_mask_storeu_ps(y + start + full, m,
+                            yOf<kResidual, kRelu>(_mm512_maskz_loadu_ps(m, x + start + full),
+                                                  kResidual ? _mm512_maskz_loadu_ps(m, residual + start + full) : zero,
+                                                  _mm512_maskz_loadu_ps(m, mean + full), _mm512_maskz_loadu_ps(m, scale + full),
+                                                  _mm512_maskz_loadu_ps(m, shift + full)));
+  }
+}
+
+void normaliseRunAvx512(const float* x, const float* residual, float* y, int64_t len, float mean, float scale,
+                        float shift, bool relu) {
+  if (residual != nullptr && relu) normaliseRunAvx512Of<true, true>(x, residual, y, len, mean, scale, shift);
+  else if (residual != nullptr) normaliseRunAvx512Of<true, false>(x, residual, y, len, mean, scale, shift);
+  else if (relu) normaliseRunAvx512Of<false, true>(x, residual, y, len, mean, scale, shift);
+  else normaliseRunAvx512Of<false, false>(x, residual, y, len, mean, scale, shift);
+}
+
+void normaliseRowsAvx512(const float* x, const float* residual, float* y, int64_t rows, int64_t C, const float* mean,
+                         const float* scale, const float* shift, bool relu) {
+  if (residual != nullptr && relu) normaliseRowsAvx512Of<true, true>(x, residual, y, rows, C, mean, scale, shift);
+  else if (residual != nullptr) normaliseRowsAvx512Of<true, false>(x, residual, y, rows, C, mean, scale, shift);
+  else if (relu) normaliseRowsAvx512Of<false, true>(x, residual, y, rows, C, mean, scale, shift);
+  else normaliseRowsAvx512Of<false, false>(x, residual, y, rows, C, mean, scale, shift);
+}
+
+}  // namespace
+
+const BatchNormKernels& batchNormKernelsAvx2() {
+  static const BatchNormKernels kernels{runStatsAvx2, rowStatsAvx2,     runSumsAvx2,      rowSumsAvx2,
+                                        gradRunAvx2,  gradRowsAvx2,     normaliseRunAvx2, normaliseRowsAvx2};
+  return kernels;
+}
+
+const BatchNormKernels& batchNormKernelsAvx512() {
+  static const BatchNormKernels kernels{runStatsAvx512, rowStatsAvx512,     runSumsAvx512,      rowSumsAvx512,
+                                        gradRunAvx512,  gradRowsAvx512,     normaliseRunAvx512, normaliseRowsAvx512};
+  return kernels;
+}
+
+}  // namespace cr
+
+#endif  // __x86_64__
