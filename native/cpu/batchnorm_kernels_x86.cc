@@ -275,7 +275,7 @@ inline __mmask16 first16(int64_t n) { return static_cast<__mmask16>((1u << n) - 
 template <bool kRelu>
 CR_BN_AVX512 inline __m256 grad8x(const float* dy, const float* relu, int64_t i) {
   const __m256 g = _mm256_loadu_ps(dy + i);
-  if constexpr (kRelu) return _mm256_maskz_mov_ps(_mm256_cmp_ps_mask(_mm256_loadu_ps(relu + i), _mm256_setzero_ps(), _CMP_GT_OQ), g);
+  if constexpr (kRelu) return _mm256_and_ps(g, _mm256_cmp_ps(_mm256_loadu_ps(relu + i), _mm256_setzero_ps(), _CMP_GT_OQ));
   return g;
 }
 template <bool kRelu>
@@ -289,7 +289,8 @@ CR_BN_AVX512 inline __m256 grad8m(const float* dy, const float* relu, int64_t i,
 template <bool kRelu>
 CR_BN_AVX512 inline __m512 grad16(const float* dy, const float* relu, int64_t i) {
   const __m512 g = _mm512_loadu_ps(dy + i);
-  if constexpr (kRelu) return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_loadu_ps(relu + i), _mm512_setzero_ps(), _CMP_GT_OQ), g);
+  if constexpr (kRelu)
+    return _mm512_and_ps(g, _mm512_castsi512_ps(_mm512_movm_epi32(_mm512_cmp_ps_mask(_mm512_loadu_ps(relu + i), _mm512_setzero_ps(), _CMP_GT_OQ))));
   return g;
 }
 template <bool kRelu>
