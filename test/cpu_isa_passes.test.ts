@@ -77,3 +77,31 @@ describe.skipIf(otherIsas.length === 0)('batch-norm passes: each ISA gives the p
     rn.scope(() => [x, residual, g, runMean, runVar, ...(w ? [w, b!] : [])].forEach((t) => t.dispose()));
   });
 });
+
+// With planes (NCHW) and a few channels per thread, the statistics and their use (forward), and the
+// backward's sums and dx, run channel by channel; otherwise pass by pass. Three channels take the
+// first way on one thread and the second on two: the same bits either way.
+const cores = rn.setNumThreads(1 << 16);
+describe.skipIf(cores < 2)('batch-norm passes: channel by channel or pass by pass, the same bits', () => {
+  afterAll(() => rn.setNumThreads(cores));
+  it.each(ops)('%s, training, (4, 3, 9, 7) contiguous', (op) => {
+    rn.manualSeed(3);
+    const [x, residual, g] = [rn.randn([4, 3, 9, 7]), rn.randn([4, 3, 9, 7]), rn.randn([4, 3, 9, 7])];
+    const [w, b] = [rn.randn([3]), rn.randn([3])];
+    const run = (threads: number) => {
+      rn.setNumThreads(threads);
+      return rn.scope(() => {
+        const [xs, rs, ws, bs] = [x, residual, w, b].map((t) => t.detach());
+        [xs, rs, ws, bs].forEach((t) => (t!.requiresGrad = true));
+        const [rm, rv] = [rn.zeros([3]), rn.ones([3])];
+        const y = op === 'bnAddRelu' ? rn.bnAddRelu(xs!, rs!, rm, rv, ws, bs, { training: true })
+          : op === 'bnRelu' ? rn.bnRelu(xs!, rm, rv, ws, bs, { training: true })
+            : rn.batchNorm2d(xs!, rm, rv, ws, bs, { training: true });
+        y.backward(g);
+        return [y, rm, rv, xs!.grad!, ws!.grad!, bs!.grad!, ...(op === 'bnAddRelu' ? [rs!.grad!] : [])].map(arr);
+      });
+    };
+    expect(run(2)).toEqual(run(1));
+    rn.scope(() => [x, residual, g, w, b].forEach((t) => t.dispose()));
+  });
+});

@@ -39,6 +39,19 @@ ChannelLayout layoutOf(const Tensor& x) {
 // The summation order depends only on the layout, never on the thread count.
 constexpr int kLanes = 8;  // the partial sums of a run (batchnorm_kernels.h)
 
+// The pair of sums of channel c when the layout has planes (inner > 1), as pairSums makes them.
+template <typename PlaneRun>
+std::array<double, 2> channelSums(const ChannelLayout& L, int64_t c, const PlaneRun& planeRun) {
+  double s0[kLanes] = {}, s1[kLanes] = {};
+  for (int64_t o = 0; o < L.outer; ++o) planeRun(c, (o * L.channels + c) * L.inner, L.inner, s0, s1);
+  std::array<double, 2> sums{};
+  for (int lane = 0; lane < kLanes; ++lane) {
+    sums[0] += s0[lane];
+    sums[1] += s1[lane];
+  }
+  return sums;
+}
+
 template <typename PlaneRun, typename RowRun>
 std::vector<std::array<double, 2>> pairSums(const ChannelLayout& L, const PlaneRun& planeRun, const RowRun& rowRun) {
   const int64_t C = L.channels;
@@ -46,14 +59,7 @@ std::vector<std::array<double, 2>> pairSums(const ChannelLayout& L, const PlaneR
   if (L.inner > 1) {
     parallelFor(0, C, std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, L.perChannel())),
                 [&](int64_t cBegin, int64_t cEnd) {
-                  for (int64_t c = cBegin; c < cEnd; ++c) {
-                    double s0[kLanes] = {}, s1[kLanes] = {};
-                    for (int64_t o = 0; o < L.outer; ++o) planeRun(c, (o * C + c) * L.inner, L.inner, s0, s1);
-                    for (int lane = 0; lane < kLanes; ++lane) {
-                      sums[c][0] += s0[lane];
-                      sums[c][1] += s1[lane];
-                    }
-                  }
+                  for (int64_t c = cBegin; c < cEnd; ++c) sums[c] = channelSums(L, c, planeRun);
                 });
     return sums;
   }
@@ -93,63 +99,91 @@ void forEachPart(const ChannelLayout& L, const Run& run, const Rows& rows) {
 // The same tensor when it already has x's layout, otherwise a copy in x's memory format.
 Tensor inFormatOf(const Tensor& t, const Tensor& x) { return t.format == x.format ? t : toFormat(t, x.format); }
 
+// Whether the passes over a layout with planes run channel by channel (in parallel over channels): a
+// pass that reads a channel's planes right after another one did then finds them in the cache (the
+// second pass walks the planes backwards, the most recently read first). It needs a few channels per
+// thread to keep the threads busy.
+bool channelByChannel(const ChannelLayout& L) { return L.inner > 1 && L.channels >= 2 * numThreads(); }
+
 // Per-channel affine map y = (x - mean) * scale + shift, from the statistics and the optional weight / bias.
 struct Normalisation {
   Tensor saveMean, saveInvStd;            // (C): what the backward pass needs
   std::vector<float> mean, scale, shift;  // (C)
 };
 
-Normalisation normalisation(const char* op, const Tensor& x, const Tensor* weight, const Tensor* bias,
-                            Tensor* runningMean, Tensor* runningVar, bool training, double momentum, double eps) {
+// y = (x - mean) * scale + shift (+ residual) (then ReLU) over one plane of channel c (at start) or rows.
+void normalisePlane(const BatchNormKernels& k, const ChannelLayout& L, const float* x, const float* residual,
+                    const Normalisation& norm, bool relu, int64_t c, int64_t start, float* y) {
+  k.normaliseRun(x + start, residual != nullptr ? residual + start : nullptr, y + start, L.inner, norm.mean[c],
+                 norm.scale[c], norm.shift[c], relu);
+}
+
+// y = batchNorm(x) (+ residual) (then ReLU), residual (when given) and y in x's format. Training: one pass
+// for the statistics (per channel, sums of d = x - shift and d^2 with shift = the channel's first
+// value), which also updates the running statistics, and one that normalises; channel by channel
+// where channelByChannel says so.
+BatchNormResult normaliseForward(const char* op, const Tensor& x, const float* residual, const Tensor* weight,
+                                 const Tensor* bias, Tensor* runningMean, Tensor* runningVar, bool training,
+                                 double momentum, double eps, bool relu) {
   checkBatchNormForward(op, Device::CPU, x, weight, bias, runningMean, runningVar, training, momentum, eps);
   const ChannelLayout L = layoutOf(x);
   const int64_t C = L.channels, n = L.perChannel();
+  const BatchNormKernels& k = batchNormKernels();
+  const float* xData = x.f32();
+  Tensor y = empty(x.shape, DType::Float32, x.format);
+  float* yData = y.f32();
+  Normalisation norm{empty({C}), empty({C}), std::vector<float>(C), std::vector<float>(C), std::vector<float>(C)};
 
-  std::vector<double> mean(static_cast<size_t>(C)), var(static_cast<size_t>(C));  // (C)
-  if (training) {
-    // One pass: per channel, sums of d = x - shift and d^2 with shift = the channel's first value.
-    const float* xData = x.f32();
-    std::vector<double> shift(static_cast<size_t>(C));  // (C)
-    for (int64_t c = 0; c < C; ++c) shift[c] = xData[c * L.inner];
-    const BatchNormKernels& k = batchNormKernels();
-    const auto sums = pairSums(
-        L,
-        [&](int64_t c, int64_t start, int64_t len, double* s0, double* s1) {
-          k.runStats(xData + start, len, shift[c], s0, s1);
-        },
-        [&](int64_t rowBegin, int64_t rowEnd, double* p0, double* p1) {
-          k.rowStats(xData + rowBegin * C, rowEnd - rowBegin, C, shift.data(), p0, p1);
-        });
-    for (int64_t c = 0; c < C; ++c) {
-      const double meanD = sums[c][0] / static_cast<double>(n);
-      mean[c] = shift[c] + meanD;
-      var[c] = std::max(0.0, sums[c][1] / static_cast<double>(n) - meanD * meanD);
-    }
-    if (runningMean != nullptr) {
+  // Channel c's normalisation from its mean and biased variance; in training the running statistics too.
+  const auto finish = [&](int64_t c, double mean, double var) {
+    if (training && runningMean != nullptr) {
       float* runMean = runningMean->f32();
       float* runVar = runningVar->f32();
       const double unbias = static_cast<double>(n) / static_cast<double>(n - 1);
-      for (int64_t c = 0; c < C; ++c) {
-        runMean[c] = static_cast<float>((1 - momentum) * runMean[c] + momentum * mean[c]);
-        runVar[c] = static_cast<float>((1 - momentum) * runVar[c] + momentum * var[c] * unbias);
-      }
+      runMean[c] = static_cast<float>((1 - momentum) * runMean[c] + momentum * mean);
+      runVar[c] = static_cast<float>((1 - momentum) * runVar[c] + momentum * var * unbias);
     }
-  } else {
-    for (int64_t c = 0; c < C; ++c) {
-      mean[c] = runningMean->f32()[c];
-      var[c] = runningVar->f32()[c];
-    }
-  }
-
-  Normalisation norm{empty({C}), empty({C}), std::vector<float>(C), std::vector<float>(C), std::vector<float>(C)};
-  for (int64_t c = 0; c < C; ++c) {
-    const double invStd = 1.0 / std::sqrt(var[c] + eps);
-    norm.saveMean.f32()[c] = norm.mean[c] = static_cast<float>(mean[c]);
+    const double invStd = 1.0 / std::sqrt(var + eps);
+    norm.saveMean.f32()[c] = norm.mean[c] = static_cast<float>(mean);
     norm.saveInvStd.f32()[c] = static_cast<float>(invStd);
     norm.scale[c] = static_cast<float>(invStd * (weight != nullptr ? weight->f32()[c] : 1.0f));
     norm.shift[c] = bias != nullptr ? bias->f32()[c] : 0.0f;
+  };
+  if (!training) {
+    for (int64_t c = 0; c < C; ++c) finish(c, runningMean->f32()[c], runningVar->f32()[c]);
+  } else {
+    std::vector<double> shift(static_cast<size_t>(C));  // (C)
+    for (int64_t c = 0; c < C; ++c) shift[c] = xData[c * L.inner];
+    const auto finishFromSums = [&](int64_t c, const std::array<double, 2>& sums) {
+      const double meanD = sums[0] / static_cast<double>(n);
+      finish(c, shift[c] + meanD, std::max(0.0, sums[1] / static_cast<double>(n) - meanD * meanD));
+    };
+    const auto planeStats = [&](int64_t c, int64_t start, int64_t len, double* s0, double* s1) {
+      k.runStats(xData + start, len, shift[c], s0, s1);
+    };
+    if (channelByChannel(L)) {
+      parallelFor(0, C, 1, [&](int64_t cBegin, int64_t cEnd) {
+        for (int64_t c = cBegin; c < cEnd; ++c) {
+          finishFromSums(c, channelSums(L, c, planeStats));
+          for (int64_t o = L.outer - 1; o >= 0; --o)
+            normalisePlane(k, L, xData, residual, norm, relu, c, (o * C + c) * L.inner, yData);
+        }
+      });
+      return {y, norm.saveMean, norm.saveInvStd};
+    }
+    const auto sums = pairSums(L, planeStats, [&](int64_t rowBegin, int64_t rowEnd, double* p0, double* p1) {
+      k.rowStats(xData + rowBegin * C, rowEnd - rowBegin, C, shift.data(), p0, p1);
+    });
+    for (int64_t c = 0; c < C; ++c) finishFromSums(c, sums[c]);
   }
-  return norm;
+  forEachPart(
+      L, [&](int64_t c, int64_t start) { normalisePlane(k, L, xData, residual, norm, relu, c, start, yData); },
+      [&](int64_t rowBegin, int64_t rowEnd) {
+        const int64_t start = rowBegin * C;
+        k.normaliseRows(xData + start, residual != nullptr ? residual + start : nullptr, yData + start,
+                        rowEnd - rowBegin, C, norm.mean.data(), norm.scale.data(), norm.shift.data(), relu);
+      });
+  return {y, norm.saveMean, norm.saveInvStd};
 }
 
 struct NormGrads { Tensor dx, dweight, dbias; };
@@ -183,48 +217,10 @@ std::vector<std::array<double, 2>> gradSums(const GradSource& src, const Tensor&
       });
 }
 
-// dx = (g - meanGrad - (x - mean) * xCoef) * gain, per-channel constants (C).
-void applyInputGrad(const GradSource& src, const Tensor& x, const float* mean, const float* meanGrad,
-                    const float* xCoef, const float* gain, float* dx) {
-  const ChannelLayout L = layoutOf(x);
-  const int64_t C = L.channels;
-  const float* xData = x.f32();
-  const BatchNormKernels& k = batchNormKernels();
-  forEachPart(
-      L,
-      [&](int64_t c, int64_t start) {
-        k.gradRun(src.dy + start, src.relu != nullptr ? src.relu + start : nullptr, xData + start, dx + start,
-                  L.inner, mean[c], meanGrad[c], xCoef[c], gain[c]);
-      },
-      [&](int64_t rowBegin, int64_t rowEnd) {
-        const int64_t start = rowBegin * C;
-        k.gradRows(src.dy + start, src.relu != nullptr ? src.relu + start : nullptr, xData + start, dx + start,
-                   rowEnd - rowBegin, C, mean, meanGrad, xCoef, gain);
-      });
-}
-
-// y = (x - mean) * scale + shift (+ residual) (then ReLU), residual (when given) and y in x's format.
-void applyNormalisation(const Tensor& x, const float* residual, const Normalisation& norm, bool relu, float* y) {
-  const ChannelLayout L = layoutOf(x);
-  const int64_t C = L.channels;
-  const float* xData = x.f32();
-  const BatchNormKernels& k = batchNormKernels();
-  forEachPart(
-      L,
-      [&](int64_t c, int64_t start) {
-        k.normaliseRun(xData + start, residual != nullptr ? residual + start : nullptr, y + start, L.inner,
-                       norm.mean[c], norm.scale[c], norm.shift[c], relu);
-      },
-      [&](int64_t rowBegin, int64_t rowEnd) {
-        const int64_t start = rowBegin * C;
-        k.normaliseRows(xData + start, residual != nullptr ? residual + start : nullptr, y + start, rowEnd - rowBegin,
-                        C, norm.mean.data(), norm.scale.data(), norm.shift.data(), relu);
-      });
-}
-
 // Backward of y = (x - mean) * invStd * weight + bias with dL/dy read from src; x, saveMean and saveInvStd
 // must already be checked. One reduction pass (when dweight, dbias or a training dx is wanted) and one
-// pass for dx; src.masked, when set, is filled during the first pass that runs (or a pass of its own).
+// pass for dx, channel by channel where channelByChannel says so; src.masked, when set, is filled during
+// the first pass that runs (or a pass of its own).
 NormGrads normBackward(const Tensor& x, const Tensor* weight, const Tensor& saveMean, const Tensor& saveInvStd,
                        bool training, bool needDx, bool needDweight, bool needDbias, GradSource src) {
   const ChannelLayout L = layoutOf(x);
@@ -233,10 +229,49 @@ NormGrads normBackward(const Tensor& x, const Tensor* weight, const Tensor& save
   const float* mean = saveMean.f32();
   const float* invStd = saveInvStd.f32();
   needDweight = needDweight && weight != nullptr;
+  const bool needSums = needDweight || needDbias || (needDx && training);
 
-  // sums[c] = {sum of dL/dy, sum of dL/dy * (x - mean)} over channel c.
-  std::vector<std::array<double, 2>> sums;
-  if (needDweight || needDbias || (needDx && training)) {
+  NormGrads grads;
+  if (needDweight) grads.dweight = empty({C});
+  if (needDbias) grads.dbias = empty({C});
+  if (needDx) grads.dx = empty(x.shape, DType::Float32, x.format);
+  // dx = (g - meanGrad - (x - mean) * xCoef) * gain; in eval mode meanGrad and xCoef are zero.
+  std::vector<float> gain(C), meanGrad(C, 0.0f), xCoef(C, 0.0f);  // (C)
+  // Channel c's gradients of weight and bias and dx's constants, from sums = {sum of g, sum of g * (x - mean)}.
+  const auto finish = [&](int64_t c, const std::array<double, 2>& sums) {
+    if (needDweight) grads.dweight.f32()[c] = static_cast<float>(sums[1] * invStd[c]);
+    if (needDbias) grads.dbias.f32()[c] = static_cast<float>(sums[0]);
+    gain[c] = static_cast<float>(static_cast<double>(invStd[c]) * (weight != nullptr ? weight->f32()[c] : 1.0f));
+    if (training) {
+      meanGrad[c] = static_cast<float>(sums[0] / n);
+      xCoef[c] = static_cast<float>(static_cast<double>(invStd[c]) * invStd[c] * sums[1] / n);
+    }
+  };
+  const BatchNormKernels& k = batchNormKernels();
+  const float* xData = x.f32();
+  const auto dxPlane = [&](const GradSource& from, int64_t c, int64_t start) {
+    k.gradRun(from.dy + start, from.relu != nullptr ? from.relu + start : nullptr, xData + start,
+              grads.dx.f32() + start, L.inner, mean[c], meanGrad[c], xCoef[c], gain[c]);
+  };
+
+  if (needSums && needDx && channelByChannel(L)) {
+    const std::vector<double> meanD(mean, mean + C);  // (C)
+    // After the sums, g is read back from src.masked when it was stored there.
+    const GradSource stored = src.masked != nullptr ? GradSource{src.masked, nullptr, nullptr} : src;
+    parallelFor(0, C, 1, [&](int64_t cBegin, int64_t cEnd) {
+      for (int64_t c = cBegin; c < cEnd; ++c) {
+        finish(c, channelSums(L, c, [&](int64_t, int64_t start, int64_t len, double* s0, double* s1) {
+                 k.runSums(src.dy + start, src.relu != nullptr ? src.relu + start : nullptr, xData + start,
+                           src.masked != nullptr ? src.masked + start : nullptr, len, meanD[c], s0, s1);
+               }));
+        for (int64_t o = L.outer - 1; o >= 0; --o) dxPlane(stored, c, (o * C + c) * L.inner);
+      }
+    });
+    return grads;
+  }
+
+  std::vector<std::array<double, 2>> sums(static_cast<size_t>(C), std::array<double, 2>{});  // (C, 2)
+  if (needSums) {
     sums = gradSums(src, x, mean);
     if (src.masked != nullptr) src = {src.masked, nullptr, nullptr};  // the masked gradient is now stored: read it back
   } else if (src.masked != nullptr) {
@@ -248,28 +283,15 @@ NormGrads normBackward(const Tensor& x, const Tensor* weight, const Tensor& save
     });
     src = {src.masked, nullptr, nullptr};
   }
-  NormGrads grads;
-  if (needDweight) {
-    grads.dweight = empty({C});
-    for (int64_t c = 0; c < C; ++c) grads.dweight.f32()[c] = static_cast<float>(sums[c][1] * invStd[c]);
-  }
-  if (needDbias) {
-    grads.dbias = empty({C});
-    for (int64_t c = 0; c < C; ++c) grads.dbias.f32()[c] = static_cast<float>(sums[c][0]);
-  }
+  for (int64_t c = 0; c < C; ++c) finish(c, sums[c]);
   if (!needDx) return grads;
-
-  // dx = (g - meanGrad - (x - mean) * xCoef) * gain; in eval mode meanGrad and xCoef are zero.
-  std::vector<float> gain(C), meanGrad(C, 0.0f), xCoef(C, 0.0f);  // (C)
-  for (int64_t c = 0; c < C; ++c) {
-    gain[c] = static_cast<float>(static_cast<double>(invStd[c]) * (weight != nullptr ? weight->f32()[c] : 1.0f));
-    if (training) {
-      meanGrad[c] = static_cast<float>(sums[c][0] / n);
-      xCoef[c] = static_cast<float>(static_cast<double>(invStd[c]) * invStd[c] * sums[c][1] / n);
-    }
-  }
-  grads.dx = empty(x.shape, DType::Float32, x.format);
-  applyInputGrad(src, x, mean, meanGrad.data(), xCoef.data(), gain.data(), grads.dx.f32());
+  forEachPart(
+      L, [&](int64_t c, int64_t start) { dxPlane(src, c, start); },
+      [&](int64_t rowBegin, int64_t rowEnd) {
+        const int64_t start = rowBegin * C;
+        k.gradRows(src.dy + start, src.relu != nullptr ? src.relu + start : nullptr, xData + start,
+                   grads.dx.f32() + start, rowEnd - rowBegin, C, mean, meanGrad.data(), xCoef.data(), gain.data());
+      });
   return grads;
 }
 
@@ -279,7 +301,7 @@ void checkBackwardArgs(const char* op, const Tensor& dy, const Tensor& x, const 
 }
 
 // The ReLU tails: y = relu(batchNorm(x) + residual) when residual is given, y = relu(batchNorm(x))
-// when it is null. One pass for the statistics (training) and one that normalises, adds and clamps.
+// when it is null.
 BatchNormResult reluTailForward(const char* op, const Tensor& x, const Tensor* residual, const Tensor* weight,
                                 const Tensor* bias, Tensor* runningMean, Tensor* runningVar, bool training,
                                 double momentum, double eps) {
@@ -288,15 +310,9 @@ BatchNormResult reluTailForward(const char* op, const Tensor& x, const Tensor* r
     expectFloat32(op, "residual", *residual);
     expectShape(op, "residual", *residual, x.shape);
   }
-  Normalisation norm = normalisation(op, x, weight, bias, runningMean, runningVar, training, momentum, eps);
-  Tensor y = empty(x.shape, DType::Float32, x.format);
-  if (residual != nullptr) {
-    const Tensor residualLikeX = inFormatOf(*residual, x);
-    applyNormalisation(x, residualLikeX.f32(), norm, true, y.f32());
-  } else {
-    applyNormalisation(x, nullptr, norm, true, y.f32());
-  }
-  return {y, norm.saveMean, norm.saveInvStd};
+  const Tensor residualLikeX = residual != nullptr ? inFormatOf(*residual, x) : Tensor();
+  return normaliseForward(op, x, residual != nullptr ? residualLikeX.f32() : nullptr, weight, bias, runningMean,
+                          runningVar, training, momentum, eps, true);
 }
 
 // Backward of a ReLU tail; y is the forward output (its sign gives the ReLU mask), applied on the fly
@@ -326,11 +342,8 @@ BnAddReluGrads reluTailBackward(const char* op, const Tensor& dy, const Tensor& 
 
 BatchNormResult batchNorm2d(const Tensor& x, const Tensor* weight, const Tensor* bias, Tensor* runningMean,
                                  Tensor* runningVar, bool training, double momentum, double eps) {
-  Normalisation norm =
-      normalisation("batchNorm2d", x, weight, bias, runningMean, runningVar, training, momentum, eps);
-  Tensor y = empty(x.shape, DType::Float32, x.format);
-  applyNormalisation(x, nullptr, norm, false, y.f32());
-  return {y, norm.saveMean, norm.saveInvStd};
+  return normaliseForward("batchNorm2d", x, nullptr, weight, bias, runningMean, runningVar, training, momentum, eps,
+                          false);
 }
 
 BatchNormGrads batchNorm2dBackward(const Tensor& dy, const Tensor& x, const Tensor* weight, const Tensor& saveMean,
