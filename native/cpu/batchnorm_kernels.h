@@ -39,6 +39,17 @@ struct BatchNormKernels {
                         const float* scale, const float* shift, bool relu);
 };
 
+// The scalar forms of g and of y that the vector sets' tails use (the same values as the portable set).
+inline float gradOne(const float* dy, const float* relu, int64_t i) {
+  return relu == nullptr || relu[i] > 0.0f ? dy[i] : 0.0f;
+}
+inline float normaliseOne(float x, const float* residual, int64_t i, float mean, float scale, float shift, bool relu) {
+  float v = (x - mean) * scale + shift;
+  if (residual != nullptr) v += residual[i];
+  if (relu) v = v < 0.0f ? 0.0f : v;
+  return v;
+}
+
 // The set for cpuIsa() now.
 const BatchNormKernels& batchNormKernels();
 
