@@ -34,9 +34,12 @@ function sameBitsAsPortable(fn: () => rn.Tensor[]) {
 type Op = 'batchNorm2d' | 'bnRelu' | 'bnAddRelu';
 const ops: Op[] = ['batchNorm2d', 'bnRelu', 'bnAddRelu'];
 
-// (N, C, H, W) or (N, C): planes of 1, 15, 63 and 561 elements, 3 to 37 channels, and one case on
-// the vector widths.
-const shapes: number[][] = [[3, 5, 7, 9], [4, 19, 5, 3], [2, 37, 1, 1], [2, 3, 17, 33], [6, 24, 8, 8], [5, 13], [9, 40]];
+// (N, C, H, W) or (N, C): planes of 1, 6, 15, 63 and 561 elements, 3 to 75 channels (rows of few
+// channels keep the per-channel values in registers, rows of many do not), and one case on the
+// vector widths.
+const shapes: number[][] = [
+  [3, 5, 7, 9], [4, 19, 5, 3], [2, 37, 1, 1], [2, 3, 17, 33], [3, 75, 2, 3], [6, 24, 8, 8], [5, 13], [9, 40],
+];
 const formats: rn.MemoryFormat[] = ['contiguous', 'channelsLast'];
 
 interface Case { op: Op; shape: number[]; format: rn.MemoryFormat; training: boolean; affine: boolean }
