@@ -35,10 +35,11 @@ type Op = 'batchNorm2d' | 'bnRelu' | 'bnAddRelu';
 const ops: Op[] = ['batchNorm2d', 'bnRelu', 'bnAddRelu'];
 
 // (N, C, H, W) or (N, C): planes of 1, 6, 15, 63 and 561 elements, 3 to 75 channels (rows of few
-// channels keep the per-channel values in registers, rows of many do not), and one case on the
-// vector widths.
+// channels keep the per-channel values in registers, rows of many do not), and cases on the vector
+// widths (8, 16, 24, 32 channels).
 const shapes: number[][] = [
   [3, 5, 7, 9], [4, 19, 5, 3], [2, 37, 1, 1], [2, 3, 17, 33], [3, 75, 2, 3], [6, 24, 8, 8], [5, 13], [9, 40],
+  [3, 8, 5, 4], [2, 16, 7, 7], [2, 32, 3, 5],
 ];
 const formats: rn.MemoryFormat[] = ['contiguous', 'channelsLast'];
 
