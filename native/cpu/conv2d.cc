@@ -9,7 +9,9 @@
 // is faster; CUDNN_RESNET_CONV=im2col keeps every convolution on im2col.
 // With Conv2dParams::bf16Compute (autocast bfloat16 on a CPU with AVX-512 BF16) every GEMM is the
 // bfloat16 one (gemm_bf16.h), which rounds its operands (x, the weights, dy) as it converts them;
-// y, dx, dweight and dbias are rounded to bfloat16 once they are complete; Winograd is not used.
+// y, dx, dweight and dbias are rounded to bfloat16 once they are complete. Where Winograd applies,
+// the forward pass (without z) and the input gradient use its bfloat16 product stage (winograd.h),
+// and the filter gradient its float32 dot products, dweight then rounded.
 // convBiasAct is the same forward pass with a longer epilogue (epilogue.h): + bias, + z, ReLU on each
 // tile of y as the GEMM (or Winograd's output transform) writes it.
 #include "conv2d.h"
@@ -205,7 +207,17 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
   const float* zData = zIn ? z.f32() : nullptr;   // (N, O, Ho, Wo)
   const bool bf16 = p.bf16Compute;
   if (bf16) checkBf16(op);
-  const bool winograd = !bf16 && winogradUse(g, p).forward;
+  const bool winograd = winogradUse(g, p).forward && !(bf16 && zIn);
+  if (winograd && bf16) {
+    std::shared_ptr<const std::vector<float>> U = derivedFrom<std::vector<float>>(
+        weightIn, preparedKey("winograd-bf16", weightIn, g),
+        [&] { return std::make_shared<std::vector<float>>(winograd::forwardWeightsBf16(w.f32(), g.O, g.C)); });
+    std::vector<float> roundedBias(b ? b : nullptr, b ? b + g.O : nullptr);  // (O)
+    roundToBf16(roundedBias.data(), roundedBias.data(), static_cast<int64_t>(roundedBias.size()));
+    winograd::forwardBf16(x.f32(), b ? roundedBias.data() : nullptr, y.f32(), g.N, g.C, g.H, g.W, g.O, p.padH,
+                          p.padW, relu, U->data());
+    return inFormat(y, xIn.format);
+  }
   // The weights' prepared form is kept with them (derivedFrom: made again when they are written in
   // place or the instruction set changes), so inference prepares them once, and a training step
   // once per step instead of once per image.
@@ -318,7 +330,15 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
   Tensor w = needDx ? contiguous(weightIn) : Tensor();                  // (O, Cg, kH, kW)
   Tensor dx = needDx ? empty({g.N, g.C, g.H, g.W}) : Tensor();          // (N, C, H, W)
   Tensor dw = needDweight ? zeros({g.O, g.Cg, g.kH, g.kW}) : Tensor();  // (O, Cg, kH, kW), stays 0 when N = 0
-  const WinogradUse wino = bf16 ? WinogradUse() : winogradUse(g, p);
+  const WinogradUse wino = winogradUse(g, p);
+  if (needDx && wino.data && bf16) {
+    std::shared_ptr<const std::vector<float>> U = derivedFrom<std::vector<float>>(
+        weightIn, preparedKey("winograd-data-bf16", weightIn, g),
+        [&] { return std::make_shared<std::vector<float>>(winograd::backwardDataWeightsBf16(w.f32(), g.O, g.C)); });
+    winograd::backwardDataBf16(dy.f32(), U->data(), dx.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW);
+    grads.dx = inFormat(dx, xIn.format);
+    needDx = false;
+  }
   if (needDx && wino.data) {
     winograd::backwardData(dy.f32(), w.f32(), dx.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW);
     grads.dx = inFormat(dx, xIn.format);
@@ -326,6 +346,7 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
   }
   if (needDweight && wino.filter) {
     winograd::backwardFilter(dy.f32(), x.f32(), dw.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW);
+    if (bf16) roundToBf16(dw.f32(), dw.f32(), dw.numel());
     grads.dweight = dw;
     needDweight = false;
   }
