@@ -10,8 +10,8 @@
 // With Conv2dParams::bf16Compute (autocast bfloat16 on a CPU with AVX-512 BF16) every GEMM is the
 // bfloat16 one (gemm_bf16.h), which rounds its operands (x, the weights, dy) as it converts them;
 // y, dx, dweight and dbias are rounded to bfloat16 once they are complete. Where Winograd applies,
-// the forward pass (without z) and the input gradient use its bfloat16 product stage (winograd.h),
-// and the filter gradient its float32 dot products, dweight then rounded.
+// the forward pass (without z), the input gradient and the filter gradient use its bfloat16 product
+// stage (winograd.h).
 // convBiasAct is the same forward pass with a longer epilogue (epilogue.h): + bias, + z, ReLU on each
 // tile of y as the GEMM (or Winograd's output transform) writes it.
 #include "conv2d.h"
@@ -345,7 +345,7 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
     needDx = false;
   }
   if (needDweight && wino.filter) {
-    winograd::backwardFilter(dy.f32(), x.f32(), dw.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW);
+    winograd::backwardFilter(dy.f32(), x.f32(), dw.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW, bf16);
     if (bf16) roundToBf16(dw.f32(), dw.f32(), dw.numel());
     grads.dweight = dw;
     needDweight = false;

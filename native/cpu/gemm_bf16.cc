@@ -13,9 +13,7 @@
 #include "../core/parallel.h"
 #include "gemm_kernel.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include "bf16_vec.h"
 
 namespace cr {
 
@@ -32,26 +30,10 @@ bool bf16ComputeNative() {
 const char* bf16ComputeName() { return bf16ComputeNative() ? "avx512-bf16" : "emulated"; }
 
 #if defined(__x86_64__)
-#define CR_BF16 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma")))
-
 namespace {
 
-// The float32 bits of v rounded to bfloat16 (low 16 bits zero), as floatToBFloat16 rounds: to
-// nearest even, NaN kept and made quiet.
-CR_BF16 inline __m512i roundedBits(__m512 v) {
-  const __m512i u = _mm512_castps_si512(v);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  const __m512i sum = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb));
-  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
-                                                _mm512_set1_epi32(0x7f800000));
-  const __m512i out = _mm512_mask_or_epi32(sum, nan, u, _mm512_set1_epi32(0x00400000));
-  return _mm512_and_si512(out, _mm512_set1_epi32(static_cast<int>(0xffff0000u)));
-}
-CR_BF16 inline __m512 rounded(__m512 v) { return _mm512_castsi512_ps(roundedBits(v)); }
-
-CR_BF16 inline __mmask16 firstLanes(int64_t n) {
-  return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << std::max<int64_t>(n, 0)) - 1);
-}
+using bf16::firstLanes;
+using bf16::rounded;
 
 CR_BF16 void roundAvx512(const float* src, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
@@ -67,13 +49,7 @@ CR_BF16 void pairAdjacentRows(int64_t r0, int64_t r1, int64_t K, const float* sr
   for (int64_t r = r0; r < r1; ++r) {
     const float* s = src + r * lds;  // (K)
     float* d = dst + r * ldd;        // (ceil(K / 2))
-    for (int64_t k = 0; k < K; k += 32) {
-      const __m512i lo = _mm512_srli_epi32(roundedBits(_mm512_maskz_loadu_ps(firstLanes(K - k), s + k)), 16);
-      const __m512i hi = _mm512_srli_epi32(roundedBits(_mm512_maskz_loadu_ps(firstLanes(K - k - 16), s + k + 16)), 16);
-      const __m512i words = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(lo)),
-                                               _mm512_cvtepi32_epi16(hi), 1);
-      _mm512_mask_storeu_epi32(d + k / 2, firstLanes((K - k + 1) / 2), words);
-    }
+    for (int64_t k = 0; k < K; k += 32) bf16::pairNeighbours(s + k, std::min<int64_t>(32, K - k), d + k / 2);
   }
 }
 
@@ -87,9 +63,8 @@ CR_BF16 void pairRowPairs(int64_t p0, int64_t p1, int64_t K, int64_t cols, const
     float* d = dst + p * ldd;                                 // (cols)
     for (int64_t j = 0; j < cols; j += 16) {
       const __mmask16 m = firstLanes(cols - j);
-      const __m512i lo = _mm512_srli_epi32(roundedBits(_mm512_maskz_loadu_ps(m, s0 + j)), 16);
-      const __m512i hi = s1 ? roundedBits(_mm512_maskz_loadu_ps(m, s1 + j)) : _mm512_setzero_si512();
-      _mm512_mask_storeu_epi32(d + j, m, _mm512_or_si512(lo, hi));
+      const __m512 hi = s1 ? _mm512_maskz_loadu_ps(m, s1 + j) : _mm512_setzero_ps();
+      _mm512_mask_storeu_epi32(d + j, m, bf16::pairLanes(_mm512_maskz_loadu_ps(m, s0 + j), hi));
     }
   }
 }

@@ -22,7 +22,6 @@
 #include "../core/cpu_features.h"
 #include "../core/parallel.h"
 #include "epilogue.h"
-#include "gemm_bf16.h"
 #include "winograd_bf16.h"
 
 #if defined(__x86_64__)
@@ -540,8 +539,8 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
             if (secondRow) epilogueRow(y0 + Wo, z ? z + offset + Wo : nullptr, nullptr, relu, cols);
           }
           if (Up) {
-            roundToBf16(y0, y0, cols);
-            if (secondRow) roundToBf16(y0 + Wo, y0 + Wo, cols);
+            roundStretch(y0, cols);
+            if (secondRow) roundStretch(y0 + Wo, cols);
           }
         });
     }
@@ -595,7 +594,7 @@ std::vector<float> backwardDataWeightsBf16(const float* w, int64_t O, int64_t C)
 }
 
 void backwardFilter(const float* dy, const float* x, float* dw, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
-                    int64_t padH, int64_t padW) {
+                    int64_t padH, int64_t padW, bool bf16Products) {
   const int64_t Ho = H + 2 * padH - 2, Wo = W + 2 * padW - 2;
   const int64_t tH = ceilDiv(Ho, 2), tW = ceilDiv(Wo, 2), tiles = N * tH * tW;
   const int64_t cb = C <= 160 ? C : ceilDiv(C, ceilDiv(C, 128));
@@ -611,14 +610,26 @@ void backwardFilter(const float* dy, const float* x, float* dw, int64_t N, int64
     float* V = scratch(vFloats + zFloats + static_cast<size_t>(rowBufferFloats(bt, tW)));
     float* Z = V + vFloats;
     float* rowBuf = Z + zFloats;
+    // The bfloat16 dot products' operands: Z and V as tile pairs (winograd_bf16.h).
+    const int64_t ldp = roundUp(ceilDiv(ld, 2), 16);
+    float* Zp = bf16Products ? pairScratch(static_cast<size_t>(kXi * (O + cb) * ldp)) : nullptr;
+    float* Vp = bf16Products ? Zp + kXi * O * ldp : nullptr;
     for (int64_t part = part0; part < part1; ++part) {
       float* acc = dU.data() + part * uSize;
       for (int64_t chunk = part * chunks / parts; chunk < (part + 1) * chunks / parts; ++chunk) {
         const int64_t t0 = chunk * bt, nt = std::min(bt, tiles - t0);
         transformChunk(2, dy, O, Ho, Wo, 0, 0, tH, tW, t0, nt, 0, O, Z, ld, rowBuf);
+        if (bf16Products) pairAlongRows(kXi * O, nt, Z, ld, Zp, ldp);
         for (int64_t c0 = 0; c0 < C; c0 += cb) {
           const int64_t cl = std::min(cb, C - c0);
           transformChunk(4, x, C, H, W, padH, padW, tH, tW, t0, nt, c0, cl, V, ld, rowBuf);
+          if (bf16Products) {
+            pairAlongRows(kXi * cl, nt, V, ld, Vp, ldp);
+            for (int xi = 0; xi < kXi; ++xi)
+              dotProductsBf16(O, cl, ceilDiv(nt, 2), Zp + xi * O * ldp, ldp, Vp + xi * cl * ldp, ldp,
+                              acc + xi * O * C + c0, C);
+            continue;
+          }
           for (int xi = 0; xi < kXi; ++xi)
             dotProducts(O, cl, nt, Z + xi * O * ld, ld, V + xi * cl * ld, ld, acc + xi * O * C + c0, C);
         }
@@ -665,7 +676,7 @@ void backwardDataBf16(const float*, const float*, float*, int64_t, int64_t, int6
                       int64_t) {}
 std::vector<float> backwardDataWeightsBf16(const float*, int64_t, int64_t) { return {}; }
 void backwardFilter(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                    int64_t) {}
+                    int64_t, bool) {}
 
 #endif
 

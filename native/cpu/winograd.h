@@ -55,8 +55,10 @@ void backwardDataBf16(const float* dy, const float* transformed, float* dx, int6
                       int64_t O, int64_t padH, int64_t padW);
 
 // dw (O, C, 3, 3) from dy (N, O, Ho, Wo) and x (N, C, H, W), for the forward above (written, not accumulated).
+// With bf16Products (autocast bfloat16, bf16ComputeNative), the dot products of transformed dy and x
+// tiles are bfloat16 ones (winograd_bf16.h: both rounded as they are paired along the tiles).
 void backwardFilter(const float* dy, const float* x, float* dw, int64_t N, int64_t C, int64_t H, int64_t W,
-                    int64_t O, int64_t padH, int64_t padW);
+                    int64_t O, int64_t padH, int64_t padW, bool bf16Products = false);
 
 }  // namespace winograd
 }  // namespace cr

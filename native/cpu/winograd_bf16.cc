@@ -5,9 +5,7 @@
 
 #include "../core/float_bits.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include "bf16_vec.h"
 
 namespace cr {
 namespace winograd {
@@ -42,21 +40,7 @@ float* pairScratch(size_t floats) {
 }
 
 #if defined(__x86_64__)
-#define CR_BF16 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma")))
-
-namespace {
-
-// v rounded to bfloat16 as floatToBFloat16 rounds (nearest even, NaN kept quiet), in the high halves.
-CR_BF16 inline __m512i roundedBits(__m512i u) {
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  const __m512i sum = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb));
-  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
-                                                _mm512_set1_epi32(0x7f800000));
-  const __m512i out = _mm512_mask_or_epi32(sum, nan, u, _mm512_set1_epi32(0x00400000));
-  return _mm512_and_si512(out, _mm512_set1_epi32(static_cast<int>(0xffff0000u)));
-}
-
-}  // namespace
+using bf16::firstLanes;
 
 CR_BF16 void pairTiles(const float* V, int64_t channels, int64_t cols, int64_t ld, float* Vp) {
   const int64_t pairs = (channels + 1) / 2;
@@ -66,12 +50,89 @@ CR_BF16 void pairTiles(const float* V, int64_t channels, int64_t cols, int64_t l
       const float* s1 = 2 * p + 1 < channels ? s0 + ld : nullptr;            // (cols)
       float* d = Vp + (xi * pairs + p) * ld;                                 // (cols)
       for (int64_t j = 0; j < cols; j += 16) {
-        const __mmask16 m = cols - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (cols - j)) - 1);
-        const __m512i lo = _mm512_srli_epi32(roundedBits(_mm512_maskz_loadu_epi32(m, s0 + j)), 16);
-        const __m512i hi = s1 ? roundedBits(_mm512_maskz_loadu_epi32(m, s1 + j)) : _mm512_setzero_si512();
-        _mm512_mask_storeu_epi32(d + j, m, _mm512_or_si512(lo, hi));
+        const __mmask16 m = firstLanes(cols - j);
+        const __m512 hi = s1 ? _mm512_maskz_loadu_ps(m, s1 + j) : _mm512_setzero_ps();
+        _mm512_mask_storeu_epi32(d + j, m, bf16::pairLanes(_mm512_maskz_loadu_ps(m, s0 + j), hi));
       }
     }
+}
+
+CR_BF16 void pairAlongRows(int64_t rows, int64_t n, const float* src, int64_t lds, float* dst, int64_t ldd) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* s = src + r * lds;  // (n)
+    float* d = dst + r * ldd;        // (ceil(n / 2))
+    for (int64_t t = 0; t < n; t += 32) bf16::pairNeighbours(s + t, std::min<int64_t>(32, n - t), d + t / 2);
+  }
+}
+
+namespace {
+
+// du (RO, RC) with row stride lddu += z (RO, pairs) * v (RC, pairs)^T: 32 tiles per vdpbf16ps.
+template <int RO, int RC>
+CR_BF16 void dotKernelBf16(int64_t pairs, const float* z, int64_t ldz, const float* v, int64_t ldv, float* du,
+                           int64_t lddu) {
+  __m512 acc[RO][RC];
+#pragma GCC unroll 4
+  for (int i = 0; i < RO; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < RC; ++j) acc[i][j] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < pairs; p += 16) {
+    const __mmask16 mask = firstLanes(pairs - p);
+    __m512bh x[RO], y[RC];
+#pragma GCC unroll 4
+    for (int i = 0; i < RO; ++i) x[i] = (__m512bh)_mm512_maskz_loadu_ps(mask, z + i * ldz + p);
+#pragma GCC unroll 4
+    for (int j = 0; j < RC; ++j) y[j] = (__m512bh)_mm512_maskz_loadu_ps(mask, v + j * ldv + p);
+#pragma GCC unroll 4
+    for (int i = 0; i < RO; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < RC; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], x[i], y[j]);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < RO; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < RC; ++j) {
+      alignas(64) float lanes[16];  // through memory: GCC 12's 512-bit reduce and extract intrinsics warn
+      _mm512_store_ps(lanes, acc[i][j]);
+      const __m256 e = _mm256_add_ps(_mm256_load_ps(lanes), _mm256_load_ps(lanes + 8));
+      const __m128 h = _mm_add_ps(_mm256_castps256_ps128(e), _mm256_extractf128_ps(e, 1));
+      const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
+      du[i * lddu + j] += _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+    }
+}
+
+template <int RO>
+void dotRowBf16(int64_t rc, int64_t pairs, const float* z, int64_t ldz, const float* v, int64_t ldv, float* du,
+                int64_t lddu) {
+  switch (rc) {
+    case 1: dotKernelBf16<RO, 1>(pairs, z, ldz, v, ldv, du, lddu); break;
+    case 2: dotKernelBf16<RO, 2>(pairs, z, ldz, v, ldv, du, lddu); break;
+    case 3: dotKernelBf16<RO, 3>(pairs, z, ldz, v, ldv, du, lddu); break;
+    default: dotKernelBf16<RO, 4>(pairs, z, ldz, v, ldv, du, lddu); break;
+  }
+}
+
+}  // namespace
+
+void dotProductsBf16(int64_t O, int64_t C, int64_t pairs, const float* z, int64_t ldz, const float* v, int64_t ldv,
+                     float* du, int64_t lddu) {
+  for (int64_t o = 0; o < O; o += 3)
+    for (int64_t c = 0; c < C; c += 4) {
+      const int64_t ro = std::min<int64_t>(3, O - o), rc = std::min<int64_t>(4, C - c);
+      const float* zo = z + o * ldz;
+      const float* vc = v + c * ldv;
+      float* d = du + o * lddu + c;
+      if (ro == 3) dotRowBf16<3>(rc, pairs, zo, ldz, vc, ldv, d, lddu);
+      else if (ro == 2) dotRowBf16<2>(rc, pairs, zo, ldz, vc, ldv, d, lddu);
+      else dotRowBf16<1>(rc, pairs, zo, ldz, vc, ldv, d, lddu);
+    }
+}
+
+CR_BF16 void roundStretch(float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = firstLanes(n - i);
+    _mm512_mask_storeu_ps(y + i, m, bf16::rounded(_mm512_maskz_loadu_ps(m, y + i)));
+  }
 }
 
 // kernel4x24Avx512 (winograd.cc) with vdpbf16ps: a pair of channels per step, each row of the
@@ -111,6 +172,9 @@ CR_BF16 void kernel4x24Bf16(int64_t pairs, const float* a, const float* b, int64
 #else
 
 void pairTiles(const float*, int64_t, int64_t, int64_t, float*) {}
+void roundStretch(float*, int64_t) {}
+void pairAlongRows(int64_t, int64_t, const float*, int64_t, float*, int64_t) {}
+void dotProductsBf16(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t) {}
 void kernel4x24Bf16(int64_t, const float*, const float*, int64_t, float*, int64_t, int64_t, bool) {}
 
 #endif

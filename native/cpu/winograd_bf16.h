@@ -23,6 +23,17 @@ void pairTiles(const float* V, int64_t channels, int64_t cols, int64_t ld, float
 void kernel4x24Bf16(int64_t pairs, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t rows,
                     bool accumulate);
 
+// The filter gradient's dot products: dst (rows, ceil(n / 2)) with row stride ldd from src (rows, n)
+// with row stride lds, each float the bfloat16 values of tiles t and t + 1 of a row (t even; zero
+// past n).
+void pairAlongRows(int64_t rows, int64_t n, const float* src, int64_t lds, float* dst, int64_t ldd);
+// du (O, C) with row stride lddu += z (O, pairs) * v (C, pairs)^T, both as pairAlongRows made them.
+void dotProductsBf16(int64_t O, int64_t C, int64_t pairs, const float* z, int64_t ldz, const float* v, int64_t ldv,
+                     float* du, int64_t lddu);
+
+// y[0, n) rounded to bfloat16 in place (one output stretch, on this thread).
+void roundStretch(float* y, int64_t n);
+
 // Per-thread scratch for Vp, reused across calls.
 float* pairScratch(size_t floats);
 
