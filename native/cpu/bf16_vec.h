@@ -25,6 +25,16 @@ CR_BF16 inline __m512i roundedBits(__m512i u) {
 }
 CR_BF16 inline __m512 rounded(__m512 v) { return _mm512_castsi512_ps(roundedBits(_mm512_castps_si512(v))); }
 
+// roundedBits on 8 floats.
+CR_BF16 inline __m256i roundedBits(__m256i u) {
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  const __m256i sum = _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lsb));
+  const __mmask8 nan = _mm256_cmpgt_epu32_mask(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                               _mm256_set1_epi32(0x7f800000));
+  const __m256i out = _mm256_mask_or_epi32(sum, nan, u, _mm256_set1_epi32(0x00400000));
+  return _mm256_and_si256(out, _mm256_set1_epi32(static_cast<int>(0xffff0000u)));
+}
+
 // The first n of 16 lanes (none for n <= 0).
 CR_BF16 inline __mmask16 firstLanes(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);

@@ -128,10 +128,12 @@ void dotProductsBf16(int64_t O, int64_t C, int64_t pairs, const float* z, int64_
     }
 }
 
+// 8 floats at a time: the output transform has just written y with 8-float stores, which then
+// forward to these loads (a 16-float load spanning two of them would wait for both to retire).
 CR_BF16 void roundStretch(float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = firstLanes(n - i);
-    _mm512_mask_storeu_ps(y + i, m, bf16::rounded(_mm512_maskz_loadu_ps(m, y + i)));
+  for (int64_t i = 0; i < n; i += 8) {
+    const __mmask8 m = n - i >= 8 ? __mmask8(0xFF) : __mmask8((1u << (n - i)) - 1);
+    _mm256_mask_storeu_epi32(y + i, m, bf16::roundedBits(_mm256_maskz_loadu_epi32(m, y + i)));
   }
 }
 
