@@ -40,6 +40,13 @@ CR_BF16 inline __mmask16 firstLanes(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
+// 16 floats at p, those outside m read as zero. A full mask takes a plain load: a masked load
+// does not take its data from a store still in flight (data the transforms have just written) and
+// waits for it to reach the cache.
+CR_BF16 inline __m512 load16(__mmask16 m, const float* p) {
+  return m == 0xFFFF ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p);
+}
+
 // Words pairing lo's and hi's rounded values: bfloat16(lo[i]) in the low half, bfloat16(hi[i]) in the high.
 CR_BF16 inline __m512i pairLanes(__m512 lo, __m512 hi) {
   return _mm512_or_si512(_mm512_maskz_srli_epi32(0xFFFF, roundedBits(_mm512_castps_si512(lo)), 16),
@@ -49,9 +56,10 @@ CR_BF16 inline __m512i pairLanes(__m512 lo, __m512 hi) {
 // The n (<= 32) consecutive floats at src rounded and paired neighbour with neighbour (an odd n
 // pairs the last with zero) into ceil(n / 2) words at dst.
 CR_BF16 inline void pairNeighbours(const float* src, int64_t n, float* dst) {
-  const __m512i lo = _mm512_maskz_srli_epi32(0xFFFF, roundedBits(_mm512_maskz_loadu_epi32(firstLanes(n), src)), 16);
+  const __m512i lo =
+      _mm512_maskz_srli_epi32(0xFFFF, roundedBits(_mm512_castps_si512(load16(firstLanes(n), src))), 16);
   const __m512i hi =
-      _mm512_maskz_srli_epi32(0xFFFF, roundedBits(_mm512_maskz_loadu_epi32(firstLanes(n - 16), src + 16)), 16);
+      _mm512_maskz_srli_epi32(0xFFFF, roundedBits(_mm512_castps_si512(load16(firstLanes(n - 16), src + 16))), 16);
   const __m512i words = _mm512_maskz_inserti64x4(0xFF, _mm512_castsi256_si512(_mm512_maskz_cvtepi32_epi16(0xFFFF, lo)),
                                                  _mm512_maskz_cvtepi32_epi16(0xFFFF, hi), 1);
   _mm512_mask_storeu_epi32(dst, firstLanes((n + 1) / 2), words);

@@ -63,8 +63,8 @@ CR_BF16 void pairRowPairs(int64_t p0, int64_t p1, int64_t K, int64_t cols, const
     float* d = dst + p * ldd;                                 // (cols)
     for (int64_t j = 0; j < cols; j += 16) {
       const __mmask16 m = firstLanes(cols - j);
-      const __m512 hi = s1 ? _mm512_maskz_loadu_ps(m, s1 + j) : _mm512_setzero_ps();
-      _mm512_mask_storeu_epi32(d + j, m, bf16::pairLanes(_mm512_maskz_loadu_ps(m, s0 + j), hi));
+      const __m512 hi = s1 ? bf16::load16(m, s1 + j) : _mm512_setzero_ps();
+      _mm512_mask_storeu_epi32(d + j, m, bf16::pairLanes(bf16::load16(m, s0 + j), hi));
     }
   }
 }

@@ -51,8 +51,8 @@ CR_BF16 void pairTiles(const float* V, int64_t channels, int64_t cols, int64_t l
       float* d = Vp + (xi * pairs + p) * ld;                                 // (cols)
       for (int64_t j = 0; j < cols; j += 16) {
         const __mmask16 m = firstLanes(cols - j);
-        const __m512 hi = s1 ? _mm512_maskz_loadu_ps(m, s1 + j) : _mm512_setzero_ps();
-        _mm512_mask_storeu_epi32(d + j, m, bf16::pairLanes(_mm512_maskz_loadu_ps(m, s0 + j), hi));
+        const __m512 hi = s1 ? bf16::load16(m, s1 + j) : _mm512_setzero_ps();
+        _mm512_mask_storeu_epi32(d + j, m, bf16::pairLanes(bf16::load16(m, s0 + j), hi));
       }
     }
 }
@@ -80,9 +80,9 @@ CR_BF16 void dotKernelBf16(int64_t pairs, const float* z, int64_t ldz, const flo
     const __mmask16 mask = firstLanes(pairs - p);
     __m512bh x[RO], y[RC];
 #pragma GCC unroll 4
-    for (int i = 0; i < RO; ++i) x[i] = (__m512bh)_mm512_maskz_loadu_ps(mask, z + i * ldz + p);
+    for (int i = 0; i < RO; ++i) x[i] = (__m512bh)bf16::load16(mask, z + i * ldz + p);
 #pragma GCC unroll 4
-    for (int j = 0; j < RC; ++j) y[j] = (__m512bh)_mm512_maskz_loadu_ps(mask, v + j * ldv + p);
+    for (int j = 0; j < RC; ++j) y[j] = (__m512bh)bf16::load16(mask, v + j * ldv + p);
 #pragma GCC unroll 4
     for (int i = 0; i < RO; ++i)
 #pragma GCC unroll 4
@@ -128,11 +128,17 @@ void dotProductsBf16(int64_t O, int64_t C, int64_t pairs, const float* z, int64_
     }
 }
 
-// 8 floats at a time: the output transform has just written y with 8-float stores, which then
-// forward to these loads (a 16-float load spanning two of them would wait for both to retire).
+// 8 floats at a time, with plain loads but for the tail: the output transform has just written y
+// with 8-float stores, which forward their data to loads of the same 8 floats (not to a 16-float
+// load spanning two of them, nor to a masked load).
 CR_BF16 void roundStretch(float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i += 8) {
-    const __mmask8 m = n - i >= 8 ? __mmask8(0xFF) : __mmask8((1u << (n - i)) - 1);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), bf16::roundedBits(v));
+  }
+  if (i < n) {
+    const __mmask8 m = static_cast<__mmask8>((1u << (n - i)) - 1);
     _mm256_mask_storeu_epi32(y + i, m, bf16::roundedBits(_mm256_maskz_loadu_epi32(m, y + i)));
   }
 }
