@@ -39,8 +39,9 @@ export type WorkloadSpec =
   | { kind: 'bn'; n: number; c: number; h: number; w: number }
   | { kind: 'gemm'; m: number; n: number; k: number }
   | { kind: 'infer'; model: 'resnet18' | 'resnet50'; batch: number; size: number }
+  // amp (CPU training): autocast bfloat16 around forward and loss (absent: plain float32).
   | { kind: 'train'; model: 'resnet18' | 'cifar-resnet20' | 'cifar-resnet56'; batch: number; size: number; numClasses: number;
-      lr: number; momentum: number; weightDecay: number }
+      lr: number; momentum: number; weightDecay: number; amp?: 'bfloat16' }
   // GPU workloads: one repetition is `steps` iterations followed by a device synchronise.
   // amp: autocast dtype (null: plain float32); tf32: TF32 tensor-core math for float32 convolutions
   // and matmuls; channelsLast: model and input in NHWC.

@@ -38,6 +38,8 @@ export interface ConvParams {
   padding: [number, number];
   dilation: [number, number];
   groups: number;
+  /** Autocast bfloat16 on the CPU computed natively (operands, products and result in bfloat16; see CpuBackendInfo.bf16). */
+  bf16Compute?: boolean;
 }
 /** A pooling window, [h, w] pairs. */
 export interface PoolParams {
@@ -90,6 +92,12 @@ export interface CpuBackendInfo {
   /** The CPU's usable extensions, from cpuid and xgetbv: 'avx2', 'fma', 'avx512f', 'avx512bf16', ... */
   features: string[];
   openblas: { available: boolean; info: string };
+  /**
+   * How autocast bfloat16 computes conv2d / linear / matmul on the CPU now: 'avx512-bf16' (vdpbf16ps,
+   * float32 sums; the CPU has AVX-512 BF16 and the avx512 instruction set is in force) or
+   * 'emulated' (operands rounded to bfloat16, float32 products; CUDNN_RESNET_BF16=emulated forces it).
+   */
+  bf16: 'avx512-bf16' | 'emulated';
 }
 export interface CudaDeviceInfo {
   name: string;
@@ -241,7 +249,8 @@ export interface NativeBinding {
   narrow(x: T, dim: number, start: number, length: number): T;
   shortcutA(x: T, outChannels: number, stride: number): T;
   shortcutABackward(dy: T, xShape: number[], stride: number): T;
-  matmul(a: T, b: T, transA: boolean, transB: boolean): T;
+  /** bf16Compute: as ConvParams.bf16Compute (CPU only). */
+  matmul(a: T, b: T, transA: boolean, transB: boolean, bf16Compute?: boolean): T;
   /** checkLabels: range-check labels on the GPU (a read-back); CPU labels are always checked. */
   crossEntropy(logits: T, labels: T, labelSmoothing: number, checkLabels: boolean): [T, T];
   /** grad: the loss's gradient, a one-element float32 tensor on the probs' device. */
@@ -288,6 +297,8 @@ export interface NativeBinding {
   setGemmBackend(name: 'builtin' | 'openblas'): void;
   distributed: NativeDistributed;
   setCpuIsa(isa: CpuIsa): void;
+  /** Whether CpuBackendInfo.bf16 is 'avx512-bf16' now. */
+  cpuBf16Native(): boolean;
 }
 
 /** The package root: one level above lib/ (sources) and dist/ (compiled). */

@@ -321,10 +321,12 @@ def setup(spec):
                               weight_decay=spec["weightDecay"])
         x = torch.randn(spec["batch"], 3, spec["size"], spec["size"])
         labels = torch.randint(0, spec["numClasses"], (spec["batch"],))
+        amp = spec.get("amp")  # "bfloat16": forward and loss under CPU autocast
 
         def step():
             opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(x), labels)
+            with torch.autocast("cpu", dtype=torch.bfloat16) if amp == "bfloat16" else contextlib.nullcontext():
+                loss = F.cross_entropy(model(x), labels)
             loss.backward()
             opt.step()
         return step

@@ -1,6 +1,8 @@
 // cpu-train: one SGD step (zero_grad, forward, cross-entropy, backward, step) of ResNet-18 at
 // batch 8 224x224 and of the CIFAR ResNet-20 / ResNet-56 (option-A shortcuts) at batch 128 32x32.
-// SGD: lr 0.01, momentum 0.9, weight decay 1e-4 on both sides.
+// SGD: lr 0.01, momentum 0.9, weight decay 1e-4 on both sides. ResNet-20 also runs with forward and
+// loss under autocast bfloat16 (rn.autocast / torch.autocast('cpu')): on a CPU with AVX-512 BF16
+// its convolutions and linear layer then compute in bfloat16 (rn.backends().cpu.bf16).
 import * as rn from '../../lib/index.js';
 import type { Runner, Workload } from '../harness.js';
 import { timed, type Suite } from './suite.js';
@@ -8,11 +10,12 @@ import { timed, type Suite } from './suite.js';
 type TrainModel = 'resnet18' | 'cifar-resnet20' | 'cifar-resnet56';
 const SGD = { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 };
 
-function trainWorkload(model: TrainModel, batch: number, size: number, numClasses: number): Workload {
+function trainWorkload(model: TrainModel, batch: number, size: number, numClasses: number, amp?: 'bfloat16'): Workload {
+  const forward = (f: () => rn.Tensor) => (amp ? rn.autocast({ dtype: amp }, f) : f());
   return {
-    name: `${model} train step b${batch} ${size}x${size}`,
+    name: `${model} train step b${batch} ${size}x${size}${amp ? ' amp-bf16' : ''}`,
     batch,
-    spec: { kind: 'train', model, batch, size, numClasses, ...SGD },
+    spec: { kind: 'train', model, batch, size, numClasses, ...SGD, ...(amp ? { amp } : {}) },
     peers: ['torch'],
     ours(): Runner {
       const net = model === 'resnet18'
@@ -25,7 +28,7 @@ function trainWorkload(model: TrainModel, batch: number, size: number, numClasse
       return {
         run: () => timed(() => rn.scope(() => {
           opt.zeroGrad();
-          const loss = rn.crossEntropy(net.forward(x), labels);
+          const loss = forward(() => rn.crossEntropy(net.forward(x), labels));
           loss.backward();
           opt.step();
         })),
@@ -42,12 +45,13 @@ function trainWorkload(model: TrainModel, batch: number, size: number, numClasse
 
 export const cpuTrain: Suite = {
   name: 'cpu-train',
-  description: 'one SGD training step: ResNet-18 b8 224x224, CIFAR ResNet-20 / ResNet-56 b128 32x32',
+  description: 'one SGD training step: ResNet-18 b8 224x224, CIFAR ResNet-20 (float32 and amp bfloat16) / ResNet-56 b128 32x32',
   defaultRuns: 5,
   peers: ['torch'],
   workloads: () => [
     trainWorkload('resnet18', 8, 224, 1000),
     trainWorkload('cifar-resnet20', 128, 32, 10),
+    trainWorkload('cifar-resnet20', 128, 32, 10, 'bfloat16'),
     trainWorkload('cifar-resnet56', 128, 32, 10),
   ],
 };

@@ -4,10 +4,14 @@
 // take float32 in and give float32 out, so a model needs no change:
 //   GPU: the inputs are cast to the low dtype, cuDNN / cuBLAS compute in it (accumulating in
 //        float32), and the result is cast back to float32;
-//   CPU: there are no low-precision kernels, so the path is emulated for testing: inputs and
-//        result are rounded to the low dtype and the product is computed in float32 — the same
-//        rounding points as on the GPU. Gradients pass through the same casts (rounded too).
+//   CPU, bfloat16, AVX-512 BF16 (rn.backends().cpu.bf16 === 'avx512-bf16'): the native op rounds
+//        its inputs to bfloat16 as it reads them, sums bfloat16 products in float32 (vdpbf16ps)
+//        and rounds its result; its backward rounds dy and the gradients the same way;
+//   CPU otherwise: the path is emulated: inputs and result are rounded to the low dtype by
+//        recorded casts and the product is computed in float32.
+// Both CPU forms round at the same points as the GPU, so they agree up to the order of float32 sums.
 import type { Tensor } from '../tensor.js';
+import { native } from '../binding.js';
 import { cast } from '../ops/cast.js';
 import { autocastDType, popAutocast, pushAutocast, type LowPrecision } from './state.js';
 import { checkOptions } from '../ops/validate.js';
@@ -62,15 +66,23 @@ export function raiseFromAutocast(t: Tensor, dtype: LowPrecision): Tensor {
   return t.device === 'cuda' ? cast(t, 'float32') : rounded(t, dtype);
 }
 
+/** @internal Whether an autocast op on these inputs runs the native bfloat16 CPU kernels. */
+export function nativeBf16(inputs: readonly (Tensor | null)[], dtype: LowPrecision | null): boolean {
+  return dtype === 'bfloat16' && inputs.every((t) => t === null || t.device === 'cpu') && native.cpuBf16Native();
+}
+
 /**
  * @internal The autocast wrapper of a float32 op: `compute` receives the inputs as the op should
  * see them (low dtype on the GPU, rounded float32 on the CPU) and the result comes back float32.
- * The inputs are on one device (the ops check that first).
- * Outside autocast it is compute(inputs).
+ * Under bfloat16 on a CPU with native bfloat16 compute (nativeBf16), `computeBf16` gets the
+ * inputs as they are and its result is returned. The inputs are on one device (the ops check
+ * that first). Outside autocast it is compute(inputs).
  */
-export function autocastOp(inputs: readonly (Tensor | null)[], compute: (inputs: (Tensor | null)[]) => Tensor): Tensor {
+export function autocastOp(inputs: readonly (Tensor | null)[], compute: (inputs: (Tensor | null)[]) => Tensor,
+  computeBf16?: (inputs: (Tensor | null)[]) => Tensor): Tensor {
   const dtype = autocastDType();
   if (dtype === null) return compute([...inputs]);
+  if (computeBf16 && nativeBf16(inputs, dtype)) return computeBf16([...inputs]);
   const lowered = inputs.map((t) => (t === null ? null : lowerForAutocast(t, dtype)));
   let out: Tensor;
   try {

@@ -70,12 +70,14 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options?
   const params = checkConv2d(op, x, weight, o, bias);
   checkSameDevice(op, [x, weight, bias]);
   const b = bias ?? null;
-  return autocastOp([x, weight, b], ([xx, ww, bb]) => record(native.conv2d(xx!.handle, ww!.handle, bb ? bb.handle : null, params), {
-    op,
-    inputs: [xx, ww, bb],
-    saved: [xx!, ww!],
-    attrs: { params, hasBias: bb !== null },
-  }));
+  const convolve = (p: ConvParams) => ([xx, ww, bb]: (Tensor | null)[]) =>
+    record(native.conv2d(xx!.handle, ww!.handle, bb ? bb.handle : null, p), {
+      op,
+      inputs: [xx, ww, bb],
+      saved: [xx!, ww!],
+      attrs: { params: p, hasBias: bb !== null },
+    });
+  return autocastOp([x, weight, b], convolve(params), convolve({ ...params, bf16Compute: true }));
 }
 
 /**
@@ -112,6 +114,7 @@ export function convBiasAct(x: Tensor, weight: Tensor, bias?: Tensor | null, z?:
     sum.dispose();
     return out;
   }
-  return autocastOp([x, weight, b, residual], ([xx, ww, bb, zz]) =>
-    wrap(native.convBiasAct(xx!.handle, ww!.handle, bb ? bb.handle : null, zz ? zz.handle : null, relu, params)));
+  const fused = (p: ConvParams) => ([xx, ww, bb, zz]: (Tensor | null)[]) =>
+    wrap(native.convBiasAct(xx!.handle, ww!.handle, bb ? bb.handle : null, zz ? zz.handle : null, relu, p));
+  return autocastOp([x, weight, b, residual], fused(params), fused({ ...params, bf16Compute: true }));
 }

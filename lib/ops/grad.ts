@@ -189,11 +189,13 @@ export const rules: Record<string, BackwardRule> = {
     // C = op(A) op(B), G = dC:  d op(A) = G op(B)^T  and  d op(B) = op(A)^T G;
     // a transposed operand takes the transpose of its gradient.
     const a = saved(node, 0), b = saved(node, 1);
+    // Natively in bfloat16 (bf16Compute), G and the operands are rounded and so are the gradients.
     const transA = attr<boolean>(node, 'transA'), transB = attr<boolean>(node, 'transB');
+    const bf16 = attr<boolean | undefined>(node, 'bf16Compute') ?? false;
     const ga = !wanted(node, 0) ? null
-      : transA ? native.matmul(b, g.handle, transB, true) : native.matmul(g.handle, b, false, !transB);
+      : transA ? native.matmul(b, g.handle, transB, true, bf16) : native.matmul(g.handle, b, false, !transB, bf16);
     const gb = !wanted(node, 1) ? null
-      : transB ? native.matmul(g.handle, a, true, transA) : native.matmul(a, g.handle, !transA, false);
+      : transB ? native.matmul(g.handle, a, true, transA, bf16) : native.matmul(a, g.handle, !transA, false, bf16);
     return [w(ga), w(gb)];
   },
   crossEntropy: (node, g) => [

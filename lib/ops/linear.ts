@@ -6,13 +6,16 @@ import { autocastOp } from '../amp/autocast.js';
 import { record } from './record.js';
 import { checkFloat32, checkRank, checkSameDevice, checkShape } from './validate.js';
 
-/** @internal op(a) @ op(b) with optional transposes (the primitive behind matmul and linear). */
-export function matmulTransposed(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
-  return record(native.matmul(a.handle, b.handle, transA, transB), {
+/**
+ * @internal op(a) @ op(b) with optional transposes (the primitive behind matmul and linear);
+ * bf16Compute: autocast bfloat16 computed natively on the CPU (ConvParams.bf16Compute).
+ */
+export function matmulTransposed(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bf16Compute = false): Tensor {
+  return record(native.matmul(a.handle, b.handle, transA, transB, bf16Compute), {
     op: 'matmul',
     inputs: [a, b],
     saved: [a, b],
-    attrs: { transA, transB },
+    attrs: { transA, transB, bf16Compute },
   });
 }
 
@@ -26,7 +29,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     throw new RangeError(`matmul: a is [${a.shape}] and b is [${b.shape}]; a's columns must equal b's rows`);
   }
   checkSameDevice('matmul', [a, b]);
-  return autocastOp([a, b], ([aa, bb]) => matmulTransposed(aa!, bb!, false, false));
+  return autocastOp([a, b], ([aa, bb]) => matmulTransposed(aa!, bb!, false, false),
+    ([aa, bb]) => matmulTransposed(aa!, bb!, false, false, true));
 }
 
 /** x: (N, in), weight: (out, in), bias: (out) -> (N, out) */
@@ -44,7 +48,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   }
   checkSameDevice('linear', [x, weight, bias]);
   // Under autocast the product is low precision; the bias is added in float32.
-  const product = autocastOp([x, weight], ([xx, ww]) => matmulTransposed(xx!, ww!, false, true));
+  const product = autocastOp([x, weight], ([xx, ww]) => matmulTransposed(xx!, ww!, false, true),
+    ([xx, ww]) => matmulTransposed(xx!, ww!, false, true, true));
   if (!bias) return product;
   const out = add(product, bias);
   product.dispose();

@@ -7,6 +7,11 @@
 // with K = (C / groups) * kH * kW. A 1x1 kernel with stride 1 and no padding uses the image itself
 // as the column matrix. Stride-1 3x3 convolutions go to Winograd F(2x2, 3x3) (winograd.h) where that
 // is faster; CUDNN_RESNET_CONV=im2col keeps every convolution on im2col.
+// With Conv2dParams::bf16Compute (autocast bfloat16 on a CPU with AVX-512 BF16) every GEMM is the
+// bfloat16 one (gemm_bf16.h), which rounds its operands (x, the weights, dy) as it converts them;
+// y, dx, dweight and dbias are rounded to bfloat16 once they are complete. Where Winograd applies,
+// the forward pass (without z), the input gradient and the filter gradient use its bfloat16 product
+// stage (winograd.h).
 // convBiasAct is the same forward pass with a longer epilogue (epilogue.h): + bias, + z, ReLU on each
 // tile of y as the GEMM (or Winograd's output transform) writes it.
 #include "conv2d.h"
@@ -20,8 +25,10 @@
 #include "../core/cpu_features.h"
 #include "../core/error.h"
 #include "../core/parallel.h"
+#include "../core/float_bits.h"
 #include "epilogue.h"
 #include "gemm.h"
+#include "gemm_bf16.h"
 #include "winograd.h"
 
 namespace cr {
@@ -166,6 +173,13 @@ std::string preparedKey(const char* form, const Tensor& weight, const Geometry& 
          std::to_string(g.groups);
 }
 
+void checkBf16(const char* op) {
+  CR_CHECK_TYPE(bf16ComputeNative(), op, ": bf16Compute needs AVX-512 BF16 and the avx512 instruction set (",
+                "CUDNN_RESNET_BF16=emulated or another instruction set is in force, or the CPU lacks it)");
+}
+
+float roundedToBf16(float v) { return bfloat16ToFloat(floatToBFloat16(v)); }
+
 Tensor inFormat(const Tensor& t, MemoryFormat format) {
   return t.format == format ? t : toFormat(t, format);
 }
@@ -191,12 +205,25 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
   Tensor y = empty({g.N, g.O, g.Ho, g.Wo});      // (N, O, Ho, Wo)
   const float* b = bias ? bias->f32() : nullptr;  // (O)
   const float* zData = zIn ? z.f32() : nullptr;   // (N, O, Ho, Wo)
-  const bool winograd = winogradUse(g, p).forward;
+  const bool bf16 = p.bf16Compute;
+  if (bf16) checkBf16(op);
+  const bool winograd = winogradUse(g, p).forward && !(bf16 && zIn);
+  if (winograd && bf16) {
+    std::shared_ptr<const std::vector<float>> U = derivedFrom<std::vector<float>>(
+        weightIn, preparedKey("winograd-bf16", weightIn, g),
+        [&] { return std::make_shared<std::vector<float>>(winograd::forwardWeightsBf16(w.f32(), g.O, g.C)); });
+    std::vector<float> roundedBias(b ? b : nullptr, b ? b + g.O : nullptr);  // (O)
+    roundToBf16(roundedBias.data(), roundedBias.data(), static_cast<int64_t>(roundedBias.size()));
+    winograd::forwardBf16(x.f32(), b ? roundedBias.data() : nullptr, y.f32(), g.N, g.C, g.H, g.W, g.O, p.padH,
+                          p.padW, relu, U->data());
+    return inFormat(y, xIn.format);
+  }
   // The weights' prepared form is kept with them (derivedFrom: made again when they are written in
   // place or the instruction set changes), so inference prepares them once, and a training step
   // once per step instead of once per image.
   const bool prepared = winograd || gemmBackend() == GemmBackend::Builtin;
-  const std::string key = prepared ? preparedKey(winograd ? "winograd" : "gemm-a", weightIn, g) : std::string();
+  const std::string key =
+      prepared ? preparedKey(winograd ? "winograd" : bf16 ? "gemm-a-bf16" : "gemm-a", weightIn, g) : std::string();
   if (winograd) {
     std::shared_ptr<const std::vector<float>> U;
     if (prepared)
@@ -207,8 +234,16 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
                       U ? U->data() : nullptr);
     return inFormat(y, xIn.format);
   }
+  std::shared_ptr<const std::vector<PackedBf16A>> packedBf16;  // one per group
+  if (bf16)
+    packedBf16 = derivedFrom<std::vector<PackedBf16A>>(weightIn, key, [&] {
+      auto groups = std::make_shared<std::vector<PackedBf16A>>();
+      for (int64_t grp = 0; grp < g.groups; ++grp)
+        groups->push_back(packBf16A(false, g.Og, g.K, w.f32() + grp * g.Og * g.K, g.K));
+      return groups;
+    });
   std::shared_ptr<const std::vector<PackedGemmA>> packed;  // one per group
-  if (prepared)
+  if (prepared && !bf16)
     packed = derivedFrom<std::vector<PackedGemmA>>(weightIn, key, [&] {
       auto groups = std::make_shared<std::vector<PackedGemmA>>();
       for (int64_t grp = 0; grp < g.groups; ++grp)
@@ -234,7 +269,10 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
         epilogue.ldz = g.HWo;
         epilogue.relu = relu;
         const bool any = epilogue.bias || epilogue.z || relu;
-        if (packed)
+        if (bf16)
+          gemmBf16(false, false, g.Og, g.HWo, g.K, wg, g.K, cols, g.HWo, 0.0f, yg, g.HWo, &epilogue, true,
+                   &(*packedBf16)[static_cast<size_t>(grp)]);
+        else if (packed)
           sgemmPackedA((*packed)[static_cast<size_t>(grp)], false, g.HWo, cols, g.HWo, 0.0f, yg, g.HWo,
                        any ? &epilogue : nullptr);
         else
@@ -263,6 +301,8 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
   expectFloat32(kOp, "weight", weightIn);
   Geometry g = geometry(xIn.shape, weightIn.shape, p);
   expectShape(kOp, "dy", dyIn, {g.N, g.O, g.Ho, g.Wo});
+  const bool bf16 = p.bf16Compute;
+  if (bf16) checkBf16(kOp);
   Conv2dGrads grads;
   Tensor dy = contiguous(dyIn);  // (N, O, Ho, Wo)
 
@@ -275,9 +315,12 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
         double sum = 0;
         for (int64_t n = 0; n < g.N; ++n) {
           const float* dyo = dy.f32() + (n * g.O + o) * g.HWo;  // (Ho * Wo)
-          for (int64_t i = 0; i < g.HWo; ++i) sum += dyo[i];
+          if (bf16)
+            for (int64_t i = 0; i < g.HWo; ++i) sum += roundedToBf16(dyo[i]);
+          else
+            for (int64_t i = 0; i < g.HWo; ++i) sum += dyo[i];
         }
-        db[o] = static_cast<float>(sum);
+        db[o] = bf16 ? roundedToBf16(static_cast<float>(sum)) : static_cast<float>(sum);
       }
     });
   }
@@ -288,20 +331,37 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
   Tensor dx = needDx ? empty({g.N, g.C, g.H, g.W}) : Tensor();          // (N, C, H, W)
   Tensor dw = needDweight ? zeros({g.O, g.Cg, g.kH, g.kW}) : Tensor();  // (O, Cg, kH, kW), stays 0 when N = 0
   const WinogradUse wino = winogradUse(g, p);
+  if (needDx && wino.data && bf16) {
+    std::shared_ptr<const std::vector<float>> U = derivedFrom<std::vector<float>>(
+        weightIn, preparedKey("winograd-data-bf16", weightIn, g),
+        [&] { return std::make_shared<std::vector<float>>(winograd::backwardDataWeightsBf16(w.f32(), g.O, g.C)); });
+    winograd::backwardDataBf16(dy.f32(), U->data(), dx.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW);
+    grads.dx = inFormat(dx, xIn.format);
+    needDx = false;
+  }
   if (needDx && wino.data) {
     winograd::backwardData(dy.f32(), w.f32(), dx.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW);
     grads.dx = inFormat(dx, xIn.format);
     needDx = false;
   }
   if (needDweight && wino.filter) {
-    winograd::backwardFilter(dy.f32(), x.f32(), dw.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW);
+    winograd::backwardFilter(dy.f32(), x.f32(), dw.f32(), g.N, g.C, g.H, g.W, g.O, p.padH, p.padW, bf16);
+    if (bf16) roundToBf16(dw.f32(), dw.f32(), dw.numel());
     grads.dweight = dw;
     needDweight = false;
   }
   if (!needDx && !needDweight) return grads;
   // op(W_g) = W_g^T (K, Og) of the input gradient's GEMM, packed once and kept like the forward's.
+  std::shared_ptr<const std::vector<PackedBf16A>> packedTBf16;  // one per group
+  if (needDx && bf16)
+    packedTBf16 = derivedFrom<std::vector<PackedBf16A>>(weightIn, preparedKey("gemm-a-transposed-bf16", weightIn, g), [&] {
+      auto groups = std::make_shared<std::vector<PackedBf16A>>();
+      for (int64_t grp = 0; grp < g.groups; ++grp)
+        groups->push_back(packBf16A(true, g.K, g.Og, w.f32() + grp * g.Og * g.K, g.K));
+      return groups;
+    });
   std::shared_ptr<const std::vector<PackedGemmA>> packedT;  // one per group
-  if (needDx && gemmBackend() == GemmBackend::Builtin)
+  if (needDx && !bf16 && gemmBackend() == GemmBackend::Builtin)
     packedT = derivedFrom<std::vector<PackedGemmA>>(weightIn, preparedKey("gemm-a-transposed", weightIn, g), [&] {
       auto groups = std::make_shared<std::vector<PackedGemmA>>();
       for (int64_t grp = 0; grp < g.groups; ++grp)
@@ -331,18 +391,26 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
             im2col(xg, col.f32(), g, p);
             cols = col.f32();
           }
-          sgemm(false, true, g.Og, g.K, g.HWo, 1.0f, dyg, g.HWo, cols, g.HWo, n == n0 ? 0.0f : 1.0f,
-                acc + grp * g.Og * g.K, g.K);
+          if (bf16)
+            gemmBf16(false, true, g.Og, g.K, g.HWo, dyg, g.HWo, cols, g.HWo, n == n0 ? 0.0f : 1.0f,
+                     acc + grp * g.Og * g.K, g.K, nullptr, false);
+          else
+            sgemm(false, true, g.Og, g.K, g.HWo, 1.0f, dyg, g.HWo, cols, g.HWo, n == n0 ? 0.0f : 1.0f,
+                  acc + grp * g.Og * g.K, g.K);
         }
         if (needDx) {
           const float* wg = w.f32() + grp * g.Og * g.K;           // (Og, K)
           float* dxg = dx.f32() + (n * g.C + grp * g.Cg) * g.HW;  // (Cg, H, W)
           float* dcols = col2imNeeded ? dcol.f32() : dxg;         // (K, Ho * Wo)
-          if (packedT)
+          if (bf16)
+            gemmBf16(true, false, g.K, g.HWo, g.Og, wg, g.K, dyg, g.HWo, 0.0f, dcols, g.HWo, nullptr, !col2imNeeded,
+                     &(*packedTBf16)[static_cast<size_t>(grp)]);
+          else if (packedT)
             sgemmPackedA((*packedT)[static_cast<size_t>(grp)], false, g.HWo, dyg, g.HWo, 0.0f, dcols, g.HWo);
           else
             sgemm(true, false, g.K, g.HWo, g.Og, 1.0f, wg, g.K, dyg, g.HWo, 0.0f, dcols, g.HWo);
           if (col2imNeeded) col2im(dcols, dxg, g, p);
+          if (col2imNeeded && bf16) roundToBf16(dxg, dxg, g.Cg * g.HW);
         }
       }
     }
@@ -359,6 +427,7 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
           for (int64_t i = i0; i < i1; ++i) d[i] += part[i];
       });
     }
+    if (bf16) roundToBf16(dw.f32(), dw.f32(), dw.numel());
     grads.dweight = dw;
   }
   if (needDx) grads.dx = inFormat(dx, xIn.format);

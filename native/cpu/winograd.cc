@@ -22,6 +22,7 @@
 #include "../core/cpu_features.h"
 #include "../core/parallel.h"
 #include "epilogue.h"
+#include "winograd_bf16.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -482,10 +483,13 @@ Plan makePlan(int64_t N, int64_t Ho, int64_t Wo, int64_t inC, int64_t outC) {
 
 // out (N, outC, Ho, Wo) = Winograd convolution of in (N, inC, H, W) with packed U, + bias, then + z
 // (out's shape) and the ReLU when given, on each output stretch right after it is written.
+// With Up (pairWeights of U), the products are the bfloat16 ones of winograd_bf16.h and each
+// output stretch is rounded to bfloat16 last.
 void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, const float* U, const float* bias,
               float* out, int64_t outC, int64_t Ho, int64_t Wo, int64_t padH, int64_t padW, const float* z,
-              bool relu) {
-  const Plan p = makePlan(N, Ho, Wo, inC, outC);
+              bool relu, const float* Up = nullptr) {
+  Plan p = makePlan(N, Ho, Wo, inC, outC);
+  if (Up) p.cb = std::min(inC, roundUp(p.cb, 2));  // channel blocks start at a pair
   const int64_t oBlocksAll = ceilDiv(outC, MR);
   const auto kernel = cpuIsa() == CpuIsa::Avx512 ? kernel4x24Avx512 : kernel4x24;
   parallelFor(0, p.chunks * p.oSplits, 1, [&](int64_t task0, int64_t task1) {
@@ -501,6 +505,19 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
       for (int64_t c0 = 0; c0 < inC; c0 += p.cb) {
         const int64_t cl = std::min(p.cb, inC - c0);
         transformChunk(4, in, inC, H, W, padH, padW, p.tH, p.tW, t0, nt, c0, cl, V, p.ld, rowBuf);
+        if (Up) {
+          const int64_t pairs = (cl + 1) / 2, inPairs = (inC + 1) / 2;
+          float* Vp = pairScratch(static_cast<size_t>(kXi * pairs * p.ld));
+          pairTiles(V, cl, tileBlocks * NR, p.ld, Vp);
+          for (int xi = 0; xi < kXi; ++xi)
+            for (int64_t ob = 0; ob < oBlocks; ++ob) {
+              const float* a = Up + ((xi * oBlocksAll + o0 / MR + ob) * inPairs + c0 / 2) * MR;
+              for (int64_t tb = 0; tb < tileBlocks; ++tb)
+                kernel4x24Bf16(pairs, a, Vp + xi * pairs * p.ld + tb * NR, p.ld, M + (xi * oc + ob * MR) * p.ld + tb * NR,
+                               p.ld, std::min<int64_t>(MR, oc - ob * MR), c0 > 0);
+            }
+          continue;
+        }
         for (int xi = 0; xi < kXi; ++xi)
           for (int64_t ob = 0; ob < oBlocks; ++ob) {
             const float* a = U + ((xi * oBlocksAll + o0 / MR + ob) * inC + c0) * MR;
@@ -520,6 +537,10 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
           if (z || relu) {
             epilogueRow(y0, z ? z + offset : nullptr, nullptr, relu, cols);
             if (secondRow) epilogueRow(y0 + Wo, z ? z + offset + Wo : nullptr, nullptr, relu, cols);
+          }
+          if (Up) {
+            roundStretch(y0, cols);
+            if (secondRow) roundStretch(y0 + Wo, cols);
           }
         });
     }
@@ -552,8 +573,28 @@ void backwardData(const float* dy, const float* w, float* dx, int64_t N, int64_t
            false);
 }
 
+std::vector<float> forwardWeightsBf16(const float* w, int64_t O, int64_t C) {
+  return pairWeights(transformWeights(w, O, C, false), ceilDiv(O, MR), C);
+}
+
+void forwardBf16(const float* x, const float* bias, float* y, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
+                 int64_t padH, int64_t padW, bool relu, const float* transformed) {
+  convolve(x, N, C, H, W, nullptr, bias, y, O, H + 2 * padH - 2, W + 2 * padW - 2, padH, padW, nullptr, relu,
+           transformed);
+}
+
+void backwardDataBf16(const float* dy, const float* transformed, float* dx, int64_t N, int64_t C, int64_t H, int64_t W,
+                      int64_t O, int64_t padH, int64_t padW) {
+  convolve(dy, N, O, H + 2 * padH - 2, W + 2 * padW - 2, nullptr, nullptr, dx, C, H, W, 2 - padH, 2 - padW, nullptr,
+           false, transformed);
+}
+
+std::vector<float> backwardDataWeightsBf16(const float* w, int64_t O, int64_t C) {
+  return pairWeights(transformWeights(w, C, O, true), ceilDiv(C, MR), O);
+}
+
 void backwardFilter(const float* dy, const float* x, float* dw, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
-                    int64_t padH, int64_t padW) {
+                    int64_t padH, int64_t padW, bool bf16Products) {
   const int64_t Ho = H + 2 * padH - 2, Wo = W + 2 * padW - 2;
   const int64_t tH = ceilDiv(Ho, 2), tW = ceilDiv(Wo, 2), tiles = N * tH * tW;
   const int64_t cb = C <= 160 ? C : ceilDiv(C, ceilDiv(C, 128));
@@ -569,14 +610,26 @@ void backwardFilter(const float* dy, const float* x, float* dw, int64_t N, int64
     float* V = scratch(vFloats + zFloats + static_cast<size_t>(rowBufferFloats(bt, tW)));
     float* Z = V + vFloats;
     float* rowBuf = Z + zFloats;
+    // The bfloat16 dot products' operands: Z and V as tile pairs (winograd_bf16.h).
+    const int64_t ldp = roundUp(ceilDiv(ld, 2), 16);
+    float* Zp = bf16Products ? pairScratch(static_cast<size_t>(kXi * (O + cb) * ldp)) : nullptr;
+    float* Vp = bf16Products ? Zp + kXi * O * ldp : nullptr;
     for (int64_t part = part0; part < part1; ++part) {
       float* acc = dU.data() + part * uSize;
       for (int64_t chunk = part * chunks / parts; chunk < (part + 1) * chunks / parts; ++chunk) {
         const int64_t t0 = chunk * bt, nt = std::min(bt, tiles - t0);
         transformChunk(2, dy, O, Ho, Wo, 0, 0, tH, tW, t0, nt, 0, O, Z, ld, rowBuf);
+        if (bf16Products) pairAlongRows(kXi * O, nt, Z, ld, Zp, ldp);
         for (int64_t c0 = 0; c0 < C; c0 += cb) {
           const int64_t cl = std::min(cb, C - c0);
           transformChunk(4, x, C, H, W, padH, padW, tH, tW, t0, nt, c0, cl, V, ld, rowBuf);
+          if (bf16Products) {
+            pairAlongRows(kXi * cl, nt, V, ld, Vp, ldp);
+            for (int xi = 0; xi < kXi; ++xi)
+              dotProductsBf16(O, cl, ceilDiv(nt, 2), Zp + xi * O * ldp, ldp, Vp + xi * cl * ldp, ldp,
+                              acc + xi * O * C + c0, C);
+            continue;
+          }
           for (int xi = 0; xi < kXi; ++xi)
             dotProducts(O, cl, nt, Z + xi * O * ld, ld, V + xi * cl * ld, ld, acc + xi * O * C + c0, C);
         }
@@ -616,8 +669,14 @@ std::vector<float> forwardWeights(const float*, int64_t, int64_t) { return {}; }
 void forward(const float*, const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
              int64_t, const float*, bool, const float*) {}
 void backwardData(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {}
+std::vector<float> forwardWeightsBf16(const float*, int64_t, int64_t) { return {}; }
+void forwardBf16(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                 bool, const float*) {}
+void backwardDataBf16(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                      int64_t) {}
+std::vector<float> backwardDataWeightsBf16(const float*, int64_t, int64_t) { return {}; }
 void backwardFilter(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                    int64_t) {}
+                    int64_t, bool) {}
 
 #endif
 

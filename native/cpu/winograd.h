@@ -41,9 +41,24 @@ std::vector<float> forwardWeights(const float* w, int64_t O, int64_t C);
 void backwardData(const float* dy, const float* w, float* dx, int64_t N, int64_t C, int64_t H, int64_t W,
                   int64_t O, int64_t padH, int64_t padW);
 
+// Under autocast bfloat16 on a CPU with AVX-512 BF16 (bf16ComputeNative, gemm_bf16.h): forward
+// (bias, ReLU, no z) and backward-data with the product stage in bfloat16 (winograd_bf16.h): the
+// transformed input tiles and weights are rounded to bfloat16 as they are packed in channel pairs,
+// their products summed in float32 (vdpbf16ps); the transforms stay float32 and the output is
+// rounded to bfloat16 as it is written. `transformed` is forwardWeightsBf16(w, O, C) for forwardBf16,
+// backwardDataWeightsBf16(w, O, C) for backwardDataBf16 (both made once and kept while w is unchanged).
+std::vector<float> forwardWeightsBf16(const float* w, int64_t O, int64_t C);
+std::vector<float> backwardDataWeightsBf16(const float* w, int64_t O, int64_t C);
+void forwardBf16(const float* x, const float* bias, float* y, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
+                 int64_t padH, int64_t padW, bool relu, const float* transformed);
+void backwardDataBf16(const float* dy, const float* transformed, float* dx, int64_t N, int64_t C, int64_t H, int64_t W,
+                      int64_t O, int64_t padH, int64_t padW);
+
 // dw (O, C, 3, 3) from dy (N, O, Ho, Wo) and x (N, C, H, W), for the forward above (written, not accumulated).
+// With bf16Products (autocast bfloat16, bf16ComputeNative), the dot products of transformed dy and x
+// tiles are bfloat16 ones (winograd_bf16.h: both rounded as they are paired along the tiles).
 void backwardFilter(const float* dy, const float* x, float* dw, int64_t N, int64_t C, int64_t H, int64_t W,
-                    int64_t O, int64_t padH, int64_t padW);
+                    int64_t O, int64_t padH, int64_t padW, bool bf16Products = false);
 
 }  // namespace winograd
 }  // namespace cr

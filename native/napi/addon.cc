@@ -7,6 +7,7 @@
 #include "../core/parallel.h"
 #include "../core/tensor.h"
 #include "../cpu/gemm.h"
+#include "../cpu/gemm_bf16.h"
 #include "../cuda/control.h"
 #include "../cuda/device_info.h"
 #include "convert.h"
@@ -39,6 +40,9 @@ Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
 }
 
 
+// Whether autocast bfloat16 computes natively on the CPU now (gemm_bf16.h); asked by every autocast op.
+Napi::Value CpuBf16Native(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), bf16ComputeNative()); }
+
 Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object cpu = Napi::Object::New(env);
@@ -46,6 +50,7 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   cpu.Set("gemm", gemmBackend() == GemmBackend::OpenBlas ? "openblas" : "builtin");
   cpu.Set("gemmIsa", builtinGemmIsa());
   cpu.Set("isa", cpuIsaName(cpuIsa()));
+  cpu.Set("bf16", bf16ComputeName());
   const std::vector<CpuIsa> isas = cpuIsasAvailable();
   Napi::Array available = Napi::Array::New(env, isas.size());
   for (size_t i = 0; i < isas.size(); ++i) available.Set(static_cast<uint32_t>(i), cpuIsaName(isas[i]));
@@ -139,6 +144,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memory", Napi::Function::New(env, Memory, "memory"));
   exports.Set("emptyCache", Napi::Function::New(env, EmptyCache, "emptyCache"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  exports.Set("cpuBf16Native", Napi::Function::New(env, CpuBf16Native, "cpuBf16Native"));
   exports.Set("cudaMemory", Napi::Function::New(env, CudaMemory, "cudaMemory"));
   InitCudaControl(env, exports);
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));

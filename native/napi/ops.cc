@@ -80,7 +80,9 @@ Conv2dParams convParams(const Napi::Value& v) {
   auto [strideH, strideW] = pairOf(o, "stride");
   auto [padH, padW] = pairOf(o, "padding");
   auto [dilationH, dilationW] = pairOf(o, "dilation");
-  return {strideH, strideW, padH, padW, dilationH, dilationW, toInt64(o.Get("groups"), "groups")};
+  const Napi::Value bf16 = o.Get("bf16Compute");
+  return {strideH, strideW, padH, padW, dilationH, dilationW, toInt64(o.Get("groups"), "groups"),
+          bf16.IsUndefined() ? false : toBool(bf16, "bf16Compute")};
 }
 Pool2dParams poolParams(const Napi::Value& v) {
   Napi::Object o = fields(v, "pool params");
@@ -324,8 +326,12 @@ Napi::Value ShortcutABackward(const Info& info) {
 }
 Napi::Value Matmul(const Info& info) {
   const Tensor &a = arg(info, 0, "a"), &b = arg(info, 1, "b");
-  return wrap(info.Env(), CR_DISPATCH(deviceOf({&a, &b}), matmul, a, b, toBool(info[2], "transA"),
-                                      toBool(info[3], "transB")));
+  const bool transA = toBool(info[2], "transA"), transB = toBool(info[3], "transB");
+  if (info.Length() > 4 && toBool(info[4], "bf16Compute")) {  // autocast bfloat16 on the CPU
+    CR_CHECK_TYPE(a.device == Device::CPU && b.device == Device::CPU, "matmul: bf16Compute is for CPU tensors");
+    return wrap(info.Env(), matmulBf16(a, b, transA, transB));
+  }
+  return wrap(info.Env(), CR_DISPATCH(deviceOf({&a, &b}), matmul, a, b, transA, transB));
 }
 Napi::Value CrossEntropy(const Info& info) {
   const Tensor &logits = arg(info, 0, "logits"), &labels = arg(info, 1, "labels");

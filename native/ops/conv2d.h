@@ -10,6 +10,11 @@ namespace cr {
 
 struct Conv2dParams {
   int64_t strideH = 1, strideW = 1, padH = 0, padW = 0, dilationH = 1, dilationW = 1, groups = 1;
+  // Autocast bfloat16 on a CPU with AVX-512 BF16 (cpu/gemm_bf16.h): the operands rounded to
+  // bfloat16, their products summed in float32, the result rounded to bfloat16; in the backward
+  // pass dy is rounded too and dx, dweight and dbias are rounded. The GPU takes bfloat16 tensors
+  // instead and never sets it.
+  bool bf16Compute = false;
 };
 struct Conv2dGrads { Tensor dx, dweight, dbias; };  // empty Tensors (no storage) where not requested
 
