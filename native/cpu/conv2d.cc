@@ -12,6 +12,7 @@
 #include "conv2d.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -71,35 +72,45 @@ int64_t channelGrain(const Geometry& g) {
   return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, g.kH * g.kW * g.HWo));
 }
 
-// col (K, Ho * Wo) from x (Cg, H, W): row (c, i, j) holds x[c, oh*sH + i*dH - pH, ow*sW + j*dW - pW],
+// Rows (c, i, j) of the column matrix for channels [c0, c1) and output positions [q0, q1) (q = oh * Wo + ow),
+// from x (Cg, H, W): col (K, q1 - q0), whose row (c, i, j) holds x[c, oh*sH + i*dH - pH, ow*sW + j*dW - pW],
 // zero where that falls in the padding.
-void im2col(const float* x, float* col, const Geometry& g, const Conv2dParams& p) {
-  parallelFor(0, g.Cg, channelGrain(g), [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c)
-      for (int64_t i = 0; i < g.kH; ++i)
-        for (int64_t j = 0; j < g.kW; ++j) {
-          const float* plane = x + c * g.HW;                       // (H, W)
-          float* row = col + ((c * g.kH + i) * g.kW + j) * g.HWo;  // (Ho, Wo)
-          int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
-          validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
-          for (int64_t oh = 0; oh < g.Ho; ++oh) {
-            float* out = row + oh * g.Wo;  // (Wo)
-            int64_t ih = oh * p.strideH + offH;
-            if (ih < 0 || ih >= g.H) {
-              std::fill(out, out + g.Wo, 0.0f);
-              continue;
-            }
-            const float* in = plane + ih * g.W;  // (W)
-            std::fill(out, out + lo, 0.0f);
-            if (p.strideW == 1) {
-              std::memcpy(out + lo, in + lo + offW, static_cast<size_t>(hi - lo) * sizeof(float));
-            } else {
-              for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * p.strideW + offW];
-            }
-            std::fill(out + hi, out + g.Wo, 0.0f);
+void im2colBlock(const float* x, float* col, const Geometry& g, const Conv2dParams& p, int64_t c0, int64_t c1,
+                 int64_t q0, int64_t q1) {
+  const int64_t cols = q1 - q0;
+  for (int64_t c = c0; c < c1; ++c)
+    for (int64_t i = 0; i < g.kH; ++i)
+      for (int64_t j = 0; j < g.kW; ++j) {
+        const float* plane = x + c * g.HW;                             // (H, W)
+        float* row = col + ((c * g.kH + i) * g.kW + j) * cols - q0;  // indexed by q in [q0, q1)
+        int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
+        validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
+        for (int64_t oh = q0 / g.Wo; oh * g.Wo < q1; ++oh) {
+          // output row oh, columns [w0, w1) of it inside [q0, q1)
+          const int64_t w0 = std::max<int64_t>(0, q0 - oh * g.Wo), w1 = std::min(g.Wo, q1 - oh * g.Wo);
+          float* out = row + oh * g.Wo;  // (Wo)
+          int64_t ih = oh * p.strideH + offH;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(out + w0, out + w1, 0.0f);
+            continue;
           }
+          const float* in = plane + ih * g.W;  // (W)
+          const int64_t l = std::clamp(lo, w0, w1), h = std::clamp(hi, l, w1);
+          std::fill(out + w0, out + l, 0.0f);
+          if (p.strideW == 1) {
+            std::memcpy(out + l, in + l + offW, static_cast<size_t>(h - l) * sizeof(float));
+          } else {
+            for (int64_t ow = l; ow < h; ++ow) out[ow] = in[ow * p.strideW + offW];
+          }
+          std::fill(out + h, out + w1, 0.0f);
         }
-  });
+      }
+}
+
+// col (K, Ho * Wo) from x (Cg, H, W), the channels shared among the threads.
+void im2col(const float* x, float* col, const Geometry& g, const Conv2dParams& p) {
+  parallelFor(0, g.Cg, channelGrain(g),
+              [&](int64_t c0, int64_t c1) { im2colBlock(x, col, g, p, c0, c1, 0, g.HWo); });
 }
 
 // The adjoint of im2col: dx (Cg, H, W) += every entry of dcol (K, Ho * Wo) at the position it was read from.
@@ -170,6 +181,95 @@ Tensor inFormat(const Tensor& t, MemoryFormat format) {
   return t.format == format ? t : toFormat(t, format);
 }
 
+// How the forward pass with packed weights shares the threads: Tasks (packedForward, the default) or
+// ImageChunks (one chunk of images per thread, each GEMM sharing the threads when there are fewer
+// images than threads; also the path of unpacked weights), which CUDNN_RESNET_CONV_THREADS=images
+// selects for comparison.
+enum class ForwardDriver { Tasks, ImageChunks };
+
+ForwardDriver forwardDriver() {
+  static const ForwardDriver driver = [] {
+    const char* v = std::getenv("CUDNN_RESNET_CONV_THREADS");
+    return v && std::strcmp(v, "images") == 0 ? ForwardDriver::ImageChunks : ForwardDriver::Tasks;
+  }();
+  return driver;
+}
+
+// The fewest output columns a task of packedForward computes, and the multiple its blocks are of
+// (the AVX-512 kernel's tile width, a multiple of the others').
+constexpr int64_t kMinColumnsPerTask = 128, kColumnMultiple = 32;
+// At most about this many floats of column matrix per task (a block that stays in L2).
+constexpr int64_t kColumnBlockFloats = int64_t{1} << 18;
+// Tasks per thread, for balance when a core is slower or busy.
+constexpr int64_t kTasksPerThread = 3;
+
+// y = act(W * col + bias + z) with the weights packed (one PackedGemmA per group), in one parallel
+// region when the output has columns enough for every thread: tasks of (image, group, block of
+// output columns), each making its own block of the column matrix, which stays in cache, and
+// computing that block of y with a single-thread GEMM. A small output (14x14, 7x7 at batch 1) goes
+// image by image instead: the column matrix made once, the GEMM's rows shared among the threads.
+// Each element of y is summed in the same order whatever the split.
+void packedForward(const Geometry& g, const Conv2dParams& p, const float* x, const std::vector<PackedGemmA>& packed,
+                   const float* bias, const float* z, bool relu, float* y) {
+  // x: (N, C, H, W), bias: (O) or null, z: (N, O, Ho, Wo) or null, y: (N, O, Ho, Wo)
+  const int64_t threads = numThreads();
+  auto epilogueAt = [&](int64_t grp, int64_t offset, Epilogue& e) -> const Epilogue* {
+    e.bias = bias ? bias + grp * g.Og : nullptr;
+    e.z = z ? z + offset : nullptr;
+    e.ldz = g.HWo;
+    e.relu = relu;
+    return e.bias || e.z || relu ? &e : nullptr;
+  };
+  const int64_t products = g.N * g.groups;
+  if (threads == 1 || products * g.HWo >= threads * kMinColumnsPerTask) {
+    auto roundUp = [](int64_t v, int64_t m) { return (v + m - 1) / m * m; };
+    const int64_t blocksWanted = threads == 1 ? 1 : (kTasksPerThread * threads + products - 1) / products;
+    int64_t perTask = std::max(kMinColumnsPerTask, roundUp((g.HWo + blocksWanted - 1) / blocksWanted, kColumnMultiple));
+    if (!g.pointwise)
+      perTask = std::min(perTask, std::max(kMinColumnsPerTask, roundUp(kColumnBlockFloats / g.K, kColumnMultiple)));
+    perTask = std::min(perTask, g.HWo);
+    const int64_t blocksPerImage = (g.HWo + perTask - 1) / perTask;
+    parallelFor(0, products * blocksPerImage, 1, [&](int64_t t0, int64_t t1) {
+      Tensor col = g.pointwise ? Tensor() : empty({g.K, perTask});  // (K, perTask)
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t image = t / blocksPerImage / g.groups, grp = t / blocksPerImage % g.groups;
+        const int64_t q0 = t % blocksPerImage * perTask, q1 = std::min(g.HWo, q0 + perTask);
+        const float* xg = x + (image * g.C + grp * g.Cg) * g.HW;              // (Cg, H, W)
+        const int64_t yOffset = (image * g.O + grp * g.Og) * g.HWo + q0;     // of the block in y and z
+        const float* cols = xg + q0;                                           // (K, q1 - q0), row stride ldb
+        int64_t ldb = g.HW;
+        if (!g.pointwise) {
+          im2colBlock(xg, col.f32(), g, p, 0, g.Cg, q0, q1);
+          cols = col.f32();
+          ldb = q1 - q0;
+        }
+        Epilogue e;
+        sgemmPackedARows(packed[static_cast<size_t>(grp)], 0, g.Og, false, q1 - q0, cols, ldb, 0.0f, y + yOffset,
+                         g.HWo, epilogueAt(grp, yOffset, e));
+      }
+    });
+    return;
+  }
+  Tensor col = g.pointwise ? Tensor() : empty({g.K, g.HWo});  // (K, Ho * Wo)
+  for (int64_t image = 0; image < g.N; ++image)
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      const PackedGemmA& a = packed[static_cast<size_t>(grp)];
+      const float* cols = x + (image * g.C + grp * g.Cg) * g.HW;  // (K, Ho * Wo)
+      if (!g.pointwise) {
+        im2col(cols, col.f32(), g, p);
+        cols = col.f32();
+      }
+      const int64_t yOffset = (image * g.O + grp * g.Og) * g.HWo;
+      Epilogue e;
+      const Epilogue* epilogue = epilogueAt(grp, yOffset, e);
+      const int64_t step = packedGemmRowStep(a), panels = (g.Og + step - 1) / step;
+      parallelFor(0, panels, (panels + 2 * threads - 1) / (2 * threads), [&](int64_t p0, int64_t p1) {
+        sgemmPackedARows(a, p0 * step, std::min(g.Og, p1 * step), false, g.HWo, cols, g.HWo, 0.0f, y + yOffset,
+                         g.HWo, epilogue);
+      });
+    }
+}
+
 // y = act(conv(x, weight) + bias + z), the epilogue applied to each block of y as it is computed:
 // by the GEMM to each tile of an (image, group) product, or by Winograd's output transform.
 Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weightIn, const Tensor* bias,
@@ -215,6 +315,10 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
         groups->push_back(packGemmA(cpuIsa(), false, g.Og, g.K, w.f32() + grp * g.Og * g.K, g.K));
       return groups;
     });
+  if (packed && forwardDriver() == ForwardDriver::Tasks) {
+    packedForward(g, p, x.f32(), *packed, b, zData, relu, y.f32());
+    return inFormat(y, xIn.format);
+  }
   forEachImageChunk(g.N, [&](int64_t n0, int64_t n1) {
     Tensor col = g.pointwise ? Tensor() : empty({g.K, g.HWo});  // (K, Ho * Wo)
     for (int64_t n = n0; n < n1; ++n) {
