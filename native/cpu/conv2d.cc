@@ -207,7 +207,8 @@ constexpr int64_t kTasksPerThread = 3;
 // region when the output has columns enough for every thread: tasks of (image, group, block of
 // output columns), each making its own block of the column matrix, which stays in cache, and
 // computing that block of y with a single-thread GEMM. A small output (14x14, 7x7 at batch 1) goes
-// image by image instead: the column matrix made once, the GEMM's rows shared among the threads.
+// image by image instead: the column matrix made once, the GEMM sharing its packed columns and its
+// rows among the threads.
 // Each element of y is summed in the same order whatever the split.
 void packedForward(const Geometry& g, const Conv2dParams& p, const float* x, const std::vector<PackedGemmA>& packed,
                    const float* bias, const float* z, bool relu, float* y) {
@@ -244,8 +245,9 @@ void packedForward(const Geometry& g, const Conv2dParams& p, const float* x, con
           ldb = q1 - q0;
         }
         Epilogue e;
-        sgemmPackedARows(packed[static_cast<size_t>(grp)], 0, g.Og, false, q1 - q0, cols, ldb, 0.0f, y + yOffset,
-                         g.HWo, epilogueAt(grp, yOffset, e));
+        // Inside the parallel region (or with one thread) the GEMM runs on this thread alone.
+        sgemmPackedA(packed[static_cast<size_t>(grp)], false, q1 - q0, cols, ldb, 0.0f, y + yOffset, g.HWo,
+                     epilogueAt(grp, yOffset, e));
       }
     });
     return;
@@ -253,7 +255,6 @@ void packedForward(const Geometry& g, const Conv2dParams& p, const float* x, con
   Tensor col = g.pointwise ? Tensor() : empty({g.K, g.HWo});  // (K, Ho * Wo)
   for (int64_t image = 0; image < g.N; ++image)
     for (int64_t grp = 0; grp < g.groups; ++grp) {
-      const PackedGemmA& a = packed[static_cast<size_t>(grp)];
       const float* cols = x + (image * g.C + grp * g.Cg) * g.HW;  // (K, Ho * Wo)
       if (!g.pointwise) {
         im2col(cols, col.f32(), g, p);
@@ -261,12 +262,8 @@ void packedForward(const Geometry& g, const Conv2dParams& p, const float* x, con
       }
       const int64_t yOffset = (image * g.O + grp * g.Og) * g.HWo;
       Epilogue e;
-      const Epilogue* epilogue = epilogueAt(grp, yOffset, e);
-      const int64_t step = packedGemmRowStep(a), panels = (g.Og + step - 1) / step;
-      parallelFor(0, panels, (panels + 2 * threads - 1) / (2 * threads), [&](int64_t p0, int64_t p1) {
-        sgemmPackedARows(a, p0 * step, std::min(g.Og, p1 * step), false, g.HWo, cols, g.HWo, 0.0f, y + yOffset,
-                         g.HWo, epilogue);
-      });
+      sgemmPackedA(packed[static_cast<size_t>(grp)], false, g.HWo, cols, g.HWo, 0.0f, y + yOffset, g.HWo,
+                   epilogueAt(grp, yOffset, e));
     }
 }
 

@@ -328,33 +328,6 @@ void sgemmPackedA(const PackedGemmA& a, bool transB, int64_t N, const float* B, 
   gemm::sgemmBlocked<PortableKernel>(g);
 }
 
-void sgemmPackedARows(const PackedGemmA& a, int64_t rowBegin, int64_t rowEnd, bool transB, int64_t N, const float* B,
-                      int64_t ldb, float beta, float* C, int64_t ldc, const Epilogue* epilogue) {
-  CR_CHECK_TYPE(a.isa == cpuIsa(), "sgemmPackedARows: A was packed for '", cpuIsaName(a.isa), "' but '",
-                cpuIsaName(cpuIsa()), "' is in force");
-  const int64_t step = packedGemmRowStep(a);
-  CR_CHECK_RANGE(N >= 0 && rowBegin >= 0 && rowBegin % step == 0 && rowBegin <= rowEnd && rowEnd <= a.M,
-                 "sgemmPackedARows: rows [", rowBegin, ", ", rowEnd, ") of ", a.M, " (start a multiple of ", step,
-                 "), N=", N);
-  if (N == 0 || rowBegin == rowEnd) return;
-  gemm::Problem g{false, transB, a.M, N, a.K, 1.0f, nullptr, a.K, B, ldb, beta, C, ldc, epilogue};
-  g.packedA = a.panels.data();
-  g.packedRows = a.rows;
-#if defined(__x86_64__)
-  if (a.isa == CpuIsa::Avx512) return gemm::sgemmRowsSerial<Avx512Kernel>(g, rowBegin, rowEnd);
-  if (a.isa == CpuIsa::Avx2) return gemm::sgemmRowsSerial<Avx2FmaKernel>(g, rowBegin, rowEnd);
-#endif
-  gemm::sgemmRowsSerial<PortableKernel>(g, rowBegin, rowEnd);
-}
-
-int64_t packedGemmRowStep(const PackedGemmA& a) {
-#if defined(__x86_64__)
-  if (a.isa == CpuIsa::Avx512) return Avx512Kernel::MR;
-  if (a.isa == CpuIsa::Avx2) return Avx2FmaKernel::MR;
-#endif
-  return PortableKernel::MR;
-}
-
 void sgemmBuiltin(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
                   const Epilogue* epilogue) {

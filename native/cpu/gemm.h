@@ -32,14 +32,6 @@ PackedGemmA packGemmA(CpuIsa isa, bool transA, int64_t M, int64_t K, const float
 void sgemmPackedA(const PackedGemmA& a, bool transB, int64_t N, const float* B, int64_t ldb, float beta, float* C,
                   int64_t ldc, const Epilogue* epilogue = nullptr);
 
-// Rows [rowBegin, rowEnd) of sgemmPackedA's product on the calling thread only (no other thread is
-// woken): rowBegin a multiple of packedGemmRowStep(a), C (a.M, N) the whole output, whose other rows
-// are not touched. The same bits as sgemmPackedA for those rows, whatever the split.
-void sgemmPackedARows(const PackedGemmA& a, int64_t rowBegin, int64_t rowEnd, bool transB, int64_t N, const float* B,
-                      int64_t ldb, float beta, float* C, int64_t ldc, const Epilogue* epilogue = nullptr);
-// The row panel height (the micro-kernel's MR) of a's kernel.
-int64_t packedGemmRowStep(const PackedGemmA& a);
-
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const Epilogue* epilogue = nullptr);
 

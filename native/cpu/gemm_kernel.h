@@ -223,20 +223,18 @@ void macroKernel(const Problem& g, int64_t i0, int64_t mc, int64_t j0, int64_t n
   }
 }
 
-// The loops of the header comment on one thread, for rows [rowBegin, rowEnd) of C (rowBegin a
-// multiple of MR). packedA holds one A block, packedB one B block. The K blocks (kc) depend on K
-// only, so every row range and thread count sums each element of C in the same order.
+// The loops of the header comment on one thread. packedA holds one A block, packedB one B block.
 template <class Kernel>
-void computeSerial(const Problem& g, float* packedA, float* packedB, int64_t rowBegin, int64_t rowEnd) {
-  const Blocking bl = blockingFor<Kernel>(rowEnd - rowBegin, g.N, g.K);
+void computeSerial(const Problem& g, float* packedA, float* packedB) {
+  const Blocking bl = blockingFor<Kernel>(g.M, g.N, g.K);
   for (int64_t jc = 0; jc < g.N; jc += bl.nc) {
     const int64_t nc = std::min(bl.nc, g.N - jc);
     for (int64_t pc = 0; pc < g.K; pc += bl.kc) {
       const int64_t kc = std::min(bl.kc, g.K - pc);
       const float beta = pc == 0 ? g.beta : 1.0f;  // later K blocks accumulate onto C
       packB<Kernel::NR>(g, pc, kc, jc, nc, packedB);
-      for (int64_t ic = rowBegin; ic < rowEnd; ic += bl.mc) {
-        const int64_t mc = std::min(bl.mc, rowEnd - ic);
+      for (int64_t ic = 0; ic < g.M; ic += bl.mc) {
+        const int64_t mc = std::min(bl.mc, g.M - ic);
         const float* blockA = g.packedA ? g.packedA + pc * g.packedRows + ic * kc : packedA;
         if (!g.packedA) packA<Kernel::MR>(g, ic, mc, pc, kc, packedA);
         macroKernel<Kernel>(g, ic, mc, jc, nc, kc, beta, blockA, packedB, pc + kc == g.K);
@@ -417,31 +415,21 @@ void computeShared(const Problem& g, int threads, PackBuffer& buffer) {
 // Below this many multiply-adds per thread, waking another thread costs more than it saves.
 constexpr double kMinMultiplyAddsPerThread = 1 << 21;
 
-// This thread's packing buffers; with several threads (computeShared) the others write into them too.
-inline PackBuffer& threadPackBuffer() {
-  thread_local PackBuffer buffer;
-  return buffer;
-}
-
-// Rows [rowBegin, rowEnd) of the product on the calling thread (rowBegin a multiple of MR).
-template <class Kernel>
-void sgemmRowsSerial(const Problem& g, int64_t rowBegin, int64_t rowEnd) {
-  const Blocking bl = blockingFor<Kernel>(rowEnd - rowBegin, g.N, g.K);
-  const size_t floatsA = cacheLineFloats(bl.mc * bl.kc);
-  float* packedA = threadPackBuffer().reserve(floatsA + cacheLineFloats(bl.kc * bl.nc));
-  computeSerial<Kernel>(g, packedA, packedA + floatsA, rowBegin, rowEnd);
-}
-
 template <class Kernel>
 void sgemmBlocked(const Problem& g) {
   const double multiplyAdds = static_cast<double>(g.M) * static_cast<double>(g.N) * static_cast<double>(g.K);
   int threads = inParallelRegion() ? 1 : numThreads();
   threads = static_cast<int>(std::min<double>(threads, std::max(1.0, multiplyAdds / kMinMultiplyAddsPerThread)));
+  // This thread's packing buffers; with several threads the others write into them too.
+  thread_local PackBuffer buffer;
   if (threads > 1) {
-    computeShared<Kernel>(g, threads, threadPackBuffer());
+    computeShared<Kernel>(g, threads, buffer);
     return;
   }
-  sgemmRowsSerial<Kernel>(g, 0, g.M);
+  const Blocking bl = blockingFor<Kernel>(g.M, g.N, g.K);
+  const size_t floatsA = cacheLineFloats(bl.mc * bl.kc);
+  float* packedA = buffer.reserve(floatsA + cacheLineFloats(bl.kc * bl.nc));
+  computeSerial<Kernel>(g, packedA, packedA + floatsA);
 }
 
 }  // namespace gemm
