@@ -40,16 +40,16 @@ function direct(c: Case, x: Float32Array, w: Float32Array, b: Float32Array, z: F
       const grp = Math.floor(o / Og);
       for (let oh = 0; oh < Ho; ++oh)
         for (let ow = 0; ow < Wo; ++ow) {
-          let sum = b[o];
+          let sum = b[o]!;
           for (let ci = 0; ci < Cg; ++ci)
             for (let i = 0; i < kH; ++i)
               for (let j = 0; j < kW; ++j) {
                 const ih = oh * c.stride + i * c.dilation - c.padding, iw = ow * c.stride + j * c.dilation - c.padding;
                 if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                sum += x[((n * C + grp * Cg + ci) * H + ih) * W + iw] * w[((o * Cg + ci) * kH + i) * kW + j];
+                sum += x[((n * C + grp * Cg + ci) * H + ih) * W + iw]! * w[((o * Cg + ci) * kH + i) * kW + j]!;
               }
           const at = ((n * O + o) * Ho + oh) * Wo + ow;
-          y[at] = Math.max(0, sum + z[at]);
+          y[at] = Math.max(0, sum + z[at]!);
         }
     }
   return y;
@@ -84,8 +84,8 @@ describe('CPU forward convolution with packed weights', () => {
         const want = direct(c, arr(x), arr(w), arr(b), arr(z));
         let worst = 0, scale = 0;
         for (let i = 0; i < want.length; ++i) {
-          worst = Math.max(worst, Math.abs(all[i] - want[i]));
-          scale = Math.max(scale, Math.abs(want[i]));
+          worst = Math.max(worst, Math.abs(all[i]! - want[i]!));
+          scale = Math.max(scale, Math.abs(want[i]!));
         }
         expect(worst / scale).toBeLessThan(1e-5);
       } finally {
