@@ -73,16 +73,15 @@ int64_t channelGrain(const Geometry& g) {
 }
 
 // Rows (c, i, j) of the column matrix for channels [c0, c1) and output positions [q0, q1) (q = oh * Wo + ow),
-// from x (Cg, H, W): col (K, q1 - q0), whose row (c, i, j) holds x[c, oh*sH + i*dH - pH, ow*sW + j*dW - pW],
-// zero where that falls in the padding.
-void im2colBlock(const float* x, float* col, const Geometry& g, const Conv2dParams& p, int64_t c0, int64_t c1,
-                 int64_t q0, int64_t q1) {
-  const int64_t cols = q1 - q0;
+// from x (Cg, H, W): col (K, q1 - q0) with row stride ldcol, whose row (c, i, j) holds
+// x[c, oh*sH + i*dH - pH, ow*sW + j*dW - pW], zero where that falls in the padding.
+void im2colBlock(const float* x, float* col, int64_t ldcol, const Geometry& g, const Conv2dParams& p, int64_t c0,
+                 int64_t c1, int64_t q0, int64_t q1) {
   for (int64_t c = c0; c < c1; ++c)
     for (int64_t i = 0; i < g.kH; ++i)
       for (int64_t j = 0; j < g.kW; ++j) {
         const float* plane = x + c * g.HW;                             // (H, W)
-        float* row = col + ((c * g.kH + i) * g.kW + j) * cols - q0;  // indexed by q in [q0, q1)
+        float* row = col + ((c * g.kH + i) * g.kW + j) * ldcol - q0;  // indexed by q in [q0, q1)
         int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
         validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
         for (int64_t oh = q0 / g.Wo; oh * g.Wo < q1; ++oh) {
@@ -110,7 +109,7 @@ void im2colBlock(const float* x, float* col, const Geometry& g, const Conv2dPara
 // col (K, Ho * Wo) from x (Cg, H, W), the channels shared among the threads.
 void im2col(const float* x, float* col, const Geometry& g, const Conv2dParams& p) {
   parallelFor(0, g.Cg, channelGrain(g),
-              [&](int64_t c0, int64_t c1) { im2colBlock(x, col, g, p, c0, c1, 0, g.HWo); });
+              [&](int64_t c0, int64_t c1) { im2colBlock(x, col, g.HWo, g, p, c0, c1, 0, g.HWo); });
 }
 
 // The adjoint of im2col: dx (Cg, H, W) += every entry of dcol (K, Ho * Wo) at the position it was read from.
@@ -202,12 +201,48 @@ constexpr int64_t kMinColumnsPerTask = 128, kColumnMultiple = 32;
 constexpr int64_t kColumnBlockFloats = int64_t{1} << 18;
 // Tasks per thread, for balance when a core is slower or busy.
 constexpr int64_t kTasksPerThread = 3;
+// Images whose outputs have fewer positions than this (14x14, 7x7) are computed in one GEMM over
+// the batch's columns: per image they would fill a few micro-kernel tiles, partly idle, and stream
+// all the weights once per image.
+constexpr int64_t kBatchedBelowPositions = 256;
+
+// The batch's column matrices side by side, one GEMM over all of them into a scratch output, then
+// each image's rows copied into y with the epilogue (the same operations in the same order as the
+// GEMM's own epilogue, so the same bits as image by image). One group.
+void batchedForward(const Geometry& g, const Conv2dParams& p, const float* x, const PackedGemmA& packed,
+                    const float* bias, const float* z, bool relu, float* y) {
+  // x: (N, C, H, W), bias: (O) or null, z: (N, O, Ho, Wo) or null, y: (N, O, Ho, Wo)
+  const int64_t columns = g.N * g.HWo;
+  Tensor col = empty({g.K, columns});   // (K, N * Ho * Wo): image n in columns [n * HWo, (n + 1) * HWo)
+  Tensor out = empty({g.O, columns});   // (O, N * Ho * Wo)
+  float* cols = col.f32();
+  parallelFor(0, g.N * g.Cg, std::max<int64_t>(1, channelGrain(g) / g.N), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t image = t / g.Cg, c = t % g.Cg;
+      const float* xn = x + image * g.C * g.HW;  // (C, H, W)
+      if (g.pointwise)
+        std::memcpy(cols + c * columns + image * g.HW, xn + c * g.HW, static_cast<size_t>(g.HW) * sizeof(float));
+      else
+        im2colBlock(xn, cols + image * g.HWo, columns, g, p, c, c + 1, 0, g.HWo);
+    }
+  });
+  sgemmPackedA(packed, false, columns, cols, columns, 0.0f, out.f32(), columns);
+  const float* product = out.f32();
+  parallelFor(0, g.N * g.O, std::max<int64_t>(1, (int64_t{1} << 14) / g.HWo), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t image = r / g.O, o = r % g.O;
+      float* row = y + r * g.HWo;  // (Ho * Wo) of y[image, o]
+      std::memcpy(row, product + o * columns + image * g.HWo, static_cast<size_t>(g.HWo) * sizeof(float));
+      epilogueRow(row, z ? z + r * g.HWo : nullptr, bias ? bias + o : nullptr, relu, g.HWo);
+    }
+  });
+}
 
 // y = act(W * col + bias + z) with the weights packed (one PackedGemmA per group), in one parallel
 // region when the output has columns enough for every thread: tasks of (image, group, block of
 // output columns), each making its own block of the column matrix, which stays in cache, and
-// computing that block of y with a single-thread GEMM. A small output (14x14, 7x7 at batch 1) goes
-// image by image instead: the column matrix made once, the GEMM sharing its packed columns and its
+// computing that block of y with a single-thread GEMM. Small outputs in a batch go to
+// batchedForward; at batch 1 (or with groups) a small output goes image by image: the column matrix made once, the GEMM sharing its packed columns and its
 // rows among the threads.
 // Each element of y is summed in the same order whatever the split.
 void packedForward(const Geometry& g, const Conv2dParams& p, const float* x, const std::vector<PackedGemmA>& packed,
@@ -221,6 +256,10 @@ void packedForward(const Geometry& g, const Conv2dParams& p, const float* x, con
     e.relu = relu;
     return e.bias || e.z || relu ? &e : nullptr;
   };
+  if (g.groups == 1 && g.N > 1 && g.HWo < kBatchedBelowPositions) {
+    batchedForward(g, p, x, packed[0], bias, z, relu, y);
+    return;
+  }
   const int64_t products = g.N * g.groups;
   if (threads == 1 || products * g.HWo >= threads * kMinColumnsPerTask) {
     auto roundUp = [](int64_t v, int64_t m) { return (v + m - 1) / m * m; };
@@ -240,7 +279,7 @@ void packedForward(const Geometry& g, const Conv2dParams& p, const float* x, con
         const float* cols = xg + q0;                                           // (K, q1 - q0), row stride ldb
         int64_t ldb = g.HW;
         if (!g.pointwise) {
-          im2colBlock(xg, col.f32(), g, p, 0, g.Cg, q0, q1);
+          im2colBlock(xg, col.f32(), q1 - q0, g, p, 0, g.Cg, q0, q1);
           cols = col.f32();
           ldb = q1 - q0;
         }
