@@ -201,6 +201,8 @@ constexpr int64_t kMinColumnsPerTask = 128, kColumnMultiple = 32;
 constexpr int64_t kColumnBlockFloats = int64_t{1} << 18;
 // Tasks per thread, for balance when a core is slower or busy.
 constexpr int64_t kTasksPerThread = 3;
+inline int64_t roundUpTo(int64_t v, int64_t multiple) { return (v + multiple - 1) / multiple * multiple; }
+
 // Images whose outputs have fewer positions than this (14x14, 7x7) are computed in one GEMM over
 // the batch's columns: per image they would fill a few micro-kernel tiles, partly idle, and stream
 // all the weights once per image.
@@ -226,14 +228,25 @@ void batchedForward(const Geometry& g, const Conv2dParams& p, const float* x, co
         im2colBlock(xn, cols + image * g.HWo, columns, g, p, c, c + 1, 0, g.HWo);
     }
   });
-  sgemmPackedA(packed, false, columns, cols, columns, 0.0f, out.f32(), columns);
-  const float* product = out.f32();
-  parallelFor(0, g.N * g.O, std::max<int64_t>(1, (int64_t{1} << 14) / g.HWo), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t image = r / g.O, o = r % g.O;
-      float* row = y + r * g.HWo;  // (Ho * Wo) of y[image, o]
-      std::memcpy(row, product + o * columns + image * g.HWo, static_cast<size_t>(g.HWo) * sizeof(float));
-      epilogueRow(row, z ? z + r * g.HWo : nullptr, bias ? bias + o : nullptr, relu, g.HWo);
+  // Blocks of columns, each a single-thread GEMM (the packed weights shared, each block's columns
+  // packed by its own task: nothing is packed twice and no task waits for another), then that
+  // block's columns copied into y.
+  const int64_t threads = numThreads();
+  const int64_t perTask = std::min(columns, std::max(kMinColumnsPerTask, roundUpTo(columns / (kTasksPerThread * threads),
+                                                                                  kColumnMultiple)));
+  float* product = out.f32();
+  parallelFor(0, (columns + perTask - 1) / perTask, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t q0 = t * perTask, q1 = std::min(columns, q0 + perTask);
+      sgemmPackedA(packed, false, q1 - q0, cols + q0, columns, 0.0f, product + q0, columns);
+      for (int64_t image = q0 / g.HWo; image * g.HWo < q1; ++image) {
+        const int64_t j0 = std::max(q0, image * g.HWo), j1 = std::min(q1, (image + 1) * g.HWo);  // of this image
+        for (int64_t o = 0; o < g.O; ++o) {
+          const int64_t at = (image * g.O + o) * g.HWo + j0 - image * g.HWo;  // in y and z
+          std::memcpy(y + at, product + o * columns + j0, static_cast<size_t>(j1 - j0) * sizeof(float));
+          epilogueRow(y + at, z ? z + at : nullptr, bias ? bias + o : nullptr, relu, j1 - j0);
+        }
+      }
     }
   });
 }
@@ -262,11 +275,10 @@ void packedForward(const Geometry& g, const Conv2dParams& p, const float* x, con
   }
   const int64_t products = g.N * g.groups;
   if (threads == 1 || products * g.HWo >= threads * kMinColumnsPerTask) {
-    auto roundUp = [](int64_t v, int64_t m) { return (v + m - 1) / m * m; };
     const int64_t blocksWanted = threads == 1 ? 1 : (kTasksPerThread * threads + products - 1) / products;
-    int64_t perTask = std::max(kMinColumnsPerTask, roundUp((g.HWo + blocksWanted - 1) / blocksWanted, kColumnMultiple));
+    int64_t perTask = std::max(kMinColumnsPerTask, roundUpTo((g.HWo + blocksWanted - 1) / blocksWanted, kColumnMultiple));
     if (!g.pointwise)
-      perTask = std::min(perTask, std::max(kMinColumnsPerTask, roundUp(kColumnBlockFloats / g.K, kColumnMultiple)));
+      perTask = std::min(perTask, std::max(kMinColumnsPerTask, roundUpTo(kColumnBlockFloats / g.K, kColumnMultiple)));
     perTask = std::min(perTask, g.HWo);
     const int64_t blocksPerImage = (g.HWo + perTask - 1) / perTask;
     parallelFor(0, products * blocksPerImage, 1, [&](int64_t t0, int64_t t1) {
