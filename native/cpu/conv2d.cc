@@ -251,6 +251,39 @@ void batchedForward(const Geometry& g, const Conv2dParams& p, const float* x, co
   });
 }
 
+// Whether a forward pass goes to transposedForward: one image, one group, a small output.
+bool transposedApplies(const Geometry& g) { return g.groups == 1 && g.N == 1 && g.HWo < kBatchedBelowPositions; }
+
+// A small output of one image as the transposed product T (Ho * Wo, O) = col^T (Ho * Wo, K) W^T (K, O),
+// the output positions as the rows of the micro-kernel's tiles (49 positions: 56 rows computed, against
+// 64 columns of 32-wide tiles; 196: 196 against 224), the output channels shared among the threads in
+// column blocks (the weights packed once, col^T once per call: no task waits for another), each block
+// written into y transposed, with the epilogue. Each element is summed in the same order as by
+// W * col, so the bits are those of the other paths.
+void transposedForward(const Geometry& g, const Conv2dParams& p, const float* x, const PackedGemmB& weightsT,
+                       const float* bias, const float* z, bool relu, float* y) {
+  // x: (1, C, H, W), weightsT: W^T (K, O) packed, bias: (O) or null, z: (1, O, Ho, Wo) or null, y: (1, O, Ho, Wo)
+  Tensor col = g.pointwise ? Tensor() : empty({g.K, g.HWo});  // (K, Ho * Wo)
+  const float* cols = x;                                       // (K, Ho * Wo)
+  if (!g.pointwise) {
+    im2col(x, col.f32(), g, p);
+    cols = col.f32();
+  }
+  const PackedGemmA colT = packGemmA(cpuIsa(), true, g.HWo, g.K, cols, g.HWo);  // col^T (Ho * Wo, K)
+  Tensor t = empty({g.HWo, g.O});                                                // (Ho * Wo, O)
+  float* product = t.f32();
+  const int64_t step = packedGemmColumnStep(weightsT), panels = (g.O + step - 1) / step;
+  parallelFor(0, panels, (panels + kTasksPerThread * numThreads() - 1) / (kTasksPerThread * numThreads()),
+              [&](int64_t p0, int64_t p1) {
+                const int64_t o0 = p0 * step, o1 = std::min(g.O, p1 * step);
+                sgemmPackedABColumns(colT, weightsT, o0, o1, 0.0f, product, g.O);
+                for (int64_t q = 0; q < g.HWo; ++q)
+                  for (int64_t o = o0; o < o1; ++o) y[o * g.HWo + q] = product[q * g.O + o];
+                for (int64_t o = o0; o < o1; ++o)
+                  epilogueRow(y + o * g.HWo, z ? z + o * g.HWo : nullptr, bias ? bias + o : nullptr, relu, g.HWo);
+              });
+}
+
 // y = act(W * col + bias + z) with the weights packed (one PackedGemmA per group), in one parallel
 // region when the output has columns enough for every thread: tasks of (image, group, block of
 // output columns), each making its own block of the column matrix, which stays in cache, and
@@ -259,8 +292,9 @@ void batchedForward(const Geometry& g, const Conv2dParams& p, const float* x, co
 // rows among the threads.
 // Each element of y is summed in the same order whatever the split.
 void packedForward(const Geometry& g, const Conv2dParams& p, const float* x, const std::vector<PackedGemmA>& packed,
-                   const float* bias, const float* z, bool relu, float* y) {
-  // x: (N, C, H, W), bias: (O) or null, z: (N, O, Ho, Wo) or null, y: (N, O, Ho, Wo)
+                   const PackedGemmB* weightsT, const float* bias, const float* z, bool relu, float* y) {
+  // x: (N, C, H, W), weightsT: W^T (K, O) packed where transposedApplies, bias: (O) or null,
+  // z: (N, O, Ho, Wo) or null, y: (N, O, Ho, Wo)
   const int64_t threads = numThreads();
   auto epilogueAt = [&](int64_t grp, int64_t offset, Epilogue& e) -> const Epilogue* {
     e.bias = bias ? bias + grp * g.Og : nullptr;
@@ -271,6 +305,10 @@ void packedForward(const Geometry& g, const Conv2dParams& p, const float* x, con
   };
   if (g.groups == 1 && g.N > 1 && g.HWo < kBatchedBelowPositions) {
     batchedForward(g, p, x, packed[0], bias, z, relu, y);
+    return;
+  }
+  if (weightsT) {
+    transposedForward(g, p, x, *weightsT, bias, z, relu, y);
     return;
   }
   const int64_t products = g.N * g.groups;
@@ -364,7 +402,12 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
       return groups;
     });
   if (packed && forwardDriver() == ForwardDriver::Tasks) {
-    packedForward(g, p, x.f32(), *packed, b, zData, relu, y.f32());
+    std::shared_ptr<const PackedGemmB> weightsT;  // W^T (K, O), packed as the transposed product's right-hand side
+    if (transposedApplies(g))
+      weightsT = derivedFrom<PackedGemmB>(weightIn, preparedKey("gemm-b-transposed", weightIn, g), [&] {
+        return std::make_shared<PackedGemmB>(packGemmB(cpuIsa(), true, g.K, g.O, w.f32(), g.K));
+      });
+    packedForward(g, p, x.f32(), *packed, weightsT.get(), b, zData, relu, y.f32());
     return inFormat(y, xIn.format);
   }
   forEachImageChunk(g.N, [&](int64_t n0, int64_t n1) {
