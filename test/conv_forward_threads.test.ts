@@ -3,7 +3,7 @@
 // thread (each output element is summed in the same order however the columns are split into tasks).
 // The shapes reach each of its cases: tasks of (image, group, column block) with partial blocks and
 // partial micro-kernel tiles, small outputs of a batch in one GEMM over the batch's columns, small
-// outputs at batch 1 as the transposed product, and a small output with groups image by image.
+// outputs at batch 1 as the transposed product or image by image (so with groups).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as rn from '../lib/index.js';
 
@@ -63,11 +63,12 @@ const cases: Case[] = [
   { name: '3x3/1 pad 1, 6->10, 23x29, batch 2', x: [2, 6, 23, 29], w: [10, 6, 3, 3], stride: 1, padding: 1, dilation: 1, groups: 1 },
   { name: '3x3/2 dilation 2, 2 groups, 8->6, 33x27, batch 2', x: [2, 8, 33, 27], w: [6, 4, 3, 3], stride: 2, padding: 2, dilation: 2, groups: 2 },
   { name: '1x1, 17->30, 19x21, batch 3', x: [3, 17, 19, 21], w: [30, 17, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1 },
-  // small outputs at batch 1: the transposed product
+  // up to 64 output positions at batch 1: the transposed product
   { name: '3x3/1 pad 1, 40->33, 7x7, batch 1', x: [1, 40, 7, 7], w: [33, 40, 3, 3], stride: 1, padding: 1, dilation: 1, groups: 1 },
-  { name: '1x1, 75->70, 13x15, batch 1', x: [1, 75, 13, 15], w: [70, 75, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1 },
+  { name: '1x1, 75->70, 6x9, batch 1', x: [1, 75, 6, 9], w: [70, 75, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1 },
   { name: '3x3/2 pad 1, 30->64, 13x13, batch 1', x: [1, 30, 13, 13], w: [64, 30, 3, 3], stride: 2, padding: 1, dilation: 1, groups: 1 },
-  // a small output with groups: image by image
+  // other small outputs at batch 1, and with groups: image by image
+  { name: '1x1, 75->70, 13x15, batch 1', x: [1, 75, 13, 15], w: [70, 75, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1 },
   { name: '3x3/1 pad 1, 2 groups, 12->10, 6x5, batch 2', x: [2, 12, 6, 5], w: [10, 6, 3, 3], stride: 1, padding: 1, dilation: 1, groups: 2 },
   // small outputs in a batch: one GEMM over the batch's columns
   { name: '1x1, 70->29, 5x9, batch 2', x: [2, 70, 5, 9], w: [29, 70, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1 },

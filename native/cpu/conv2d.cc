@@ -251,12 +251,20 @@ void batchedForward(const Geometry& g, const Conv2dParams& p, const float* x, co
   });
 }
 
+// The side of the square blocks in which transposedForward transposes its product into y.
+constexpr int64_t kTransposeTile = 16;
+
+// The most output positions transposedForward takes: 7x7 gains (3x3 512 -> 512 at 7x7, one thread:
+// 2.49 -> 1.99 ms), 14x14 loses (1x1 256 -> 1024: 0.59 -> 0.66 ms; the transposition into y and the
+// packing of col^T outweigh the 12% of idle tile lanes saved).
+constexpr int64_t kTransposedMaxPositions = 64;
+
 // Whether a forward pass goes to transposedForward: one image, one group, a small output.
-bool transposedApplies(const Geometry& g) { return g.groups == 1 && g.N == 1 && g.HWo < kBatchedBelowPositions; }
+bool transposedApplies(const Geometry& g) { return g.groups == 1 && g.N == 1 && g.HWo <= kTransposedMaxPositions; }
 
 // A small output of one image as the transposed product T (Ho * Wo, O) = col^T (Ho * Wo, K) W^T (K, O),
 // the output positions as the rows of the micro-kernel's tiles (49 positions: 56 rows computed, against
-// 64 columns of 32-wide tiles; 196: 196 against 224), the output channels shared among the threads in
+// 64 columns of 32-wide tiles), the output channels shared among the threads in
 // column blocks (the weights packed once, col^T once per call: no task waits for another), each block
 // written into y transposed, with the epilogue. Each element is summed in the same order as by
 // W * col, so the bits are those of the other paths.
@@ -277,8 +285,11 @@ void transposedForward(const Geometry& g, const Conv2dParams& p, const float* x,
               [&](int64_t p0, int64_t p1) {
                 const int64_t o0 = p0 * step, o1 = std::min(g.O, p1 * step);
                 sgemmPackedABColumns(colT, weightsT, o0, o1, 0.0f, product, g.O);
-                for (int64_t q = 0; q < g.HWo; ++q)
-                  for (int64_t o = o0; o < o1; ++o) y[o * g.HWo + q] = product[q * g.O + o];
+                for (int64_t q0 = 0; q0 < g.HWo; q0 += kTransposeTile)  // in tiles that stay in L1
+                  for (int64_t ot = o0; ot < o1; ot += kTransposeTile)
+                    for (int64_t o = ot; o < std::min(o1, ot + kTransposeTile); ++o)
+                      for (int64_t q = q0; q < std::min(g.HWo, q0 + kTransposeTile); ++q)
+                        y[o * g.HWo + q] = product[q * g.O + o];
                 for (int64_t o = o0; o < o1; ++o)
                   epilogueRow(y + o * g.HWo, z ? z + o * g.HWo : nullptr, bias ? bias + o : nullptr, relu, g.HWo);
               });
