@@ -23,6 +23,7 @@
 #include "../core/parallel.h"
 #include "epilogue.h"
 #include "gemm.h"
+#include "strided_copy.h"
 #include "winograd.h"
 
 namespace cr {
@@ -99,7 +100,7 @@ void im2colBlock(const float* x, float* col, int64_t ldcol, const Geometry& g, c
           if (p.strideW == 1) {
             std::memcpy(out + l, in + l + offW, static_cast<size_t>(h - l) * sizeof(float));
           } else {
-            for (int64_t ow = l; ow < h; ++ow) out[ow] = in[ow * p.strideW + offW];
+            copyStrided(in + l * p.strideW + offW, p.strideW, out + l, h - l);
           }
           std::fill(out + h, out + w1, 0.0f);
         }
