@@ -74,6 +74,9 @@ const cases: Case[] = [
   { name: '1x1, 70->29, 5x9, batch 2', x: [2, 70, 5, 9], w: [29, 70, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1 },
   { name: '3x3/1 pad 1, 21->37, 9x11, batch 3', x: [3, 21, 9, 11], w: [37, 21, 3, 3], stride: 1, padding: 1, dilation: 1, groups: 1 },
   { name: '3x3/2 pad 1, 9->15, 15x13, batch 5', x: [5, 9, 15, 13], w: [15, 9, 3, 3], stride: 2, padding: 1, dilation: 1, groups: 1 },
+  // ... in several GEMMs (at most 1024 columns each: 4 images of 225 or 240 positions)
+  { name: '1x1, 5->9, 15x15, batch 6', x: [6, 5, 15, 15], w: [9, 5, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1 },
+  { name: '3x3/1 pad 1, 4->7, 16x15, batch 5', x: [5, 4, 16, 15], w: [7, 4, 3, 3], stride: 1, padding: 1, dilation: 1, groups: 1 },
 ];
 
 describe('CPU forward convolution with packed weights', () => {

@@ -208,6 +208,9 @@ inline int64_t roundUpTo(int64_t v, int64_t multiple) { return (v + multiple - 1
 // the batch's columns: per image they would fill a few micro-kernel tiles, partly idle, and stream
 // all the weights once per image.
 constexpr int64_t kBatchedBelowPositions = 256;
+// At most this many columns in one such GEMM (enough to fill the tiles and reuse the weights), and a
+// column matrix of at most about this many floats (a large batch goes in several GEMMs).
+constexpr int64_t kBatchedMaxColumns = 1024, kBatchedColumnFloats = int64_t{1} << 22;
 
 // The batch's column matrices side by side, one GEMM over all of them into a scratch output, then
 // each image's rows copied into y with the epilogue (the same operations in the same order as the
@@ -215,41 +218,47 @@ constexpr int64_t kBatchedBelowPositions = 256;
 void batchedForward(const Geometry& g, const Conv2dParams& p, const float* x, const PackedGemmA& packed,
                     const float* bias, const float* z, bool relu, float* y) {
   // x: (N, C, H, W), bias: (O) or null, z: (N, O, Ho, Wo) or null, y: (N, O, Ho, Wo)
-  const int64_t columns = g.N * g.HWo;
-  Tensor col = empty({g.K, columns});   // (K, N * Ho * Wo): image n in columns [n * HWo, (n + 1) * HWo)
-  Tensor out = empty({g.O, columns});   // (O, N * Ho * Wo)
-  float* cols = col.f32();
-  parallelFor(0, g.N * g.Cg, std::max<int64_t>(1, channelGrain(g) / g.N), [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t image = t / g.Cg, c = t % g.Cg;
-      const float* xn = x + image * g.C * g.HW;  // (C, H, W)
-      if (g.pointwise)
-        std::memcpy(cols + c * columns + image * g.HW, xn + c * g.HW, static_cast<size_t>(g.HW) * sizeof(float));
-      else
-        im2colBlock(xn, cols + image * g.HWo, columns, g, p, c, c + 1, 0, g.HWo);
-    }
-  });
-  // Blocks of columns, each a single-thread GEMM (the packed weights shared, each block's columns
-  // packed by its own task: nothing is packed twice and no task waits for another), then that
-  // block's columns copied into y.
+  // Images per GEMM: enough columns to fill the tiles and reuse the weights, a column matrix of at
+  // most about kBatchedColumnFloats.
+  const int64_t imagesPerGemm =
+      std::clamp<int64_t>(std::min(kBatchedMaxColumns, kBatchedColumnFloats / g.K) / g.HWo, 1, g.N);
   const int64_t threads = numThreads();
-  const int64_t perTask = std::min(columns, std::max(kMinColumnsPerTask, roundUpTo(columns / (kTasksPerThread * threads),
-                                                                                  kColumnMultiple)));
-  float* product = out.f32();
-  parallelFor(0, (columns + perTask - 1) / perTask, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t q0 = t * perTask, q1 = std::min(columns, q0 + perTask);
-      sgemmPackedA(packed, false, q1 - q0, cols + q0, columns, 0.0f, product + q0, columns);
-      for (int64_t image = q0 / g.HWo; image * g.HWo < q1; ++image) {
-        const int64_t j0 = std::max(q0, image * g.HWo), j1 = std::min(q1, (image + 1) * g.HWo);  // of this image
-        for (int64_t o = 0; o < g.O; ++o) {
-          const int64_t at = (image * g.O + o) * g.HWo + j0 - image * g.HWo;  // in y and z
-          std::memcpy(y + at, product + o * columns + j0, static_cast<size_t>(j1 - j0) * sizeof(float));
-          epilogueRow(y + at, z ? z + at : nullptr, bias ? bias + o : nullptr, relu, j1 - j0);
+  Tensor col = empty({g.K, imagesPerGemm * g.HWo});  // (K, images * Ho * Wo): image i in columns [i * HWo, (i + 1) * HWo)
+  Tensor out = empty({g.O, imagesPerGemm * g.HWo});  // (O, images * Ho * Wo)
+  for (int64_t n0 = 0; n0 < g.N; n0 += imagesPerGemm) {
+    const int64_t images = std::min(imagesPerGemm, g.N - n0), columns = images * g.HWo;
+    float* cols = col.f32();
+    parallelFor(0, images * g.Cg, std::max<int64_t>(1, channelGrain(g) / images), [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t image = t / g.Cg, c = t % g.Cg;
+        const float* xn = x + (n0 + image) * g.C * g.HW;  // (C, H, W)
+        if (g.pointwise)
+          std::memcpy(cols + c * columns + image * g.HW, xn + c * g.HW, static_cast<size_t>(g.HW) * sizeof(float));
+        else
+          im2colBlock(xn, cols + image * g.HWo, columns, g, p, c, c + 1, 0, g.HWo);
+      }
+    });
+    // Blocks of columns, each a single-thread GEMM (the packed weights shared, each block's columns
+    // packed by its own task: nothing is packed twice and no task waits for another), then that
+    // block's columns copied into y.
+    const int64_t perTask = std::min(
+        columns, std::max(kMinColumnsPerTask, roundUpTo(columns / (kTasksPerThread * threads), kColumnMultiple)));
+    float* product = out.f32();
+    parallelFor(0, (columns + perTask - 1) / perTask, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t q0 = t * perTask, q1 = std::min(columns, q0 + perTask);
+        sgemmPackedA(packed, false, q1 - q0, cols + q0, columns, 0.0f, product + q0, columns);
+        for (int64_t image = q0 / g.HWo; image * g.HWo < q1; ++image) {
+          const int64_t j0 = std::max(q0, image * g.HWo), j1 = std::min(q1, (image + 1) * g.HWo);  // of this image
+          for (int64_t o = 0; o < g.O; ++o) {
+            const int64_t at = ((n0 + image) * g.O + o) * g.HWo + j0 - image * g.HWo;  // in y and z
+            std::memcpy(y + at, product + o * columns + j0, static_cast<size_t>(j1 - j0) * sizeof(float));
+            epilogueRow(y + at, z ? z + at : nullptr, bias ? bias + o : nullptr, relu, j1 - j0);
+          }
         }
       }
-    }
-  });
+    });
+  }
 }
 
 // The side of the square blocks in which transposedForward transposes its product into y.
