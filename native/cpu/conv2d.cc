@@ -309,13 +309,13 @@ void transposedForward(const Geometry& g, const Conv2dParams& p, const float* x,
 // region when the output has columns enough for every thread: tasks of (image, group, block of
 // output columns), each making its own block of the column matrix, which stays in cache, and
 // computing that block of y with a single-thread GEMM. Small outputs in a batch go to
-// batchedForward; at batch 1 (or with groups) a small output goes image by image: the column matrix made once, the GEMM sharing its packed columns and its
-// rows among the threads.
+// batchedForward (up to 64 positions at batch 1 go to transposedForward, before W is packed for
+// this); other small outputs at batch 1, or with groups, go image by image: the column matrix made
+// once, the GEMM sharing its packed columns and its rows among the threads.
 // Each element of y is summed in the same order whatever the split.
 void packedForward(const Geometry& g, const Conv2dParams& p, const float* x, const std::vector<PackedGemmA>& packed,
-                   const PackedGemmB* weightsT, const float* bias, const float* z, bool relu, float* y) {
-  // x: (N, C, H, W), weightsT: W^T (K, O) packed where transposedApplies, bias: (O) or null,
-  // z: (N, O, Ho, Wo) or null, y: (N, O, Ho, Wo)
+                   const float* bias, const float* z, bool relu, float* y) {
+  // x: (N, C, H, W), bias: (O) or null, z: (N, O, Ho, Wo) or null, y: (N, O, Ho, Wo)
   const int64_t threads = numThreads();
   auto epilogueAt = [&](int64_t grp, int64_t offset, Epilogue& e) -> const Epilogue* {
     e.bias = bias ? bias + grp * g.Og : nullptr;
@@ -326,10 +326,6 @@ void packedForward(const Geometry& g, const Conv2dParams& p, const float* x, con
   };
   if (g.groups == 1 && g.N > 1 && g.HWo < kBatchedBelowPositions) {
     batchedForward(g, p, x, packed[0], bias, z, relu, y);
-    return;
-  }
-  if (weightsT) {
-    transposedForward(g, p, x, *weightsT, bias, z, relu, y);
     return;
   }
   const int64_t products = g.N * g.groups;
@@ -414,6 +410,14 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
                       U ? U->data() : nullptr);
     return inFormat(y, xIn.format);
   }
+  if (gemmBackend() == GemmBackend::Builtin && forwardDriver() == ForwardDriver::Tasks && transposedApplies(g)) {
+    // W^T (K, O), packed as the transposed product's right-hand side (instead of W's panels)
+    const auto weightsT = derivedFrom<PackedGemmB>(weightIn, preparedKey("gemm-b-transposed", weightIn, g), [&] {
+      return std::make_shared<PackedGemmB>(packGemmB(cpuIsa(), true, g.K, g.O, w.f32(), g.K));
+    });
+    transposedForward(g, p, x.f32(), *weightsT, b, zData, relu, y.f32());
+    return inFormat(y, xIn.format);
+  }
   std::shared_ptr<const std::vector<PackedGemmA>> packed;  // one per group
   if (prepared)
     packed = derivedFrom<std::vector<PackedGemmA>>(weightIn, key, [&] {
@@ -423,12 +427,7 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
       return groups;
     });
   if (packed && forwardDriver() == ForwardDriver::Tasks) {
-    std::shared_ptr<const PackedGemmB> weightsT;  // W^T (K, O), packed as the transposed product's right-hand side
-    if (transposedApplies(g))
-      weightsT = derivedFrom<PackedGemmB>(weightIn, preparedKey("gemm-b-transposed", weightIn, g), [&] {
-        return std::make_shared<PackedGemmB>(packGemmB(cpuIsa(), true, g.K, g.O, w.f32(), g.K));
-      });
-    packedForward(g, p, x.f32(), *packed, weightsT.get(), b, zData, relu, y.f32());
+    packedForward(g, p, x.f32(), *packed, b, zData, relu, y.f32());
     return inFormat(y, xIn.format);
   }
   forEachImageChunk(g.N, [&](int64_t n0, int64_t n1) {
