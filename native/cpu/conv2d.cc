@@ -17,6 +17,7 @@
 #include "conv2d.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -29,6 +30,7 @@
 #include "epilogue.h"
 #include "gemm.h"
 #include "gemm_bf16.h"
+#include "strided_copy.h"
 #include "winograd.h"
 
 namespace cr {
@@ -78,35 +80,44 @@ int64_t channelGrain(const Geometry& g) {
   return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, g.kH * g.kW * g.HWo));
 }
 
-// col (K, Ho * Wo) from x (Cg, H, W): row (c, i, j) holds x[c, oh*sH + i*dH - pH, ow*sW + j*dW - pW],
-// zero where that falls in the padding.
-void im2col(const float* x, float* col, const Geometry& g, const Conv2dParams& p) {
-  parallelFor(0, g.Cg, channelGrain(g), [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c)
-      for (int64_t i = 0; i < g.kH; ++i)
-        for (int64_t j = 0; j < g.kW; ++j) {
-          const float* plane = x + c * g.HW;                       // (H, W)
-          float* row = col + ((c * g.kH + i) * g.kW + j) * g.HWo;  // (Ho, Wo)
-          int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
-          validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
-          for (int64_t oh = 0; oh < g.Ho; ++oh) {
-            float* out = row + oh * g.Wo;  // (Wo)
-            int64_t ih = oh * p.strideH + offH;
-            if (ih < 0 || ih >= g.H) {
-              std::fill(out, out + g.Wo, 0.0f);
-              continue;
-            }
-            const float* in = plane + ih * g.W;  // (W)
-            std::fill(out, out + lo, 0.0f);
-            if (p.strideW == 1) {
-              std::memcpy(out + lo, in + lo + offW, static_cast<size_t>(hi - lo) * sizeof(float));
-            } else {
-              for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * p.strideW + offW];
-            }
-            std::fill(out + hi, out + g.Wo, 0.0f);
+// Rows (c, i, j) of the column matrix for channels [c0, c1) and output positions [q0, q1) (q = oh * Wo + ow),
+// from x (Cg, H, W): col (K, q1 - q0) with row stride ldcol, whose row (c, i, j) holds
+// x[c, oh*sH + i*dH - pH, ow*sW + j*dW - pW], zero where that falls in the padding.
+void im2colBlock(const float* x, float* col, int64_t ldcol, const Geometry& g, const Conv2dParams& p, int64_t c0,
+                 int64_t c1, int64_t q0, int64_t q1) {
+  for (int64_t c = c0; c < c1; ++c)
+    for (int64_t i = 0; i < g.kH; ++i)
+      for (int64_t j = 0; j < g.kW; ++j) {
+        const float* plane = x + c * g.HW;                             // (H, W)
+        float* row = col + ((c * g.kH + i) * g.kW + j) * ldcol - q0;  // indexed by q in [q0, q1)
+        int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
+        validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
+        for (int64_t oh = q0 / g.Wo; oh * g.Wo < q1; ++oh) {
+          // output row oh, columns [w0, w1) of it inside [q0, q1)
+          const int64_t w0 = std::max<int64_t>(0, q0 - oh * g.Wo), w1 = std::min(g.Wo, q1 - oh * g.Wo);
+          float* out = row + oh * g.Wo;  // (Wo)
+          int64_t ih = oh * p.strideH + offH;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(out + w0, out + w1, 0.0f);
+            continue;
           }
+          const float* in = plane + ih * g.W;  // (W)
+          const int64_t l = std::clamp(lo, w0, w1), h = std::clamp(hi, l, w1);
+          std::fill(out + w0, out + l, 0.0f);
+          if (p.strideW == 1) {
+            std::memcpy(out + l, in + l + offW, static_cast<size_t>(h - l) * sizeof(float));
+          } else {
+            copyStrided(in + l * p.strideW + offW, p.strideW, out + l, h - l);
+          }
+          std::fill(out + h, out + w1, 0.0f);
         }
-  });
+      }
+}
+
+// col (K, Ho * Wo) from x (Cg, H, W), the channels shared among the threads.
+void im2col(const float* x, float* col, const Geometry& g, const Conv2dParams& p) {
+  parallelFor(0, g.Cg, channelGrain(g),
+              [&](int64_t c0, int64_t c1) { im2colBlock(x, col, g.HWo, g, p, c0, c1, 0, g.HWo); });
 }
 
 // The adjoint of im2col: dx (Cg, H, W) += every entry of dcol (K, Ho * Wo) at the position it was read from.
@@ -184,6 +195,198 @@ Tensor inFormat(const Tensor& t, MemoryFormat format) {
   return t.format == format ? t : toFormat(t, format);
 }
 
+// How the forward pass with packed weights shares the threads: Tasks (packedForward, the default) or
+// ImageChunks (one chunk of images per thread, each GEMM sharing the threads when there are fewer
+// images than threads; also the path of unpacked weights), which CUDNN_RESNET_CONV_THREADS=images
+// selects for comparison.
+enum class ForwardDriver { Tasks, ImageChunks };
+
+ForwardDriver forwardDriver() {
+  static const ForwardDriver driver = [] {
+    const char* v = std::getenv("CUDNN_RESNET_CONV_THREADS");
+    return v && std::strcmp(v, "images") == 0 ? ForwardDriver::ImageChunks : ForwardDriver::Tasks;
+  }();
+  return driver;
+}
+
+// The fewest output columns a task of packedForward computes, and the multiple its blocks are of
+// (the AVX-512 kernel's tile width, a multiple of the others').
+constexpr int64_t kMinColumnsPerTask = 128, kColumnMultiple = 32;
+// At most about this many floats of column matrix per task (a block that stays in L2).
+constexpr int64_t kColumnBlockFloats = int64_t{1} << 18;
+// Tasks per thread, for balance when a core is slower or busy.
+constexpr int64_t kTasksPerThread = 3;
+inline int64_t roundUpTo(int64_t v, int64_t multiple) { return (v + multiple - 1) / multiple * multiple; }
+
+// Images whose outputs have fewer positions than this (14x14, 7x7) are computed in one GEMM over
+// the batch's columns: per image they would fill a few micro-kernel tiles, partly idle, and stream
+// all the weights once per image.
+constexpr int64_t kBatchedBelowPositions = 256;
+// At most this many columns in one such GEMM (enough to fill the tiles and reuse the weights), and a
+// column matrix of at most about this many floats (a large batch goes in several GEMMs).
+constexpr int64_t kBatchedMaxColumns = 1024, kBatchedColumnFloats = int64_t{1} << 22;
+
+// The batch's column matrices side by side, one GEMM over all of them into a scratch output, then
+// each image's rows copied into y with the epilogue (the same operations in the same order as the
+// GEMM's own epilogue, so the same bits as image by image). One group.
+void batchedForward(const Geometry& g, const Conv2dParams& p, const float* x, const PackedGemmA& packed,
+                    const float* bias, const float* z, bool relu, float* y) {
+  // x: (N, C, H, W), bias: (O) or null, z: (N, O, Ho, Wo) or null, y: (N, O, Ho, Wo)
+  // Images per GEMM: enough columns to fill the tiles and reuse the weights, a column matrix of at
+  // most about kBatchedColumnFloats.
+  const int64_t imagesPerGemm =
+      std::clamp<int64_t>(std::min(kBatchedMaxColumns, kBatchedColumnFloats / g.K) / g.HWo, 1, g.N);
+  const int64_t threads = numThreads();
+  Tensor col = empty({g.K, imagesPerGemm * g.HWo});  // (K, images * Ho * Wo): image i in columns [i * HWo, (i + 1) * HWo)
+  Tensor out = empty({g.O, imagesPerGemm * g.HWo});  // (O, images * Ho * Wo)
+  for (int64_t n0 = 0; n0 < g.N; n0 += imagesPerGemm) {
+    const int64_t images = std::min(imagesPerGemm, g.N - n0), columns = images * g.HWo;
+    float* cols = col.f32();
+    parallelFor(0, images * g.Cg, std::max<int64_t>(1, channelGrain(g) / images), [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t image = t / g.Cg, c = t % g.Cg;
+        const float* xn = x + (n0 + image) * g.C * g.HW;  // (C, H, W)
+        if (g.pointwise)
+          std::memcpy(cols + c * columns + image * g.HW, xn + c * g.HW, static_cast<size_t>(g.HW) * sizeof(float));
+        else
+          im2colBlock(xn, cols + image * g.HWo, columns, g, p, c, c + 1, 0, g.HWo);
+      }
+    });
+    // Blocks of columns, each a single-thread GEMM (the packed weights shared, each block's columns
+    // packed by its own task: nothing is packed twice and no task waits for another), then that
+    // block's columns copied into y.
+    const int64_t perTask = std::min(
+        columns, std::max(kMinColumnsPerTask, roundUpTo(columns / (kTasksPerThread * threads), kColumnMultiple)));
+    float* product = out.f32();
+    parallelFor(0, (columns + perTask - 1) / perTask, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t q0 = t * perTask, q1 = std::min(columns, q0 + perTask);
+        sgemmPackedA(packed, false, q1 - q0, cols + q0, columns, 0.0f, product + q0, columns);
+        for (int64_t image = q0 / g.HWo; image * g.HWo < q1; ++image) {
+          const int64_t j0 = std::max(q0, image * g.HWo), j1 = std::min(q1, (image + 1) * g.HWo);  // of this image
+          for (int64_t o = 0; o < g.O; ++o) {
+            const int64_t at = ((n0 + image) * g.O + o) * g.HWo + j0 - image * g.HWo;  // in y and z
+            std::memcpy(y + at, product + o * columns + j0, static_cast<size_t>(j1 - j0) * sizeof(float));
+            epilogueRow(y + at, z ? z + at : nullptr, bias ? bias + o : nullptr, relu, j1 - j0);
+          }
+        }
+      }
+    });
+  }
+}
+
+// The side of the square blocks in which transposedForward transposes its product into y.
+constexpr int64_t kTransposeTile = 16;
+
+// The most output positions transposedForward takes: 7x7 gains (3x3 512 -> 512 at 7x7, one thread:
+// 2.49 -> 1.99 ms), 14x14 loses (1x1 256 -> 1024: 0.59 -> 0.66 ms; the transposition into y and the
+// packing of col^T outweigh the 12% of idle tile lanes saved).
+constexpr int64_t kTransposedMaxPositions = 64;
+
+// Whether a forward pass goes to transposedForward: one image, one group, a small output.
+bool transposedApplies(const Geometry& g) { return g.groups == 1 && g.N == 1 && g.HWo <= kTransposedMaxPositions; }
+
+// A small output of one image as the transposed product T (Ho * Wo, O) = col^T (Ho * Wo, K) W^T (K, O),
+// the output positions as the rows of the micro-kernel's tiles (49 positions: 56 rows computed, against
+// 64 columns of 32-wide tiles), the output channels shared among the threads in
+// column blocks (the weights packed once, col^T once per call: no task waits for another), each block
+// written into y transposed, with the epilogue. Each element is summed in the same order as by
+// W * col, so the bits are those of the other paths.
+void transposedForward(const Geometry& g, const Conv2dParams& p, const float* x, const PackedGemmB& weightsT,
+                       const float* bias, const float* z, bool relu, float* y) {
+  // x: (1, C, H, W), weightsT: W^T (K, O) packed, bias: (O) or null, z: (1, O, Ho, Wo) or null, y: (1, O, Ho, Wo)
+  Tensor col = g.pointwise ? Tensor() : empty({g.K, g.HWo});  // (K, Ho * Wo)
+  const float* cols = x;                                       // (K, Ho * Wo)
+  if (!g.pointwise) {
+    im2col(x, col.f32(), g, p);
+    cols = col.f32();
+  }
+  const PackedGemmA colT = packGemmA(cpuIsa(), true, g.HWo, g.K, cols, g.HWo);  // col^T (Ho * Wo, K)
+  Tensor t = empty({g.HWo, g.O});                                                // (Ho * Wo, O)
+  float* product = t.f32();
+  const int64_t step = packedGemmColumnStep(weightsT), panels = (g.O + step - 1) / step;
+  parallelFor(0, panels, (panels + kTasksPerThread * numThreads() - 1) / (kTasksPerThread * numThreads()),
+              [&](int64_t p0, int64_t p1) {
+                const int64_t o0 = p0 * step, o1 = std::min(g.O, p1 * step);
+                sgemmPackedABColumns(colT, weightsT, o0, o1, 0.0f, product, g.O);
+                for (int64_t q0 = 0; q0 < g.HWo; q0 += kTransposeTile)  // in tiles that stay in L1
+                  for (int64_t ot = o0; ot < o1; ot += kTransposeTile)
+                    for (int64_t o = ot; o < std::min(o1, ot + kTransposeTile); ++o)
+                      for (int64_t q = q0; q < std::min(g.HWo, q0 + kTransposeTile); ++q)
+                        y[o * g.HWo + q] = product[q * g.O + o];
+                for (int64_t o = o0; o < o1; ++o)
+                  epilogueRow(y + o * g.HWo, z ? z + o * g.HWo : nullptr, bias ? bias + o : nullptr, relu, g.HWo);
+              });
+}
+
+// y = act(W * col + bias + z) with the weights packed (one PackedGemmA per group), in one parallel
+// region when the output has columns enough for every thread: tasks of (image, group, block of
+// output columns), each making its own block of the column matrix, which stays in cache, and
+// computing that block of y with a single-thread GEMM. Small outputs in a batch go to
+// batchedForward (up to 64 positions at batch 1 go to transposedForward, before W is packed for
+// this); other small outputs at batch 1, or with groups, go image by image: the column matrix made
+// once, the GEMM sharing its packed columns and its rows among the threads.
+// Each element of y is summed in the same order whatever the split.
+void packedForward(const Geometry& g, const Conv2dParams& p, const float* x, const std::vector<PackedGemmA>& packed,
+                   const float* bias, const float* z, bool relu, float* y) {
+  // x: (N, C, H, W), bias: (O) or null, z: (N, O, Ho, Wo) or null, y: (N, O, Ho, Wo)
+  const int64_t threads = numThreads();
+  auto epilogueAt = [&](int64_t grp, int64_t offset, Epilogue& e) -> const Epilogue* {
+    e.bias = bias ? bias + grp * g.Og : nullptr;
+    e.z = z ? z + offset : nullptr;
+    e.ldz = g.HWo;
+    e.relu = relu;
+    return e.bias || e.z || relu ? &e : nullptr;
+  };
+  if (g.groups == 1 && g.N > 1 && g.HWo < kBatchedBelowPositions) {
+    batchedForward(g, p, x, packed[0], bias, z, relu, y);
+    return;
+  }
+  const int64_t products = g.N * g.groups;
+  if (threads == 1 || products * g.HWo >= threads * kMinColumnsPerTask) {
+    const int64_t blocksWanted = threads == 1 ? 1 : (kTasksPerThread * threads + products - 1) / products;
+    int64_t perTask = std::max(kMinColumnsPerTask, roundUpTo((g.HWo + blocksWanted - 1) / blocksWanted, kColumnMultiple));
+    if (!g.pointwise)
+      perTask = std::min(perTask, std::max(kMinColumnsPerTask, roundUpTo(kColumnBlockFloats / g.K, kColumnMultiple)));
+    perTask = std::min(perTask, g.HWo);
+    const int64_t blocksPerImage = (g.HWo + perTask - 1) / perTask;
+    parallelFor(0, products * blocksPerImage, 1, [&](int64_t t0, int64_t t1) {
+      Tensor col = g.pointwise ? Tensor() : empty({g.K, perTask});  // (K, perTask)
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t image = t / blocksPerImage / g.groups, grp = t / blocksPerImage % g.groups;
+        const int64_t q0 = t % blocksPerImage * perTask, q1 = std::min(g.HWo, q0 + perTask);
+        const float* xg = x + (image * g.C + grp * g.Cg) * g.HW;              // (Cg, H, W)
+        const int64_t yOffset = (image * g.O + grp * g.Og) * g.HWo + q0;     // of the block in y and z
+        const float* cols = xg + q0;                                           // (K, q1 - q0), row stride ldb
+        int64_t ldb = g.HW;
+        if (!g.pointwise) {
+          im2colBlock(xg, col.f32(), q1 - q0, g, p, 0, g.Cg, q0, q1);
+          cols = col.f32();
+          ldb = q1 - q0;
+        }
+        Epilogue e;
+        // Inside the parallel region (or with one thread) the GEMM runs on this thread alone.
+        sgemmPackedA(packed[static_cast<size_t>(grp)], false, q1 - q0, cols, ldb, 0.0f, y + yOffset, g.HWo,
+                     epilogueAt(grp, yOffset, e));
+      }
+    });
+    return;
+  }
+  Tensor col = g.pointwise ? Tensor() : empty({g.K, g.HWo});  // (K, Ho * Wo)
+  for (int64_t image = 0; image < g.N; ++image)
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      const float* cols = x + (image * g.C + grp * g.Cg) * g.HW;  // (K, Ho * Wo)
+      if (!g.pointwise) {
+        im2col(cols, col.f32(), g, p);
+        cols = col.f32();
+      }
+      const int64_t yOffset = (image * g.O + grp * g.Og) * g.HWo;
+      Epilogue e;
+      sgemmPackedA(packed[static_cast<size_t>(grp)], false, g.HWo, cols, g.HWo, 0.0f, y + yOffset, g.HWo,
+                   epilogueAt(grp, yOffset, e));
+    }
+}
+
 // y = act(conv(x, weight) + bias + z), the epilogue applied to each block of y as it is computed:
 // by the GEMM to each tile of an (image, group) product, or by Winograd's output transform.
 Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weightIn, const Tensor* bias,
@@ -242,6 +445,15 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
         groups->push_back(packBf16A(false, g.Og, g.K, w.f32() + grp * g.Og * g.K, g.K));
       return groups;
     });
+  if (!bf16 && gemmBackend() == GemmBackend::Builtin && forwardDriver() == ForwardDriver::Tasks &&
+      transposedApplies(g)) {
+    // W^T (K, O), packed as the transposed product's right-hand side (instead of W's panels)
+    const auto weightsT = derivedFrom<PackedGemmB>(weightIn, preparedKey("gemm-b-transposed", weightIn, g), [&] {
+      return std::make_shared<PackedGemmB>(packGemmB(cpuIsa(), true, g.K, g.O, w.f32(), g.K));
+    });
+    transposedForward(g, p, x.f32(), *weightsT, b, zData, relu, y.f32());
+    return inFormat(y, xIn.format);
+  }
   std::shared_ptr<const std::vector<PackedGemmA>> packed;  // one per group
   if (prepared && !bf16)
     packed = derivedFrom<std::vector<PackedGemmA>>(weightIn, key, [&] {
@@ -250,6 +462,10 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
         groups->push_back(packGemmA(cpuIsa(), false, g.Og, g.K, w.f32() + grp * g.Og * g.K, g.K));
       return groups;
     });
+  if (packed && forwardDriver() == ForwardDriver::Tasks) {
+    packedForward(g, p, x.f32(), *packed, b, zData, relu, y.f32());
+    return inFormat(y, xIn.format);
+  }
   forEachImageChunk(g.N, [&](int64_t n0, int64_t n1) {
     Tensor col = g.pointwise ? Tensor() : empty({g.K, g.HWo});  // (K, Ho * Wo)
     for (int64_t n = n0; n < n1; ++n) {

@@ -54,7 +54,8 @@ struct Avx2FmaKernel {
   static constexpr int MR = 6, NR = 16;
   static constexpr int64_t MC = 144, KC = 256, NC = 4080;
 
-  // panelA: (kc, 6) row-major, panelB: (kc, 16) row-major and 32-byte aligned;
+  // panelA: (kc, 6) row-major, panelB: (kc, 16) row-major (a packed B kept with the weights is not
+  // 32-byte aligned: unaligned loads, as fast as aligned ones on aligned data);
   // C tile (mr, nr) with row stride ldc.
   __attribute__((target("avx2,fma"))) static void run(int64_t kc, const float* panelA, const float* panelB,
                                                       float* C, int64_t ldc, int mr, int nr, float alpha,
@@ -67,7 +68,7 @@ struct Avx2FmaKernel {
     __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
 #pragma GCC unroll 4
     for (int64_t k = 0; k < kc; ++k, panelA += MR, panelB += NR) {
-      const __m256 b0 = _mm256_load_ps(panelB), b1 = _mm256_load_ps(panelB + 8);
+      const __m256 b0 = _mm256_loadu_ps(panelB), b1 = _mm256_loadu_ps(panelB + 8);
       __m256 a = _mm256_broadcast_ss(panelA + 0);
       c00 = _mm256_fmadd_ps(a, b0, c00);
       c01 = _mm256_fmadd_ps(a, b1, c01);
@@ -326,6 +327,58 @@ void sgemmPackedA(const PackedGemmA& a, bool transB, int64_t N, const float* B, 
   if (a.isa == CpuIsa::Avx2) return gemm::sgemmBlocked<Avx2FmaKernel>(g);
 #endif
   gemm::sgemmBlocked<PortableKernel>(g);
+}
+
+namespace {
+
+template <class Kernel>
+PackedGemmB packBWith(CpuIsa isa, bool transB, int64_t K, int64_t N, const float* B, int64_t ldb) {
+  PackedGemmB out{isa, K, N, gemm::roundUp(N, Kernel::NR), {}};
+  out.panels.resize(static_cast<size_t>(out.cols * K));
+  const gemm::Problem g{false, transB, 1, N, K, 1.0f, nullptr, 1, B, ldb, 0.0f, nullptr, 1, nullptr};
+  gemm::packWholeB<Kernel>(g, out.panels.data());
+  return out;
+}
+
+}  // namespace
+
+PackedGemmB packGemmB(CpuIsa isa, bool transB, int64_t K, int64_t N, const float* B, int64_t ldb) {
+  CR_CHECK_RANGE(K > 0 && N > 0, "packGemmB: sizes must be positive, got K=", K, ", N=", N);
+  CR_CHECK_TYPE(cpuIsaSupported(isa), "packGemmB: this CPU cannot run the instruction set '", cpuIsaName(isa), "'");
+#if defined(__x86_64__)
+  if (isa == CpuIsa::Avx512) return packBWith<Avx512Kernel>(isa, transB, K, N, B, ldb);
+  if (isa == CpuIsa::Avx2) return packBWith<Avx2FmaKernel>(isa, transB, K, N, B, ldb);
+#endif
+  return packBWith<PortableKernel>(isa, transB, K, N, B, ldb);
+}
+
+int64_t packedGemmColumnStep(const PackedGemmB& b) {
+#if defined(__x86_64__)
+  if (b.isa == CpuIsa::Avx512) return Avx512Kernel::NR;
+  if (b.isa == CpuIsa::Avx2) return Avx2FmaKernel::NR;
+#endif
+  return PortableKernel::NR;
+}
+
+void sgemmPackedABColumns(const PackedGemmA& a, const PackedGemmB& b, int64_t colBegin, int64_t colEnd, float beta,
+                          float* C, int64_t ldc, const Epilogue* epilogue) {
+  CR_CHECK_TYPE(a.isa == cpuIsa() && b.isa == cpuIsa(), "sgemmPackedABColumns: A and B were packed for '",
+                cpuIsaName(a.isa), "' and '", cpuIsaName(b.isa), "' but '", cpuIsaName(cpuIsa()), "' is in force");
+  const int64_t step = packedGemmColumnStep(b);
+  CR_CHECK_RANGE(a.K == b.K && colBegin >= 0 && colBegin % step == 0 && colBegin <= colEnd && colEnd <= b.N,
+                 "sgemmPackedABColumns: columns [", colBegin, ", ", colEnd, ") of ", b.N, " (start a multiple of ",
+                 step, "), K of A ", a.K, " and of B ", b.K);
+  if (colBegin == colEnd) return;
+  gemm::Problem g{false, false, a.M, b.N, a.K, 1.0f, nullptr, a.K, nullptr, b.N, beta, C, ldc, epilogue};
+  g.packedA = a.panels.data();
+  g.packedRows = a.rows;
+  g.packedB = b.panels.data();
+  g.packedCols = b.cols;
+#if defined(__x86_64__)
+  if (a.isa == CpuIsa::Avx512) return gemm::sgemmColumnsSerial<Avx512Kernel>(g, colBegin, colEnd);
+  if (a.isa == CpuIsa::Avx2) return gemm::sgemmColumnsSerial<Avx2FmaKernel>(g, colBegin, colEnd);
+#endif
+  gemm::sgemmColumnsSerial<PortableKernel>(g, colBegin, colEnd);
 }
 
 void sgemmBuiltin(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,

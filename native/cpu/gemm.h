@@ -32,6 +32,23 @@ PackedGemmA packGemmA(CpuIsa isa, bool transA, int64_t M, int64_t K, const float
 void sgemmPackedA(const PackedGemmA& a, bool transB, int64_t N, const float* B, int64_t ldb, float beta, float* C,
                   int64_t ldc, const Epilogue* epilogue = nullptr);
 
+// op(B) (K, N) packed once for the built-in kernel of one instruction set (a convolution's weights as
+// the right-hand side of the transposed product): per K block, every column in NR-wide panels.
+struct PackedGemmB {
+  CpuIsa isa;
+  int64_t K, N, cols;  // cols: N rounded up to the kernel's NR
+  std::vector<float> panels;
+};
+PackedGemmB packGemmB(CpuIsa isa, bool transB, int64_t K, int64_t N, const float* B, int64_t ldb);
+// The column step (the micro-kernel's NR) of b's kernel.
+int64_t packedGemmColumnStep(const PackedGemmB& b);
+// Columns [colBegin, colEnd) of C (M, N) = A * B + beta * C, then the epilogue on them, with A packed
+// by packGemmA and B by packGemmB for the instruction set in force (a.K == b.K, a.M == M, b.N == N),
+// on the calling thread only: colBegin a multiple of packedGemmColumnStep(b); C's other columns are
+// not touched. Any column split gives the same bits.
+void sgemmPackedABColumns(const PackedGemmA& a, const PackedGemmB& b, int64_t colBegin, int64_t colEnd, float beta,
+                          float* C, int64_t ldc, const Epilogue* epilogue = nullptr);
+
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const Epilogue* epilogue = nullptr);
 

@@ -49,6 +49,10 @@ struct Problem {
   // packedA + pc * packedRows + ic * kc, so the drivers skip packing A.
   const float* packedA = nullptr;
   int64_t packedRows = 0;
+  // op(B) packed ahead (packGemmB) or nullptr: K block pc of the NR panel at column j is at
+  // packedB + pc * packedCols + j * kc. Only the serial driver (computeSerial) reads it.
+  const float* packedB = nullptr;
+  int64_t packedCols = 0;
 };
 
 constexpr size_t kBufferAlignment = 64;
@@ -188,6 +192,20 @@ void packWholeA(const Problem& g, float* out) {
   });
 }
 
+// Packs all of op(B) (K, N) for the serial driver's blocking: K block pc (kc = blockingFor's kc, the
+// last one shorter) holds every column's NR-wide panels at out + pc * roundUp(N, NR); out holds
+// roundUp(N, NR) * K floats.
+template <class Kernel>
+void packWholeB(const Problem& g, float* out) {
+  const int64_t kcMax = blockingFor<Kernel>(1, g.N, g.K).kc, cols = roundUp(g.N, Kernel::NR);
+  parallelFor(0, ceilDiv(g.K, kcMax), 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t pc = b * kcMax, kc = std::min(kcMax, g.K - pc);
+      packB<Kernel::NR>(g, pc, kc, 0, g.N, out + pc * cols);
+    }
+  });
+}
+
 // Prefetches a C tile (rows, cols) for writing; each row may straddle two cache lines.
 inline void prefetchCTile(const float* c, int64_t ldc, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
@@ -223,21 +241,24 @@ void macroKernel(const Problem& g, int64_t i0, int64_t mc, int64_t j0, int64_t n
   }
 }
 
-// The loops of the header comment on one thread. packedA holds one A block, packedB one B block.
+// The loops of the header comment on one thread, for columns [colBegin, colEnd) of C (colBegin a
+// multiple of NR). packedA holds one A block, packedB one B block. The K blocks (kc) depend on K
+// only, so any column range sums each element of C in the same order.
 template <class Kernel>
-void computeSerial(const Problem& g, float* packedA, float* packedB) {
-  const Blocking bl = blockingFor<Kernel>(g.M, g.N, g.K);
-  for (int64_t jc = 0; jc < g.N; jc += bl.nc) {
-    const int64_t nc = std::min(bl.nc, g.N - jc);
+void computeSerial(const Problem& g, float* packedA, float* packedB, int64_t colBegin, int64_t colEnd) {
+  const Blocking bl = blockingFor<Kernel>(g.M, colEnd - colBegin, g.K);
+  for (int64_t jc = colBegin; jc < colEnd; jc += bl.nc) {
+    const int64_t nc = std::min(bl.nc, colEnd - jc);
     for (int64_t pc = 0; pc < g.K; pc += bl.kc) {
       const int64_t kc = std::min(bl.kc, g.K - pc);
       const float beta = pc == 0 ? g.beta : 1.0f;  // later K blocks accumulate onto C
-      packB<Kernel::NR>(g, pc, kc, jc, nc, packedB);
+      const float* blockB = g.packedB ? g.packedB + pc * g.packedCols + jc * kc : packedB;
+      if (!g.packedB) packB<Kernel::NR>(g, pc, kc, jc, nc, packedB);
       for (int64_t ic = 0; ic < g.M; ic += bl.mc) {
         const int64_t mc = std::min(bl.mc, g.M - ic);
         const float* blockA = g.packedA ? g.packedA + pc * g.packedRows + ic * kc : packedA;
         if (!g.packedA) packA<Kernel::MR>(g, ic, mc, pc, kc, packedA);
-        macroKernel<Kernel>(g, ic, mc, jc, nc, kc, beta, blockA, packedB, pc + kc == g.K);
+        macroKernel<Kernel>(g, ic, mc, jc, nc, kc, beta, blockA, blockB, pc + kc == g.K);
       }
     }
   }
@@ -415,21 +436,31 @@ void computeShared(const Problem& g, int threads, PackBuffer& buffer) {
 // Below this many multiply-adds per thread, waking another thread costs more than it saves.
 constexpr double kMinMultiplyAddsPerThread = 1 << 21;
 
+// This thread's packing buffers; with several threads (computeShared) the others write into them too.
+inline PackBuffer& threadPackBuffer() {
+  thread_local PackBuffer buffer;
+  return buffer;
+}
+
+// Columns [colBegin, colEnd) of the product on the calling thread (colBegin a multiple of NR).
+template <class Kernel>
+void sgemmColumnsSerial(const Problem& g, int64_t colBegin, int64_t colEnd) {
+  const Blocking bl = blockingFor<Kernel>(g.M, colEnd - colBegin, g.K);
+  const size_t floatsA = cacheLineFloats(bl.mc * bl.kc);
+  float* packedA = threadPackBuffer().reserve(floatsA + cacheLineFloats(bl.kc * bl.nc));
+  computeSerial<Kernel>(g, packedA, packedA + floatsA, colBegin, colEnd);
+}
+
 template <class Kernel>
 void sgemmBlocked(const Problem& g) {
   const double multiplyAdds = static_cast<double>(g.M) * static_cast<double>(g.N) * static_cast<double>(g.K);
   int threads = inParallelRegion() ? 1 : numThreads();
   threads = static_cast<int>(std::min<double>(threads, std::max(1.0, multiplyAdds / kMinMultiplyAddsPerThread)));
-  // This thread's packing buffers; with several threads the others write into them too.
-  thread_local PackBuffer buffer;
   if (threads > 1) {
-    computeShared<Kernel>(g, threads, buffer);
+    computeShared<Kernel>(g, threads, threadPackBuffer());
     return;
   }
-  const Blocking bl = blockingFor<Kernel>(g.M, g.N, g.K);
-  const size_t floatsA = cacheLineFloats(bl.mc * bl.kc);
-  float* packedA = buffer.reserve(floatsA + cacheLineFloats(bl.kc * bl.nc));
-  computeSerial<Kernel>(g, packedA, packedA + floatsA);
+  sgemmColumnsSerial<Kernel>(g, 0, g.N);
 }
 
 }  // namespace gemm
