@@ -22,6 +22,7 @@
 #include "../core/cpu_features.h"
 #include "../core/parallel.h"
 #include "epilogue.h"
+#include "winograd_avx512.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -156,15 +157,26 @@ CR_AVX2 void gradTransformRun(const float* const rows[2], int64_t count, float* 
 }
 
 // Floats of the row buffer that transformChunk needs for chunks of up to bt tiles.
-int64_t rowBufferFloats(int64_t bt, int64_t tW) { return (2 * ceilDiv(bt, tW) + 6) * (2 * tW + 24); }
+int64_t rowBufferFloats(int64_t bt, int64_t tW) {
+  return std::max((2 * ceilDiv(bt, tW) + 6) * (2 * tW + 24), planeBufferFloatsAvx512(bt, tW));
+}
 
 // Transforms tiles [t0, t0 + nt) of the channels [c0, c0 + cl) of src (N, channels, rows, cols) into
 // dst[xi][c][ld]: the input transform (patch 4: rows 2th - padH .. + 3, columns 2tw - padW .. + 3) or,
 // with patch 2, the gradient transform of dy (rows 2th, 2th + 1, columns 2tw, 2tw + 1; pads 0).
-// Each image's rows are first copied once per channel into buf with zero padding.
+// Each image's rows are first copied once per channel into buf with zero padding. Under AVX-512 the
+// part of the chunk in each image is transformed 16 tiles at a time (winograd_avx512.h).
 void transformChunk(int patch, const float* src, int64_t channels, int64_t rows, int64_t cols, int64_t padH,
                     int64_t padW, int64_t tH, int64_t tW, int64_t t0, int64_t nt, int64_t c0, int64_t cl, float* dst,
                     int64_t ld, float* buf) {
+  if (cpuIsa() == CpuIsa::Avx512) {
+    forEachImagePart(t0, nt, tH, tW, [&](int64_t n, int64_t r0, int64_t r1, int64_t pos0) {
+      for (int64_t c = 0; c < cl; ++c)
+        transformPlaneAvx512(patch, src + (n * channels + c0 + c) * rows * cols, rows, cols, padH, padW, tW, r0, r1,
+                             dst + c * ld + pos0, cl * ld, buf);
+    });
+    return;
+  }
   const int64_t wpad = 2 * tW + 24;
   forEachImagePart(t0, nt, tH, tW, [&](int64_t n, int64_t r0, int64_t r1, int64_t pos0) {
     const int64_t th0 = r0 / tW, th1 = (r1 - 1) / tW;
@@ -487,7 +499,8 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
               bool relu) {
   const Plan p = makePlan(N, Ho, Wo, inC, outC);
   const int64_t oBlocksAll = ceilDiv(outC, MR);
-  const auto kernel = cpuIsa() == CpuIsa::Avx512 ? kernel4x24Avx512 : kernel4x24;
+  const bool avx512 = cpuIsa() == CpuIsa::Avx512;
+  const auto kernel = avx512 ? kernel4x24Avx512 : kernel4x24;
   parallelFor(0, p.chunks * p.oSplits, 1, [&](int64_t task0, int64_t task1) {
     const size_t vFloats = static_cast<size_t>(kXi * p.cb * p.ld), mFloats = static_cast<size_t>(kXi * p.ob * p.ld);
     float* V = scratch(vFloats + mFloats + static_cast<size_t>(rowBufferFloats(p.bt, p.tW)));
@@ -508,6 +521,25 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
               kernel(cl, a, V + xi * cl * p.ld + tb * NR, p.ld, M + (xi * oc + ob * MR) * p.ld + tb * NR, p.ld,
                          std::min<int64_t>(MR, oc - ob * MR), c0 > 0);
           }
+      }
+      if (avx512) {
+        for (int64_t o = 0; o < oc; ++o)
+          forEachImagePart(t0, nt, p.tH, p.tW, [&](int64_t n, int64_t r0, int64_t r1, int64_t pos) {
+            float* plane = out + (n * outC + o0 + o) * Ho * Wo;  // (Ho, Wo)
+            outputTransformPlaneAvx512(M + o * p.ld + pos, oc * p.ld, r0, r1, p.tW, bias ? bias[o0 + o] : 0.0f,
+                                       plane, Ho, Wo);
+            if (!z && !relu) return;
+            for (int64_t th = r0 / p.tW; th * p.tW < r1; ++th) {  // the stretches just written
+              const int64_t col0 = 2 * (std::max(r0, th * p.tW) - th * p.tW);
+              const int64_t cols = std::min(Wo, 2 * (std::min(r1, (th + 1) * p.tW) - th * p.tW)) - col0;
+              for (int64_t row = 2 * th; row < std::min(Ho, 2 * th + 2); ++row) {
+                const int64_t offset = row * Wo + col0;
+                epilogueRow(plane + offset, z ? z + (n * outC + o0 + o) * Ho * Wo + offset : nullptr, nullptr, relu,
+                            cols);
+              }
+            }
+          });
+        continue;
       }
       for (int64_t o = 0; o < oc; ++o)  // channel by channel: y is written in long sequential stretches
         forEachRun(t0, nt, p.tH, p.tW, [&](int64_t n, int64_t th, int64_t twA, int64_t twB, int64_t pos) {

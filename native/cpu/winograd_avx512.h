@@ -1,0 +1,36 @@
+// AVX-512 input, gradient and output transforms of Winograd F(2x2, 3x3) (winograd.h), used by
+// winograd.cc when the instruction set in force is AVX-512 (cpu_features.h); never call them
+// otherwise. They work on whole parts of one image plane at a time: the tiles r0 <= r < r1
+// (r = th * tW + tw) are 16 per vector whatever the tile-row width, so small images (CIFAR's 8x8
+// and 16x16 planes: 4 and 8 tiles a row) fill the vectors as well as large ones.
+//   Input side: the rows the part reads are first copied, zero-padded, into row buffers that
+//   concatenate the part's tile rows (even and odd patch rows, shifted by 0 and 2 columns), so the
+//   patch column k of tile r is at 2 (r - r0') + k' of one buffer: two loads and a deinterleave
+//   per patch row and 16 tiles.
+//   Output side: the 2x2 outputs of 16 tiles are interleaved into the 32 floats of two output
+//   rows, then stored with masks, one masked store pair per tile row they touch.
+#pragma once
+#include <cstdint>
+
+namespace cr {
+namespace winograd {
+
+// Floats of the buffer the transforms below need for a part of up to `tiles` tiles, tW a row.
+int64_t planeBufferFloatsAvx512(int64_t tiles, int64_t tW);
+
+// patch 4: input transform of the tiles r0 <= r < r1 of plane (rows, cols), tile (th, tw) reading
+// rows 2th - padH .. + 3 and columns 2tw - padW .. + 3 (zero outside the plane). patch 2: the
+// filter gradient's transform Z = A dY A^T of dy's plane (rows, cols), tile (th, tw) reading rows
+// 2th, 2th + 1 and columns 2tw, 2tw + 1 (pads ignored). Writes dst[xi * xiStride + r - r0] for
+// xi < 16 and nothing else; buf holds planeBufferFloatsAvx512(r1 - r0, tW) floats.
+void transformPlaneAvx512(int patch, const float* plane, int64_t rows, int64_t cols, int64_t padH, int64_t padW,
+                          int64_t tW, int64_t r0, int64_t r1, float* dst, int64_t xiStride, float* buf);
+
+// Output transform of the tiles r0 <= r < r1 of one output plane y (Ho, Wo) + bias, from
+// m[xi * xiStride + r - r0]: writes y's rows 2th, 2th + 1 (those < Ho) at columns 2tw, 2tw + 1
+// (those < Wo) of each tile and nothing else.
+void outputTransformPlaneAvx512(const float* m, int64_t xiStride, int64_t r0, int64_t r1, int64_t tW, float bias,
+                                float* y, int64_t Ho, int64_t Wo);
+
+}  // namespace winograd
+}  // namespace cr
