@@ -40,11 +40,24 @@ constexpr int64_t MR = 4, NR = 24;  // micro-kernel tile: 4 output channels x 24
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
-// Scratch memory of the calling thread, reused across calls.
+// Scratch memory of the calling thread, reused across calls; 64-byte aligned.
 float* scratch(size_t floats) {
   thread_local std::vector<float> buffer;
-  if (buffer.size() < floats) buffer.resize(floats);
-  return buffer.data();
+  if (buffer.size() < floats + 16) buffer.resize(floats + 16);
+  const uintptr_t at = reinterpret_cast<uintptr_t>(buffer.data());
+  return buffer.data() + ((64 - at % 64) % 64) / sizeof(float);
+}
+
+// Row stride of V and M for chunks of bt tiles: whole 24-tile blocks and 8 floats more (no
+// power-of-two strides).
+int64_t rowStride(int64_t bt) { return roundUp(bt, NR) + 8; }
+
+// Stride of the 16 blocks V[xi] (or M[xi]) of `rows` rows ld apart: an odd number of cache lines,
+// so that the 16 blocks' rows map to 16 different cache sets (with power-of-two channel counts,
+// rows * ld is often a multiple of 4 KiB, and the transforms' 16 streams would share one set).
+int64_t blockStride(int64_t rows, int64_t ld) {
+  const int64_t s = roundUp(rows * ld, 16);
+  return s % 32 == 0 ? s + 16 : s;
 }
 
 // Calls fn(n, th, twBegin, twEnd, p) for the runs of tiles [t0, t0 + nt) that lie in one tile row;
@@ -164,21 +177,20 @@ int64_t rowBufferFloats(int64_t bt, int64_t tW) {
 // Transforms tiles [t0, t0 + nt) of the channels [c0, c0 + cl) of src (N, channels, rows, cols) into
 // dst[xi][c][ld]: the input transform (patch 4: rows 2th - padH .. + 3, columns 2tw - padW .. + 3) or,
 // with patch 2, the gradient transform of dy (rows 2th, 2th + 1, columns 2tw, 2tw + 1; pads 0).
-// Each image's rows are first copied once per channel into buf with zero padding. Under AVX-512 the
-// part of the chunk in each image is transformed 16 tiles at a time (winograd_avx512.h).
+// Each image's rows are first copied once per channel into buf with zero padding. Under AVX-512,
+// parts of small images are transformed 16 tiles at a time across tile rows (winograd_avx512.h).
 void transformChunk(int patch, const float* src, int64_t channels, int64_t rows, int64_t cols, int64_t padH,
                     int64_t padW, int64_t tH, int64_t tW, int64_t t0, int64_t nt, int64_t c0, int64_t cl, float* dst,
                     int64_t ld, float* buf) {
-  if (cpuIsa() == CpuIsa::Avx512) {
-    forEachImagePart(t0, nt, tH, tW, [&](int64_t n, int64_t r0, int64_t r1, int64_t pos0) {
+  const int64_t wpad = 2 * tW + 24, xiStride = blockStride(cl, ld);
+  const bool avx512 = cpuIsa() == CpuIsa::Avx512;
+  forEachImagePart(t0, nt, tH, tW, [&](int64_t n, int64_t r0, int64_t r1, int64_t pos0) {
+    if (avx512 && transformPlaneAvx512Fits(patch, tW, r0, r1)) {
       for (int64_t c = 0; c < cl; ++c)
         transformPlaneAvx512(patch, src + (n * channels + c0 + c) * rows * cols, rows, cols, padH, padW, tW, r0, r1,
-                             dst + c * ld + pos0, cl * ld, buf);
-    });
-    return;
-  }
-  const int64_t wpad = 2 * tW + 24;
-  forEachImagePart(t0, nt, tH, tW, [&](int64_t n, int64_t r0, int64_t r1, int64_t pos0) {
+                             dst + c * ld + pos0, xiStride, buf);
+      return;
+    }
     const int64_t th0 = r0 / tW, th1 = (r1 - 1) / tW;
     const int64_t rowCount = 2 * (th1 - th0) + patch, rowBase = 2 * th0 - padH;
     for (int64_t c = 0; c < cl; ++c) {
@@ -190,9 +202,9 @@ void transformChunk(int patch, const float* src, int64_t channels, int64_t rows,
         const float* base = buf + 2 * (th - th0) * wpad + 2 * twA;
         const float* rowPtrs[4] = {base, base + wpad, base + 2 * wpad, base + 3 * wpad};
         if (patch == 4)
-          inputTransformRun(rowPtrs, twB - twA, dst + c * ld + pos, cl * ld);
+          inputTransformRun(rowPtrs, twB - twA, dst + c * ld + pos, xiStride);
         else
-          gradTransformRun(rowPtrs, twB - twA, dst + c * ld + pos, cl * ld);
+          gradTransformRun(rowPtrs, twB - twA, dst + c * ld + pos, xiStride);
       }
     }
   });
@@ -488,7 +500,7 @@ Plan makePlan(int64_t N, int64_t Ho, int64_t Wo, int64_t inC, int64_t outC) {
   p.chunks = ceilDiv(p.tiles, p.bt);
   while (p.chunks * ceilDiv(outC, p.ob) < 2 * threads && p.ob > 32) p.ob = roundUp(p.ob / 2, MR);
   p.oSplits = ceilDiv(outC, p.ob);
-  p.ld = roundUp(p.bt, NR) + 8;
+  p.ld = rowStride(p.bt);
   return p;
 }
 
@@ -502,7 +514,8 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
   const bool avx512 = cpuIsa() == CpuIsa::Avx512;
   const auto kernel = avx512 ? kernel4x24Avx512 : kernel4x24;
   parallelFor(0, p.chunks * p.oSplits, 1, [&](int64_t task0, int64_t task1) {
-    const size_t vFloats = static_cast<size_t>(kXi * p.cb * p.ld), mFloats = static_cast<size_t>(kXi * p.ob * p.ld);
+    const size_t vFloats = static_cast<size_t>(kXi * blockStride(p.cb, p.ld));
+    const size_t mFloats = static_cast<size_t>(kXi * blockStride(p.ob, p.ld));
     float* V = scratch(vFloats + mFloats + static_cast<size_t>(rowBufferFloats(p.bt, p.tW)));
     float* M = V + vFloats;
     float* rowBuf = M + mFloats;
@@ -510,7 +523,7 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
       const int64_t chunk = task / p.oSplits, split = task % p.oSplits;
       const int64_t t0 = chunk * p.bt, nt = std::min(p.bt, p.tiles - t0);
       const int64_t o0 = split * p.ob, oc = std::min(p.ob, outC - o0);
-      const int64_t tileBlocks = ceilDiv(nt, NR), oBlocks = ceilDiv(oc, MR);
+      const int64_t tileBlocks = ceilDiv(nt, NR), oBlocks = ceilDiv(oc, MR), mXi = blockStride(oc, p.ld);
       for (int64_t c0 = 0; c0 < inC; c0 += p.cb) {
         const int64_t cl = std::min(p.cb, inC - c0);
         transformChunk(4, in, inC, H, W, padH, padW, p.tH, p.tW, t0, nt, c0, cl, V, p.ld, rowBuf);
@@ -518,7 +531,7 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
           for (int64_t ob = 0; ob < oBlocks; ++ob) {
             const float* a = U + ((xi * oBlocksAll + o0 / MR + ob) * inC + c0) * MR;
             for (int64_t tb = 0; tb < tileBlocks; ++tb)
-              kernel(cl, a, V + xi * cl * p.ld + tb * NR, p.ld, M + (xi * oc + ob * MR) * p.ld + tb * NR, p.ld,
+              kernel(cl, a, V + xi * blockStride(cl, p.ld) + tb * NR, p.ld, M + xi * mXi + ob * MR * p.ld + tb * NR, p.ld,
                          std::min<int64_t>(MR, oc - ob * MR), c0 > 0);
           }
       }
@@ -526,7 +539,7 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
         for (int64_t o = 0; o < oc; ++o)
           forEachImagePart(t0, nt, p.tH, p.tW, [&](int64_t n, int64_t r0, int64_t r1, int64_t pos) {
             float* plane = out + (n * outC + o0 + o) * Ho * Wo;  // (Ho, Wo)
-            outputTransformPlaneAvx512(M + o * p.ld + pos, oc * p.ld, r0, r1, p.tW, bias ? bias[o0 + o] : 0.0f,
+            outputTransformPlaneAvx512(M + o * p.ld + pos, mXi, r0, r1, p.tW, bias ? bias[o0 + o] : 0.0f,
                                        plane, Ho, Wo);
             if (!z && !relu) return;
             for (int64_t th = r0 / p.tW; th * p.tW < r1; ++th) {  // the stretches just written
@@ -547,7 +560,7 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
           float* y0 = out + offset;
           const bool secondRow = 2 * th + 1 < Ho;
           const int64_t cols = std::min(Wo - 2 * twA, 2 * (twB - twA));
-          outputTransformRun(M + o * p.ld + pos, oc * p.ld, twB - twA, bias ? bias[o0 + o] : 0.0f, y0,
+          outputTransformRun(M + o * p.ld + pos, mXi, twB - twA, bias ? bias[o0 + o] : 0.0f, y0,
                              secondRow ? y0 + Wo : nullptr, cols);
           if (z || relu) {
             epilogueRow(y0, z ? z + offset : nullptr, nullptr, relu, cols);
@@ -590,14 +603,15 @@ void backwardFilter(const float* dy, const float* x, float* dw, int64_t N, int64
   const int64_t tH = ceilDiv(Ho, 2), tW = ceilDiv(Wo, 2), tiles = N * tH * tW;
   const int64_t cb = C <= 160 ? C : ceilDiv(C, ceilDiv(C, 128));
   const int64_t bt = std::clamp<int64_t>(3072 / std::max(cb, O) / NR * NR, NR, 10 * NR);
-  const int64_t ld = roundUp(bt, NR) + 8;
+  const int64_t ld = rowStride(bt);
   const int64_t uSize = kXi * O * C;  // dU[xi][o][c]
   const int64_t threads = numThreads();
   const int64_t chunks = ceilDiv(tiles, bt);
   const int64_t parts = std::max<int64_t>(1, std::min(chunks, threads * (uSize <= (int64_t{1} << 18) ? 4 : 1)));
   std::vector<float> dU(static_cast<size_t>(parts * uSize), 0.0f);
   parallelFor(0, parts, 1, [&](int64_t part0, int64_t part1) {
-    const size_t vFloats = static_cast<size_t>(kXi * cb * ld), zFloats = static_cast<size_t>(kXi * O * ld);
+    const size_t vFloats = static_cast<size_t>(kXi * blockStride(cb, ld));
+    const size_t zFloats = static_cast<size_t>(kXi * blockStride(O, ld));
     float* V = scratch(vFloats + zFloats + static_cast<size_t>(rowBufferFloats(bt, tW)));
     float* Z = V + vFloats;
     float* rowBuf = Z + zFloats;
@@ -610,7 +624,8 @@ void backwardFilter(const float* dy, const float* x, float* dw, int64_t N, int64
           const int64_t cl = std::min(cb, C - c0);
           transformChunk(4, x, C, H, W, padH, padW, tH, tW, t0, nt, c0, cl, V, ld, rowBuf);
           for (int xi = 0; xi < kXi; ++xi)
-            dotProducts(O, cl, nt, Z + xi * O * ld, ld, V + xi * cl * ld, ld, acc + xi * O * C + c0, C);
+            dotProducts(O, cl, nt, Z + xi * blockStride(O, ld), ld, V + xi * blockStride(cl, ld), ld,
+                        acc + xi * O * C + c0, C);
         }
       }
     }

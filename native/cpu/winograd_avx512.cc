@@ -19,10 +19,6 @@ namespace {
 
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Floats of one row buffer: `segments` tile rows of 2 tW floats, and slack for the 16-float
-// stores of fillRow and the 32-float reads of the transforms past the last segment.
-inline int64_t rowBufferLength(int64_t segments, int64_t tW) { return segments * 2 * tW + 48; }
-
 // Lanes lo <= l < hi of a 16-lane mask (0 <= lo, hi <= 16).
 inline __mmask16 laneRange(int64_t lo, int64_t hi) {
   lo = std::clamp<int64_t>(lo, 0, 16);
@@ -30,114 +26,149 @@ inline __mmask16 laneRange(int64_t lo, int64_t hi) {
   return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
 }
 
-// dst[j] = plane[r][col0 + j] for j in [0, len), 0 outside the (rows, cols) plane. Stores whole
-// vectors: up to 15 floats past len are overwritten too (with zeros or row data).
-CR_AVX512 void fillRow(const float* plane, int64_t r, int64_t rows, int64_t cols, int64_t col0, int64_t len,
-                       float* dst) {
-  if (r < 0 || r >= rows) {
-    for (int64_t j = 0; j < len; j += 16) _mm512_storeu_ps(dst + j, _mm512_setzero_ps());
-    return;
-  }
-  const float* row = plane + r * cols;
-  for (int64_t j = 0; j < len; j += 16) {
-    const int64_t c = col0 + j;  // plane column of lane 0
-    const __mmask16 m = laneRange(-c, cols - c);
-    // Lanes outside m are neither read nor faulted on: the address may lie outside the row.
-    _mm512_storeu_ps(dst + j, _mm512_maskz_loadu_ps(m, row + c));
-  }
-}
-
-// Even and odd elements of the 32 floats p[0..32): [p0 p2 .. p30] and [p1 p3 .. p31].
-CR_AVX512 inline void deinterleave(const float* p, __m512& even, __m512& odd) {
+// Even and odd elements of the 32 floats (l0, l1): [l0_0 l0_2 .. l1_14] and [l0_1 l0_3 .. l1_15].
+CR_AVX512 inline void deinterleave(__m512 l0, __m512 l1, __m512& even, __m512& odd) {
   const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  const __m512 l0 = _mm512_loadu_ps(p), l1 = _mm512_loadu_ps(p + 16);
   even = _mm512_permutex2var_ps(l0, ie, l1);
   odd = _mm512_permutex2var_ps(l0, io, l1);
 }
 
-// Input transform V = B^T d B of `count` tiles whose patch row a, column k (k = 0, 1 from
-// s0[a], k = 2, 3 from s2[a]) lies at 2 t + k mod 2 of the row buffers, t the tile's index.
-CR_AVX512 void inputTransform(const float* const s0[4], const float* const s2[4], int64_t count, float* dst,
-                              int64_t xiStride) {
-  for (int64_t t = 0; t < count; t += 16) {
-    const __mmask16 m = laneRange(0, count - t);
+// Row width of the part's buffer: the 2 tW + 2 columns of a padded plane row that its tiles read,
+// in whole cache lines.
+inline int64_t bufferWidth(int64_t tW) { return (2 * tW + 2 + 15) / 16 * 16; }
+
+// buf row i (width wb) = plane row r0 + i from column c0 on, 0 outside the (rows, cols) plane, for
+// i < count. Lanes outside each load's mask are neither read nor faulted on: the address may lie
+// outside the plane.
+CR_AVX512 void fillRows(const float* plane, int64_t rows, int64_t cols, int64_t r0, int64_t count, int64_t c0,
+                        int64_t wb, float* buf) {
+  for (int64_t i = 0; i < count; ++i) {
+    float* dst = buf + i * wb;
+    const int64_t r = r0 + i;
+    if (r < 0 || r >= rows) {
+      for (int64_t j = 0; j < wb; j += 16) _mm512_storeu_ps(dst + j, _mm512_setzero_ps());
+      continue;
+    }
+    const float* row = plane + r * cols;
+    for (int64_t j = 0; j < wb; j += 16) {
+      const int64_t c = c0 + j;
+      const __mmask16 m = laneRange(-c, cols - c);
+      // Whole vectors by plain loads: masked loads from memory just stored to cost more.
+      const __m512 v = m == 0xFFFF ? _mm512_loadu_ps(row + c) : m ? _mm512_maskz_loadu_ps(m, row + c) : _mm512_setzero_ps();
+      _mm512_storeu_ps(dst + j, v);
+    }
+  }
+}
+
+// Loads the 32 floats of patch row `a` at column offset `shift` (0 or 2) for the 16 tiles of the
+// 16 / tW whole tile rows from buffer tile row trow, as two vectors (tiles 0..7, 8..15): a half is
+// P = 8 / tW tile rows, tile row trow + j of a half at its lanes 2 tW j .. 2 tW j + 2 tW - 1, lane
+// e reading buffer column e - 2 tW j + shift. Tile rows at or past `rowsLeft` are not read (0).
+template <int P>
+CR_AVX512 inline void loadPatchRow(const float* buf, int64_t wb, int64_t tW, int64_t trow, int64_t rowsLeft, int a,
+                                   int64_t shift, __m512& lo, __m512& hi) {
+  __m512 v[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+#pragma GCC unroll 8
+  for (int h = 0; h < 2; ++h)
+#pragma GCC unroll 8
+    for (int j = 0; j < P; ++j) {
+      const int64_t t = h * P + j;  // tile row of the vector
+      if (t >= rowsLeft) break;
+      const float* src = buf + (2 * (trow + t) + a) * wb + shift - 2 * tW * j;
+      // Lanes outside the mask are neither read nor faulted on.
+      v[h] = P == 1 ? _mm512_loadu_ps(src)
+                    : _mm512_mask_loadu_ps(v[h], laneRange(2 * tW * j, 2 * tW * (j + 1)), src);
+    }
+  lo = v[0];
+  hi = v[1];
+}
+
+// Input transform (patch 4) or gradient transform (patch 2) of the 16 tiles (those under m) from
+// buffer tile row trow, to dst[xi * xiStride + i].
+template <int P>
+CR_AVX512 inline void transformTiles(int patch, const float* buf, int64_t wb, int64_t tW, int64_t trow,
+                                     int64_t rowsLeft, __mmask16 m, float* dst, int64_t xiStride) {
+  if (patch == 4) {
     __m512 h[4][4];  // d B, row a
+#pragma GCC unroll 4
     for (int a = 0; a < 4; ++a) {
-      __m512 d0, d1, d2, d3;
-      deinterleave(s0[a] + 2 * t, d0, d1);
-      deinterleave(s2[a] + 2 * t, d2, d3);
+      __m512 l0, l1, l2, l3, d0, d1, d2, d3;
+      loadPatchRow<P>(buf, wb, tW, trow, rowsLeft, a, 0, l0, l1);
+      loadPatchRow<P>(buf, wb, tW, trow, rowsLeft, a, 2, l2, l3);
+      deinterleave(l0, l1, d0, d1);
+      deinterleave(l2, l3, d2, d3);
       h[a][0] = _mm512_sub_ps(d0, d2);
       h[a][1] = _mm512_add_ps(d1, d2);
       h[a][2] = _mm512_sub_ps(d2, d1);
       h[a][3] = _mm512_sub_ps(d1, d3);
     }
-    float* o = dst + t;
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
-      _mm512_mask_storeu_ps(o + (0 + k) * xiStride, m, _mm512_sub_ps(h[0][k], h[2][k]));
-      _mm512_mask_storeu_ps(o + (4 + k) * xiStride, m, _mm512_add_ps(h[1][k], h[2][k]));
-      _mm512_mask_storeu_ps(o + (8 + k) * xiStride, m, _mm512_sub_ps(h[2][k], h[1][k]));
-      _mm512_mask_storeu_ps(o + (12 + k) * xiStride, m, _mm512_sub_ps(h[1][k], h[3][k]));
+      _mm512_mask_storeu_ps(dst + (0 + k) * xiStride, m, _mm512_sub_ps(h[0][k], h[2][k]));
+      _mm512_mask_storeu_ps(dst + (4 + k) * xiStride, m, _mm512_add_ps(h[1][k], h[2][k]));
+      _mm512_mask_storeu_ps(dst + (8 + k) * xiStride, m, _mm512_sub_ps(h[2][k], h[1][k]));
+      _mm512_mask_storeu_ps(dst + (12 + k) * xiStride, m, _mm512_sub_ps(h[1][k], h[3][k]));
     }
+    return;
+  }
+  // Z = A dY A^T, A = [1 0; 1 1; 1 -1; 0 -1].
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 y[2][2];
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; ++i) {
+    __m512 l0, l1;
+    loadPatchRow<P>(buf, wb, tW, trow, rowsLeft, i, 0, l0, l1);
+    deinterleave(l0, l1, y[i][0], y[i][1]);
+  }
+  __m512 r[4][2];  // A dY
+#pragma GCC unroll 2
+  for (int j = 0; j < 2; ++j) {
+    r[0][j] = y[0][j];
+    r[1][j] = _mm512_add_ps(y[0][j], y[1][j]);
+    r[2][j] = _mm512_sub_ps(y[0][j], y[1][j]);
+    r[3][j] = _mm512_sub_ps(zero, y[1][j]);
+  }
+#pragma GCC unroll 4
+  for (int a = 0; a < 4; ++a) {
+    _mm512_mask_storeu_ps(dst + (4 * a + 0) * xiStride, m, r[a][0]);
+    _mm512_mask_storeu_ps(dst + (4 * a + 1) * xiStride, m, _mm512_add_ps(r[a][0], r[a][1]));
+    _mm512_mask_storeu_ps(dst + (4 * a + 2) * xiStride, m, _mm512_sub_ps(r[a][0], r[a][1]));
+    _mm512_mask_storeu_ps(dst + (4 * a + 3) * xiStride, m, _mm512_sub_ps(zero, r[a][1]));
   }
 }
 
-// The filter gradient's Z = A dY A^T, A = [1 0; 1 1; 1 -1; 0 -1], of `count` tiles whose dy row i
-// (of 2), column j lies at 2 t + j of rows[i].
-CR_AVX512 void gradTransform(const float* const rows[2], int64_t count, float* dst, int64_t xiStride) {
-  const __m512 zero = _mm512_setzero_ps();
-  for (int64_t t = 0; t < count; t += 16) {
-    const __mmask16 m = laneRange(0, count - t);
-    __m512 y[2][2];
-    for (int i = 0; i < 2; ++i) deinterleave(rows[i] + 2 * t, y[i][0], y[i][1]);
-    __m512 r[4][2];  // A dY
-    for (int j = 0; j < 2; ++j) {
-      r[0][j] = y[0][j];
-      r[1][j] = _mm512_add_ps(y[0][j], y[1][j]);
-      r[2][j] = _mm512_sub_ps(y[0][j], y[1][j]);
-      r[3][j] = _mm512_sub_ps(zero, y[1][j]);
-    }
-    float* o = dst + t;
-    for (int a = 0; a < 4; ++a) {
-      _mm512_mask_storeu_ps(o + (4 * a + 0) * xiStride, m, r[a][0]);
-      _mm512_mask_storeu_ps(o + (4 * a + 1) * xiStride, m, _mm512_add_ps(r[a][0], r[a][1]));
-      _mm512_mask_storeu_ps(o + (4 * a + 2) * xiStride, m, _mm512_sub_ps(r[a][0], r[a][1]));
-      _mm512_mask_storeu_ps(o + (4 * a + 3) * xiStride, m, _mm512_sub_ps(zero, r[a][1]));
-    }
+// The rowsTotal tile rows of the buffer (P = 8 / tW), 16 tiles a step.
+template <int P>
+CR_AVX512 void transformRows(int patch, const float* buf, int64_t wb, int64_t tW, int64_t rowsTotal, float* dst,
+                             int64_t xiStride) {
+  const int64_t step = 2 * P;  // tile rows a step
+  for (int64_t trow = 0; trow < rowsTotal; trow += step) {
+    const int64_t left = rowsTotal - trow;
+    transformTiles<P>(patch, buf, wb, tW, trow, left, laneRange(0, std::min(left, step) * tW), dst + trow * tW,
+                      xiStride);
   }
 }
 
 }  // namespace
 
-int64_t planeBufferFloatsAvx512(int64_t tiles, int64_t tW) { return 4 * rowBufferLength(ceilDiv(tiles, tW) + 2, tW); }
+bool transformPlaneAvx512Fits(int patch, int64_t tW, int64_t r0, int64_t r1) {
+  return tW <= (patch == 4 ? 8 : 4) && 8 % tW == 0 && r0 % tW == 0 && r1 % tW == 0;
+}
+
+int64_t planeBufferFloatsAvx512(int64_t tiles, int64_t tW) { return ((tiles + tW - 1) / tW * 2 + 6) * bufferWidth(tW); }
 
 CR_AVX512 void transformPlaneAvx512(int patch, const float* plane, int64_t rows, int64_t cols, int64_t padH,
                                     int64_t padW, int64_t tW, int64_t r0, int64_t r1, float* dst, int64_t xiStride,
                                     float* buf) {
-  const int64_t th0 = r0 / tW, th1 = (r1 - 1) / tW, seg = 2 * tW;
-  const int64_t first = r0 - th0 * tW, count = r1 - r0;
-  // Buffers: rows 2th - padH (even) and 2th + 1 - padH (odd) for th0 <= th < th0 + segments,
-  // from column -padW (shift 0) and 2 - padW (shift 2).
-  const int64_t segments = th1 - th0 + (patch == 4 ? 2 : 1), length = rowBufferLength(segments, tW);
-  float* even0 = buf;
-  float* odd0 = buf + length;
-  float* even2 = buf + 2 * length;
-  float* odd2 = buf + 3 * length;
-  const int64_t rowBase = 2 * th0 - (patch == 4 ? padH : 0), colBase = patch == 4 ? -padW : 0;
-  for (int64_t s = 0; s < segments; ++s)
-    for (int parity = 0; parity < 2; ++parity) {
-      const int64_t r = rowBase + 2 * s + parity;
-      fillRow(plane, r, rows, cols, colBase, seg, (parity ? odd0 : even0) + s * seg);
-      if (patch == 4) fillRow(plane, r, rows, cols, colBase + 2, seg, (parity ? odd2 : even2) + s * seg);
-    }
-  const int64_t at = 2 * first;
-  if (patch == 4) {
-    const float* const s0[4] = {even0 + at, odd0 + at, even0 + seg + at, odd0 + seg + at};
-    const float* const s2[4] = {even2 + at, odd2 + at, even2 + seg + at, odd2 + seg + at};
-    inputTransform(s0, s2, count, dst, xiStride);
-  } else {
-    const float* const r[2] = {even0 + at, odd0 + at};
-    gradTransform(r, count, dst, xiStride);
+  if (patch == 2) padH = padW = 0;
+  const int64_t th0 = r0 / tW, th1 = (r1 - 1) / tW + 1, wb = bufferWidth(tW);
+  fillRows(plane, rows, cols, 2 * th0 - padH, 2 * (th1 - th0) + patch - 2, -padW, wb, buf);
+  switch (tW) {
+    case 1: transformRows<8>(patch, buf, wb, tW, th1 - th0, dst, xiStride); return;
+    case 2: transformRows<4>(patch, buf, wb, tW, th1 - th0, dst, xiStride); return;
+    case 4: transformRows<2>(patch, buf, wb, tW, th1 - th0, dst, xiStride); return;
+    default: transformRows<1>(patch, buf, wb, tW, th1 - th0, dst, xiStride); return;
   }
 }
 
@@ -181,6 +212,7 @@ CR_AVX512 void outputTransformPlaneAvx512(const float* m, int64_t xiStride, int6
 
 #else  // not x86-64: winograd.cc never calls these
 
+bool transformPlaneAvx512Fits(int, int64_t, int64_t, int64_t) { return false; }
 int64_t planeBufferFloatsAvx512(int64_t, int64_t) { return 0; }
 void transformPlaneAvx512(int, const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float*,
                           int64_t, float*) {}
