@@ -51,6 +51,9 @@ CR_AVX512 void fillRows(const float* plane, int64_t rows, int64_t cols, int64_t 
       continue;
     }
     const float* row = plane + r * cols;
+    // The same row of the next plane (the next channel), read next: masked loads alone do not
+    // keep the hardware prefetchers ahead. Prefetches never fault.
+    for (int64_t j = 0; j < cols; j += 16) _mm_prefetch(reinterpret_cast<const char*>(row + rows * cols + j), _MM_HINT_T0);
     for (int64_t j = 0; j < wb; j += 16) {
       const int64_t c = c0 + j;
       const __mmask16 m = laneRange(-c, cols - c);
