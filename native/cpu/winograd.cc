@@ -436,43 +436,45 @@ void dotProducts(int64_t O, int64_t C, int64_t nt, const float* z, int64_t ldz, 
     }
 }
 
-// U (packed, see the file comment) for a convolution with `outC` output and `inC` input channels
-// whose 3x3 kernel for (o, c) is w[o][c] (forward) or, when flipped, w[c][o] rotated by 180 degrees
-// (w then being (inC, outC, 3, 3): the kernel of backward-data).
-std::vector<float> transformWeights(const float* w, int64_t outC, int64_t inC, bool flipped) {
+// U (packed, see the file comment: kXi * ceilDiv(outC, MR) * inC * MR floats, all written) for a
+// convolution with `outC` output and `inC` input channels whose 3x3 kernel for (o, c) is w[o][c]
+// (forward) or, when flipped, w[c][o] rotated by 180 degrees (w then being (inC, outC, 3, 3): the
+// kernel of backward-data). Panel by panel, c inner, the MR output channels of a panel in the 4
+// lanes of SSE vectors: each (xi, panel, c) is one 4-float store, in order.
+void transformWeights(const float* w, int64_t outC, int64_t inC, bool flipped, float* u) {
   const int64_t blocks = ceilDiv(outC, MR);
-  std::vector<float> U(static_cast<size_t>(kXi * blocks * inC * MR), 0.0f);
-  float* u = U.data();
-  parallelFor(0, outC, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, inC)), [&](int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o)
+  static_assert(MR == 4, "one SSE vector a panel row");
+  parallelFor(0, blocks, std::max<int64_t>(1, 1024 / std::max<int64_t>(1, inC)), [&](int64_t b0, int64_t b1) {
+    for (int64_t ob = b0; ob < b1; ++ob)
       for (int64_t c = 0; c < inC; ++c) {
-        float g[3][3];
-        if (!flipped) {
-          const float* src = w + (o * inC + c) * 9;
-          for (int i = 0; i < 3; ++i)
-            for (int j = 0; j < 3; ++j) g[i][j] = src[i * 3 + j];
-        } else {
-          const float* src = w + (c * outC + o) * 9;
-          for (int i = 0; i < 3; ++i)
-            for (int j = 0; j < 3; ++j) g[i][j] = src[(2 - i) * 3 + (2 - j)];
+        alignas(16) float gl[9][4];  // g[i * 3 + j] of the panel's output channels, 0 past outC
+        for (int64_t q = 0; q < MR; ++q) {
+          const int64_t o = ob * MR + q;
+          for (int e = 0; e < 9; ++e)
+            gl[e][q] = o >= outC ? 0.0f : flipped ? w[(c * outC + o) * 9 + 8 - e] : w[(o * inC + c) * 9 + e];
         }
-        float t[4][3];  // G g
+        __m128 g[3][3];
+        for (int i = 0; i < 3; ++i)
+          for (int j = 0; j < 3; ++j) g[i][j] = _mm_load_ps(gl[i * 3 + j]);
+        const __m128 half = _mm_set1_ps(0.5f);
+        __m128 t[4][3];  // G g
         for (int j = 0; j < 3; ++j) {
           t[0][j] = g[0][j];
-          t[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);
-          t[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);
+          t[1][j] = _mm_mul_ps(half, _mm_add_ps(_mm_add_ps(g[0][j], g[1][j]), g[2][j]));
+          t[2][j] = _mm_mul_ps(half, _mm_add_ps(_mm_sub_ps(g[0][j], g[1][j]), g[2][j]));
           t[3][j] = g[2][j];
         }
         for (int a = 0; a < 4; ++a) {
-          const float v[4] = {t[a][0], 0.5f * (t[a][0] + t[a][1] + t[a][2]), 0.5f * (t[a][0] - t[a][1] + t[a][2]),
-                              t[a][2]};
+          const __m128 v[4] = {t[a][0], _mm_mul_ps(half, _mm_add_ps(_mm_add_ps(t[a][0], t[a][1]), t[a][2])),
+                               _mm_mul_ps(half, _mm_add_ps(_mm_sub_ps(t[a][0], t[a][1]), t[a][2])), t[a][2]};
           for (int k = 0; k < 4; ++k)
-            u[((static_cast<int64_t>(4 * a + k) * blocks + o / MR) * inC + c) * MR + o % MR] = v[k];
+            _mm_storeu_ps(u + ((static_cast<int64_t>(4 * a + k) * blocks + ob) * inC + c) * MR, v[k]);
         }
       }
   });
-  return U;
 }
+
+int64_t transformedWeightFloats(int64_t outC, int64_t inC) { return kXi * ceilDiv(outC, MR) * inC * MR; }
 
 // Chunking of the tiles and blocking of the channels for one convolution.
 struct Plan {
@@ -581,18 +583,26 @@ Mode mode() {
   return Mode::Auto;
 }
 
-std::vector<float> forwardWeights(const float* w, int64_t O, int64_t C) { return transformWeights(w, O, C, false); }
+std::vector<float> forwardWeights(const float* w, int64_t O, int64_t C) {
+  std::vector<float> U(static_cast<size_t>(transformedWeightFloats(O, C)));
+  transformWeights(w, O, C, false, U.data());
+  return U;
+}
 
 void forward(const float* x, const float* w, const float* bias, float* y, int64_t N, int64_t C, int64_t H, int64_t W,
              int64_t O, int64_t padH, int64_t padW, const float* z, bool relu, const float* transformed) {
-  const std::vector<float> U = transformed ? std::vector<float>() : transformWeights(w, O, C, false);
+  const std::vector<float> U = transformed ? std::vector<float>() : forwardWeights(w, O, C);
   convolve(x, N, C, H, W, transformed ? transformed : U.data(), bias, y, O, H + 2 * padH - 2, W + 2 * padW - 2, padH,
            padW, z, relu);
 }
 
 void backwardData(const float* dy, const float* w, float* dx, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
                   int64_t padH, int64_t padW) {
-  const std::vector<float> U = transformWeights(w, C, O, true);
+  // The flipped weights change at every training step: made at every call, into memory kept by the
+  // calling thread (no page faults on a fresh buffer each time).
+  thread_local std::vector<float> U;
+  U.resize(static_cast<size_t>(transformedWeightFloats(C, O)));
+  transformWeights(w, C, O, true, U.data());
   convolve(dy, N, O, H + 2 * padH - 2, W + 2 * padW - 2, U.data(), nullptr, dx, C, H, W, 2 - padH, 2 - padW, nullptr,
            false);
 }
