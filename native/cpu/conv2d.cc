@@ -170,7 +170,7 @@ WinogradUse winogradUse(const Geometry& g, const Conv2dParams& p) {
   const int64_t narrow = std::min(g.C, g.O);
   use.forward = tiles >= g.C * g.O / 256 && (tiles >= 256 || tiles * narrow >= 16384);
   use.data = tiles >= std::max<int64_t>(256, g.C * g.O / 256);
-  use.filter = g.C * g.O <= 64 * 64 && tiles >= 256 && (g.HWo <= 1024 || tiles >= 3072);
+  use.filter = g.C * g.O <= 64 * 64 && tiles >= 256 && (g.HWo <= 1024 || tiles >= 1536);
   return use;
 }
 
