@@ -11,9 +11,10 @@
 //   U[xi][o / 4][c][4]  transformed weights, packed in 4-row panels for the micro-kernel
 // Vector code processes 8 tiles of one tile row at a time (AVX2), reading 2x-strided input
 // columns with a deinterleave. Under the AVX-512 instruction set the products (kernel4x24) and
-// the filter gradient's dot products use 512-bit FMAs, the output transform works on 16 tiles a
-// vector, and so do the input and gradient transforms of small images (winograd_avx512.h; wide
-// tile rows keep the AVX2 transforms, which measured faster there).
+// the filter gradient's dot products use 512-bit FMAs, and the transforms of small images (8 or
+// fewer tiles a row for the input transform, 4 or fewer for the others) work on 16 tiles a vector
+// across tile rows (winograd_avx512.h); wider tile rows keep the AVX2 transforms, which measured
+// faster there.
 // F(4x4, 3x3) (36 products for 16 outputs) is not used: its float32 error, simulated on ResNet
 // shapes, is 3e-6 .. 1.1e-5 of the largest output (F(2x2, 3x3) and direct: 2e-7 .. 6e-7).
 #include "winograd.h"
@@ -519,6 +520,9 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
   const int64_t oBlocksAll = ceilDiv(outC, MR);
   const bool avx512 = cpuIsa() == CpuIsa::Avx512;
   const auto kernel = avx512 ? kernel4x24Avx512 : kernel4x24;
+  // The AVX-512 output transform where tile rows are short (8x8 and 7x7 outputs: 1.03x .. 1.04x
+  // per convolution); with 8 or more tiles a row the AVX2 one measured 1.02x .. 1.04x faster.
+  const bool planeOutput = avx512 && p.tW <= 4;
   parallelFor(0, p.chunks * p.oSplits, 1, [&](int64_t task0, int64_t task1) {
     const size_t vFloats = static_cast<size_t>(kXi * blockStride(p.cb, p.ld));
     const size_t mFloats = static_cast<size_t>(kXi * blockStride(p.ob, p.ld));
@@ -541,7 +545,7 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
                          std::min<int64_t>(MR, oc - ob * MR), c0 > 0);
           }
       }
-      if (avx512) {
+      if (planeOutput) {
         for (int64_t o = 0; o < oc; ++o)
           forEachImagePart(t0, nt, p.tH, p.tW, [&](int64_t n, int64_t r0, int64_t r1, int64_t pos) {
             float* plane = out + (n * outC + o0 + o) * Ho * Wo;  // (Ho, Wo)
