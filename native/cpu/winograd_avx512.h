@@ -8,7 +8,8 @@
 //   rows, and for each patch row the columns k = 0, 1 (and 2, 3) of the 16 tiles are 32 floats,
 //   each tile row's stretch put in its lanes by a masked load, then deinterleaved.
 //   Output side: the 2x2 outputs of 16 tiles are interleaved into the 32 floats of two output
-//   rows, then stored with masks, one masked store pair per tile row they touch.
+//   rows, then stored with masks, one masked store pair per tile row they touch (winograd.cc uses
+//   it for tile rows of 4 or fewer tiles).
 #pragma once
 #include <cstdint>
 
