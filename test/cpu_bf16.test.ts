@@ -50,6 +50,18 @@ function underBf16<T>(emulated: boolean, fn: () => T): T {
   }
 }
 
+/** Runs fn with every convolution on im2col + GEMM (CUDNN_RESNET_CONV=im2col), not Winograd. */
+function onIm2col<T>(fn: () => T): T {
+  const before = process.env.CUDNN_RESNET_CONV;
+  process.env.CUDNN_RESNET_CONV = 'im2col';
+  try {
+    return fn();
+  } finally {
+    if (before === undefined) delete process.env.CUDNN_RESNET_CONV;
+    else process.env.CUDNN_RESNET_CONV = before;
+  }
+}
+
 /** The output and the input gradients of fn(inputs) for the output gradient g, natively or emulated. */
 function withGrads(emulated: boolean, inputs: rn.Tensor[], fn: (xs: rn.Tensor[]) => rn.Tensor, g?: rn.Tensor): Float32Array[] {
   const leaves = inputs.map((t) => {
@@ -67,7 +79,7 @@ function lastOp(fn: () => rn.Tensor): string | undefined {
   return fn()._node?.op;
 }
 
-describe.skipIf(!hasBf16)('bfloat16 compute on AVX-512 BF16 (skipped: this CPU lacks AVX-512 BF16)', () => {
+describe.skipIf(!hasBf16)(`bfloat16 compute on AVX-512 BF16${hasBf16 ? '' : ' (skipped: this CPU lacks AVX-512 BF16)'}`, () => {
   const initialIsa = cpu.isa;
   beforeAll(() => rn.setCpuIsa('avx512'));
   afterAll(() => rn.setCpuIsa(initialIsa));
@@ -131,7 +143,7 @@ describe.skipIf(!hasBf16)('bfloat16 compute on AVX-512 BF16 (skipped: this CPU l
     { name: 'strided 1x1 (option-B shortcut)', x: [4, 16, 8, 8], w: [32, 16, 1, 1], options: { stride: 2 }, bias: false },
   ];
   for (const c of convCases)
-    it(`conv2d ${c.name}: forward, dx, dweight and dbias agree with the emulation to one unit`, () => {
+    it(`conv2d ${c.name}: forward, dx, dweight and dbias agree with the emulation to one unit`, () => onIm2col(() => {
       rn.manualSeed(11);
       const x = rn.randn(c.x), w = rn.scale(rn.randn(c.w), 0.3), bias = rn.randn([c.w[0]!]);
       const conv = (xs: rn.Tensor[]) => rn.conv2d(xs[0]!, xs[1]!, c.bias ? xs[2]! : null, c.options);
@@ -140,9 +152,9 @@ describe.skipIf(!hasBf16)('bfloat16 compute on AVX-512 BF16 (skipped: this CPU l
       const inputs = c.bias ? [x, w, bias] : [x, w];
       const nativeOut = withGrads(false, inputs, conv, g), emulatedOut = withGrads(true, inputs, conv, g);
       for (let i = 0; i < nativeOut.length; i++) expectWithinUlp(nativeOut[i]!, emulatedOut[i]!, 1e-4);
-    });
+    }));
 
-  it('conv2d makes its prepared bfloat16 weights again after an SGD step writes the weights in place', () => {
+  it('conv2d makes its prepared bfloat16 weights again after an SGD step writes the weights in place', () => onIm2col(() => {
     rn.manualSeed(5);
     const x = rn.randn([2, 6, 7, 7]), w = rn.randn([8, 6, 3, 3], { requiresGrad: true });
     const check = () => {
@@ -158,16 +170,16 @@ describe.skipIf(!hasBf16)('bfloat16 compute on AVX-512 BF16 (skipped: this CPU l
     rn.sum(rn.mul(rn.conv2d(x, w, null, { padding: 1 }), rn.conv2d(x, w, null, { padding: 1 }))).backward();
     opt.step();
     expect(relativeError(check(), first)).toBeGreaterThan(1e-2);
-  });
+  }));
 
-  it('convBiasAct (the GEMM epilogue: + bias, + z, ReLU, then the rounding) agrees with the emulation to one unit', () => {
+  it('convBiasAct (the GEMM epilogue: + bias, + z, ReLU, then the rounding) agrees with the emulation to one unit', () => onIm2col(() => {
     rn.manualSeed(13);
     const x = rn.randn([2, 12, 8, 8]), w = rn.randn([20, 12, 3, 3]), bias = rn.randn([20]), z = rn.randn([2, 20, 8, 8]);
     for (const [zz, relu] of [[z, true], [null, true], [z, false]] as const) {
       const run = (emulated: boolean) => f32(underBf16(emulated, () => rn.convBiasAct(x, w, bias, zz, { padding: 1, relu })));
       expectWithinUlp(run(false), run(true), 1e-4);
     }
-  });
+  }));
 
   describe('Winograd shapes (its bfloat16 product stage rounds the transformed tiles)', () => {
     const before = process.env.CUDNN_RESNET_CONV;

@@ -166,13 +166,28 @@ WinogradUse winogradUse(const Geometry& g, const Conv2dParams& p) {
     use.forward = use.data = use.filter = true;
     return use;
   }
-  // Measured on a 2-core AVX2 machine (bench/RESULTS.md): forward and backward-data win once there are
-  // enough 2x2 tiles to share the threads and to amortise streaming the transformed weights
-  // (16 * C * O floats) per chunk of tiles; the filter gradient's dot products win at small channel
-  // counts (CIFAR ResNets) and lose to im2col + GEMM at ImageNet widths.
+  // Measured on a 2-core AVX2 machine (bench/RESULTS.md), then again on a 2-core AVX-512 Zen 5
+  // with the AVX-512 transforms, im2col / Winograd CPU time per pass, one thread:
+  //   x (N, C@HxW), C = O   fwd    dx     dw   |  x            fwd    dx     dw
+  //   128, 16@32x32         1.49   1.39   4.36 |  1, 64@56x56  1.40   1.16   1.14
+  //   128, 32@16x16         1.65   1.36   2.46 |  4, 64@56x56  1.42   1.16   1.39
+  //   128, 64@8x8           1.73   1.40   1.75 |  8, 64@56x56  1.36   1.14   1.47
+  //    32, 64@8x8           1.78   1.33   1.21 |  1, 64@28x28  1.30   1.10   0.48
+  //     1, 128@28x28        1.27   0.99   0.50 |  2, 128@28    1.18   1.06   0.71
+  //     8, 128@28x28        1.32   1.16   0.95 |  4, 256@14    1.10   0.98   0.71
+  //     8, 256@14x14        1.30   1.13   0.65 |  1, 256@14    0.78   0.62   0.56
+  //     8, 512@7x7          0.91   0.65   0.25 | 16, 512@7     0.92   0.78   0.48
+  // and two threads (wall time) at batch 1: forward 1.2x .. 1.6x on 64@14x14 .. 64@56x56,
+  // backward-data 0.53x .. 0.96x below 256 tiles, filter gradient 0.86x on 64@56x56.
+  // The forward pass wins wherever streaming the transformed weights (16 * C * O floats) per chunk
+  // of tiles is amortised; backward-data, which transforms the flipped weights at every call (the
+  // forward's are kept with the tensor), also needs enough tiles to share the threads. The filter
+  // gradient's dot products win at small channel counts (CIFAR ResNets, and 64 channels with
+  // enough tiles) and lose to im2col + GEMM at ImageNet widths.
   const int64_t tiles = g.N * ((g.Ho + 1) / 2) * ((g.Wo + 1) / 2);
-  use.forward = use.data = tiles >= std::max<int64_t>(256, g.C * g.O / 256);
-  use.filter = g.C * g.O <= 64 * 64 && g.HWo <= 1024 && tiles >= 256;
+  use.forward = tiles >= std::max<int64_t>(32, g.C * g.O / 256);
+  use.data = tiles >= std::max<int64_t>(256, g.C * g.O / 256);
+  use.filter = g.C * g.O <= 64 * 64 && tiles >= 256 && (g.HWo <= 1024 || tiles >= 1536);
   return use;
 }
 

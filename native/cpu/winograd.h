@@ -1,4 +1,4 @@
-// Winograd F(2x2, 3x3) convolution on the CPU (AVX2/FMA), for 3x3 kernels with stride 1,
+// Winograd F(2x2, 3x3) convolution on the CPU (AVX2/FMA, AVX-512 where the CPU has it), for 3x3 kernels with stride 1,
 // dilation 1, groups 1 and padding 0..2 on each axis, in NCHW.
 //   y = A^T [ (G g G^T) (.) (B^T d B) ] A   per 2x2 output tile, d the 4x4 input patch.
 // Tiles are processed in chunks across the batch: the input transform of a chunk is written as

@@ -1,0 +1,43 @@
+// AVX-512 input, gradient and output transforms of Winograd F(2x2, 3x3) (winograd.h), used by
+// winograd.cc when the instruction set in force is AVX-512 (cpu_features.h); never call them
+// otherwise. They work on whole parts of one image plane at a time: the tiles r0 <= r < r1
+// (r = th * tW + tw) are 16 per vector whatever the tile-row width, so small images (CIFAR's 8x8
+// and 16x16 planes, ResNet's 7x7: 4 and 8 tiles a row) fill the vectors as well as large ones.
+//   Input side (tile rows of 8, 4, 2 or 1 tiles, the part whole tile rows): the plane rows a part
+//   reads are copied once, zero-padded, into a row buffer; a vector's 16 tiles span 2 to 16 tile
+//   rows, and for each patch row the columns k = 0, 1 (and 2, 3) of the 16 tiles are 32 floats,
+//   each tile row's stretch put in its lanes by a masked load, then deinterleaved.
+//   Output side: the 2x2 outputs of 16 tiles are interleaved into the 32 floats of two output
+//   rows, then stored with masks, one masked store pair per tile row they touch (winograd.cc uses
+//   it for tile rows of 4 or fewer tiles).
+#pragma once
+#include <cstdint>
+
+namespace cr {
+namespace winograd {
+
+// Floats of the buffer transformPlaneAvx512 needs for a part of up to `tiles` tiles, tW a row.
+int64_t planeBufferFloatsAvx512(int64_t tiles, int64_t tW);
+
+// Whether transformPlaneAvx512 takes the part r0 <= r < r1 (tW tiles a row): whole tile rows of
+// 8, 4, 2 or 1 tiles for the input transform, 4, 2 or 1 for the gradient transform. Elsewhere (wide
+// rows) the AVX2 transforms measured faster: 512-bit loads from unaligned columns cost more than
+// they save there.
+bool transformPlaneAvx512Fits(int patch, int64_t tW, int64_t r0, int64_t r1);
+
+// patch 4: input transform of the tiles r0 <= r < r1 of plane (rows, cols), tile (th, tw) reading
+// rows 2th - padH .. + 3 and columns 2tw - padW .. + 3 (zero outside the plane). patch 2: the
+// filter gradient's transform Z = A dY A^T of dy's plane (rows, cols), tile (th, tw) reading rows
+// 2th, 2th + 1 and columns 2tw, 2tw + 1 (pads ignored). Writes dst[xi * xiStride + r - r0] for
+// xi < 16 and nothing else; transformPlaneAvx512Fits(patch, tW, r0, r1) must hold; buf holds planeBufferFloatsAvx512(r1 - r0, tW) floats.
+void transformPlaneAvx512(int patch, const float* plane, int64_t rows, int64_t cols, int64_t padH, int64_t padW,
+                          int64_t tW, int64_t r0, int64_t r1, float* dst, int64_t xiStride, float* buf);
+
+// Output transform of the tiles r0 <= r < r1 of one output plane y (Ho, Wo) + bias, from
+// m[xi * xiStride + r - r0]: writes y's rows 2th, 2th + 1 (those < Ho) at columns 2tw, 2tw + 1
+// (those < Wo) of each tile and nothing else.
+void outputTransformPlaneAvx512(const float* m, int64_t xiStride, int64_t r0, int64_t r1, int64_t tW, float bias,
+                                float* y, int64_t Ho, int64_t Wo);
+
+}  // namespace winograd
+}  // namespace cr
