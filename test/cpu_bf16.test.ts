@@ -188,7 +188,14 @@ describe.skipIf(!hasBf16)(`bfloat16 compute on AVX-512 BF16${hasBf16 ? '' : ' (s
       if (before === undefined) delete process.env.CUDNN_RESNET_CONV;
       else process.env.CUDNN_RESNET_CONV = before;
     });
-    for (const [n, c, o, s, pad] of [[4, 16, 16, 12, 1], [2, 3, 16, 10, 1], [3, 33, 20, 7, 0], [2, 8, 12, 9, 2], [2, 170, 9, 6, 1]] as const)
+    // Tile rows of 6, 5 and 3 tiles take the AVX2 transforms; 16 tiles (32x32) too, and 8 tiles
+    // (16x16) for dy; 8, 4, 2 and 1 the AVX-512 ones. Odd channel counts leave the last channel pair
+    // half empty; an odd tile count per image (5x5, 3x3, 1x1 tiles) keeps pairs from spanning images.
+    const shapes = [
+      [4, 16, 16, 12, 1], [2, 3, 16, 10, 1], [3, 33, 20, 7, 0], [2, 8, 12, 9, 2], [2, 170, 9, 6, 1],
+      [2, 5, 7, 32, 1], [3, 9, 5, 16, 1], [2, 7, 6, 8, 1], [3, 3, 4, 4, 1], [5, 5, 3, 2, 1], [2, 6, 5, 16, 0],
+    ] as const;
+    for (const [n, c, o, s, pad] of shapes)
       it(`conv2d ${n}x${c}x${s}x${s} -> ${o} channels, padding ${pad}: within bfloat16 rounding of the emulation and of float32`, () => {
         rn.manualSeed(17);
         const x = rn.randn([n, c, s, s]), w = rn.scale(rn.randn([o, c, 3, 3]), 0.2), bias = rn.randn([o]);
