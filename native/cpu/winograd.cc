@@ -123,84 +123,35 @@ CR_AVX2 inline __m256 odds(__m256 a, __m256 b) {
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-// Stores the 8 values v of tiles t .. t + 7 at o: as floats, or with tilePairs rounded to bfloat16
-// and paired tile with tile into 4 words (tile t in the low half; t even).
-CR_AVX2 inline void storeTiles(float* o, __m256 v, bool tilePairs) {
-  if (!tilePairs) {
-    _mm256_storeu_ps(o, v);
-    return;
-  }
-  const __m256i u = bf16::roundedBitsAvx2(_mm256_castps_si256(v));
-  const __m256i halves = _mm256_shuffle_epi8(u, _mm256_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1,
-                                                                 -1, 2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1,
-                                                                 -1, -1, -1));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(o), _mm256_castsi256_si128(_mm256_permute4x64_epi64(halves, 0x08)));
-}
-
-// The input transform of 8 tiles: v[xi] from rows[a] (patch row a at the tiles' first column).
-CR_AVX2 inline void inputTiles8(const float* const rows[4], __m256 v[16]) {
-  __m256 h[4][4];
-  for (int a = 0; a < 4; ++a) {
-    const float* s = rows[a];
-    const __m256 l0 = _mm256_loadu_ps(s), l1 = _mm256_loadu_ps(s + 8);
-    const __m256 l2 = _mm256_loadu_ps(s + 2), l3 = _mm256_loadu_ps(s + 10);
-    const __m256 d0 = evens(l0, l1), d1 = odds(l0, l1), d2 = evens(l2, l3), d3 = odds(l2, l3);
-    h[a][0] = _mm256_sub_ps(d0, d2);
-    h[a][1] = _mm256_add_ps(d1, d2);
-    h[a][2] = _mm256_sub_ps(d2, d1);
-    h[a][3] = _mm256_sub_ps(d1, d3);
-  }
-  for (int k = 0; k < 4; ++k) {
-    v[0 + k] = _mm256_sub_ps(h[0][k], h[2][k]);
-    v[4 + k] = _mm256_add_ps(h[1][k], h[2][k]);
-    v[8 + k] = _mm256_sub_ps(h[2][k], h[1][k]);
-    v[12 + k] = _mm256_sub_ps(h[1][k], h[3][k]);
-  }
-}
-
 // Input transform of `count` tiles of one tile row and one channel. rows[a][j] holds input row a
 // of the tiles at column j relative to the first tile's patch (2 * count + 16 readable floats).
-// Writes dst[xi * xiStride + t], t < roundUp(count, 8) (lanes past count hold garbage), or with
-// tilePairs dst[xi * xiStride + t / 2] (storeTiles' words).
-CR_AVX2 void inputTransformRun(const float* const rows[4], int64_t count, float* dst, int64_t xiStride,
-                               bool tilePairs) {
+// Writes dst[xi * xiStride + t], t < roundUp(count, 8) (lanes past count hold garbage).
+CR_AVX2 void inputTransformRun(const float* const rows[4], int64_t count, float* dst, int64_t xiStride) {
   for (int64_t t = 0; t < count; t += 8) {
-    const float* at[4] = {rows[0] + 2 * t, rows[1] + 2 * t, rows[2] + 2 * t, rows[3] + 2 * t};
-    __m256 v[16];
-    inputTiles8(at, v);
-    float* o = dst + (tilePairs ? t / 2 : t);
-    for (int xi = 0; xi < kXi; ++xi) storeTiles(o + xi * xiStride, v[xi], tilePairs);
-  }
-}
-
-// inputTransformRun of two channels' rows (hi null: zero) rounded to bfloat16 and paired channel
-// with channel: dst[xi * xiStride + t] holds lo's value in its low half and hi's in its high half.
-CR_AVX2 void inputTransformRunChannelPairs(const float* const lo[4], const float* const hi[4], int64_t count, float* dst,
-                                           int64_t xiStride) {
-  const __m256i highHalf = _mm256_set1_epi32(static_cast<int>(0xffff0000u));
-  for (int64_t t = 0; t < count; t += 8) {
-    const float* atLo[4] = {lo[0] + 2 * t, lo[1] + 2 * t, lo[2] + 2 * t, lo[3] + 2 * t};
-    __m256 a[16], b[16];
-    inputTiles8(atLo, a);
-    if (hi) {
-      const float* atHi[4] = {hi[0] + 2 * t, hi[1] + 2 * t, hi[2] + 2 * t, hi[3] + 2 * t};
-      inputTiles8(atHi, b);
-    } else {
-      for (int xi = 0; xi < kXi; ++xi) b[xi] = _mm256_setzero_ps();
+    __m256 h[4][4];
+    for (int a = 0; a < 4; ++a) {
+      const float* s = rows[a] + 2 * t;
+      const __m256 l0 = _mm256_loadu_ps(s), l1 = _mm256_loadu_ps(s + 8);
+      const __m256 l2 = _mm256_loadu_ps(s + 2), l3 = _mm256_loadu_ps(s + 10);
+      const __m256 d0 = evens(l0, l1), d1 = odds(l0, l1), d2 = evens(l2, l3), d3 = odds(l2, l3);
+      h[a][0] = _mm256_sub_ps(d0, d2);
+      h[a][1] = _mm256_add_ps(d1, d2);
+      h[a][2] = _mm256_sub_ps(d2, d1);
+      h[a][3] = _mm256_sub_ps(d1, d3);
     }
-    for (int xi = 0; xi < kXi; ++xi) {
-      const __m256i l = _mm256_srli_epi32(bf16::roundedBitsAvx2(_mm256_castps_si256(a[xi])), 16);
-      const __m256i h = _mm256_and_si256(bf16::roundedBitsAvx2(_mm256_castps_si256(b[xi])), highHalf);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + xi * xiStride + t), _mm256_or_si256(l, h));
+    float* o = dst + t;
+    for (int k = 0; k < 4; ++k) {
+      _mm256_storeu_ps(o + (0 + k) * xiStride, _mm256_sub_ps(h[0][k], h[2][k]));
+      _mm256_storeu_ps(o + (4 + k) * xiStride, _mm256_add_ps(h[1][k], h[2][k]));
+      _mm256_storeu_ps(o + (8 + k) * xiStride, _mm256_sub_ps(h[2][k], h[1][k]));
+      _mm256_storeu_ps(o + (12 + k) * xiStride, _mm256_sub_ps(h[1][k], h[3][k]));
     }
   }
 }
 
 // Adjoint of the output transform for the filter gradient: Z = A dY A^T, A = [1 0; 1 1; 1 -1; 0 -1],
-// for `count` tiles; rows[i][j] is dy row i (of 2) at column j relative to the first tile. Writes
-// as inputTransformRun does.
-CR_AVX2 void gradTransformRun(const float* const rows[2], int64_t count, float* dst, int64_t xiStride,
-                              bool tilePairs) {
+// for `count` tiles; rows[i][j] is dy row i (of 2) at column j relative to the first tile.
+CR_AVX2 void gradTransformRun(const float* const rows[2], int64_t count, float* dst, int64_t xiStride) {
   for (int64_t t = 0; t < count; t += 8) {
     __m256 y[2][2];
     for (int i = 0; i < 2; ++i) {
@@ -216,26 +167,28 @@ CR_AVX2 void gradTransformRun(const float* const rows[2], int64_t count, float* 
       r[2][j] = _mm256_sub_ps(y[0][j], y[1][j]);
       r[3][j] = _mm256_sub_ps(_mm256_setzero_ps(), y[1][j]);
     }
-    float* o = dst + (tilePairs ? t / 2 : t);
+    float* o = dst + t;
     for (int a = 0; a < 4; ++a) {
-      storeTiles(o + (4 * a + 0) * xiStride, r[a][0], tilePairs);
-      storeTiles(o + (4 * a + 1) * xiStride, _mm256_add_ps(r[a][0], r[a][1]), tilePairs);
-      storeTiles(o + (4 * a + 2) * xiStride, _mm256_sub_ps(r[a][0], r[a][1]), tilePairs);
-      storeTiles(o + (4 * a + 3) * xiStride, _mm256_sub_ps(_mm256_setzero_ps(), r[a][1]), tilePairs);
+      _mm256_storeu_ps(o + (4 * a + 0) * xiStride, r[a][0]);
+      _mm256_storeu_ps(o + (4 * a + 1) * xiStride, _mm256_add_ps(r[a][0], r[a][1]));
+      _mm256_storeu_ps(o + (4 * a + 2) * xiStride, _mm256_sub_ps(r[a][0], r[a][1]));
+      _mm256_storeu_ps(o + (4 * a + 3) * xiStride, _mm256_sub_ps(_mm256_setzero_ps(), r[a][1]));
     }
   }
 }
 
-// Floats of the row buffer that transformChunk needs for chunks of up to bt tiles (room for two
-// channels' rows).
+// Floats of the row buffer that transformChunk needs for chunks of up to bt tiles.
 int64_t rowBufferFloats(int64_t bt, int64_t tW) {
-  return 2 * std::max((2 * ceilDiv(bt, tW) + 6) * (2 * tW + 24), planeBufferFloatsAvx512(bt, tW));
+  return std::max((2 * ceilDiv(bt, tW) + 6) * (2 * tW + 24), 2 * planeBufferFloatsAvx512(bt, tW));
 }
 
 // How transformChunk writes its results: float32, or for the bfloat16 products (winograd_bf16.h)
 // rounded to bfloat16 and paired channel with channel (the convolution's V) or tile with tile (the
 // filter gradient's Z and V).
 enum class Pairing { None, Channels, Tiles };
+
+// Floats of the buffer that transformChunk needs for pairing on the AVX2 path.
+int64_t pairBufferFloats(int64_t ld) { return kXi * blockStride(2, ld); }
 
 // Transforms tiles [t0, t0 + nt) of the channels [c0, c0 + cl) of src (N, channels, rows, cols) into
 // dst[xi][c][ld]: the input transform (patch 4: rows 2th - padH .. + 3, columns 2tw - padW .. + 3) or,
@@ -244,15 +197,17 @@ enum class Pairing { None, Channels, Tiles };
 // parts of small images are transformed 16 tiles at a time across tile rows (winograd_avx512.h).
 // Pairing::Channels (patch 4) writes dst[xi][c / 2][ld] instead, blocks blockStride(ceil(cl / 2), ld)
 // apart, each float channels c and c + 1 (zero past cl) in bfloat16; Pairing::Tiles writes
-// dst[xi][c][pairLd], blocks cl * pairLd apart, each float tiles 2i and 2i + 1 of the chunk (zero past
-// nt; t0 and tW even). Both under AVX-512 only.
+// dst[xi][c][pairLd], blocks blockStride(cl, pairLd) apart, each float tiles 2i and 2i + 1 of the chunk (zero past
+// nt; t0 and each image's tile count even). Both under AVX-512 only; the AVX2 path transforms into
+// pairBuf (pairBufferFloats(ld)) first and pairs from there.
 void transformChunk(int patch, const float* src, int64_t channels, int64_t rows, int64_t cols, int64_t padH,
                     int64_t padW, int64_t tH, int64_t tW, int64_t t0, int64_t nt, int64_t c0, int64_t cl, float* dst,
-                    int64_t ld, float* buf, Pairing pairing = Pairing::None, int64_t pairLd = 0) {
+                    int64_t ld, float* buf, Pairing pairing = Pairing::None, float* pairBuf = nullptr,
+                    int64_t pairLd = 0) {
   const int64_t wpad = 2 * tW + 24;
   const int64_t xiStride = pairing == Pairing::None       ? blockStride(cl, ld)
                            : pairing == Pairing::Channels ? blockStride((cl + 1) / 2, ld)
-                                                          : cl * pairLd;
+                                                          : blockStride(cl, pairLd);
   const bool avx512 = cpuIsa() == CpuIsa::Avx512;
   forEachImagePart(t0, nt, tH, tW, [&](int64_t n, int64_t r0, int64_t r1, int64_t pos0) {
     const auto planeOf = [&](int64_t c) { return src + (n * channels + c0 + c) * rows * cols; };
@@ -271,49 +226,41 @@ void transformChunk(int patch, const float* src, int64_t channels, int64_t rows,
     }
     const int64_t th0 = r0 / tW, th1 = (r1 - 1) / tW;
     const int64_t rowCount = 2 * (th1 - th0) + patch, rowBase = 2 * th0 - padH;
-    float* bufHi = buf + rowCount * wpad;  // the second channel's rows (Pairing::Channels)
-    const auto fillChannel = [&](int64_t c, float* rowsOut) {
-      for (int64_t i = 0; i < rowCount; ++i) fillRow(planeOf(c), rowBase + i, rows, cols, -padW, wpad, rowsOut + i * wpad);
-    };
-    // fn(the run's rows in b, its tile count, its position in the chunk) for the part's tile rows.
-    const auto forRuns = [&](const float* b, const auto& fn) {
+    // Channel c of the part into out[xi * outXi + pos].
+    const auto transformChannel = [&](int64_t c, float* out, int64_t outXi) {
+      const float* plane = planeOf(c);
+      for (int64_t i = 0; i < rowCount; ++i) fillRow(plane, rowBase + i, rows, cols, -padW, wpad, buf + i * wpad);
       for (int64_t th = th0; th <= th1; ++th) {
         const int64_t twA = th == th0 ? r0 % tW : 0, twB = th == th1 ? (r1 - 1) % tW + 1 : tW;
-        const float* base = b + 2 * (th - th0) * wpad + 2 * twA;
+        const int64_t pos = pos0 + th * tW + twA - r0;
+        const float* base = buf + 2 * (th - th0) * wpad + 2 * twA;
         const float* rowPtrs[4] = {base, base + wpad, base + 2 * wpad, base + 3 * wpad};
-        fn(rowPtrs, twB - twA, pos0 + th * tW + twA - r0);
+        if (patch == 4)
+          inputTransformRun(rowPtrs, twB - twA, out + pos, outXi);
+        else
+          gradTransformRun(rowPtrs, twB - twA, out + pos, outXi);
       }
     };
+    const int64_t count = r1 - r0, pairXi = blockStride(2, ld);
     if (pairing == Pairing::Channels) {
       for (int64_t c = 0; c < cl; c += 2) {
-        const bool hasHi = c + 1 < cl;
-        fillChannel(c, buf);
-        if (hasHi) fillChannel(c + 1, bufHi);
-        for (int64_t th = th0; th <= th1; ++th) {
-          const int64_t twA = th == th0 ? r0 % tW : 0, twB = th == th1 ? (r1 - 1) % tW + 1 : tW;
-          const int64_t offset = 2 * (th - th0) * wpad + 2 * twA;
-          const float* lo[4] = {buf + offset, buf + offset + wpad, buf + offset + 2 * wpad, buf + offset + 3 * wpad};
-          const float* hi[4] = {bufHi + offset, bufHi + offset + wpad, bufHi + offset + 2 * wpad,
-                                bufHi + offset + 3 * wpad};
-          inputTransformRunChannelPairs(lo, hasHi ? hi : nullptr, twB - twA, dst + c / 2 * ld + pos0 + th * tW + twA - r0,
-                                        xiStride);
-        }
+        transformChannel(c, pairBuf, pairXi);
+        if (c + 1 < cl) transformChannel(c + 1, pairBuf + ld, pairXi);
+        for (int xi = 0; xi < kXi; ++xi)
+          pairChannelRows(pairBuf + xi * pairXi + pos0, c + 1 < cl ? pairBuf + xi * pairXi + ld + pos0 : nullptr,
+                          count, dst + xi * xiStride + c / 2 * ld + pos0);
       }
       return;
     }
-    // Tile pairs: every run starts at an even position (t0, the image's tile count and tW even).
-    const bool tiles = pairing == Pairing::Tiles;
-    for (int64_t c = 0; c < cl; ++c) {
-      fillChannel(c, buf);
-      float* out = tiles ? dst + c * pairLd : dst + c * ld;
-      forRuns(buf, [&](const float* const* rowPtrs, int64_t count, int64_t pos) {
-        float* o = out + (tiles ? pos / 2 : pos);
-        if (patch == 4)
-          inputTransformRun(rowPtrs, count, o, xiStride, tiles);
-        else
-          gradTransformRun(rowPtrs, count, o, xiStride, tiles);
-      });
+    if (pairing == Pairing::Tiles) {
+      for (int64_t c = 0; c < cl; ++c) {
+        transformChannel(c, pairBuf, pairXi);
+        for (int xi = 0; xi < kXi; ++xi)
+          pairAlongRows(1, count, pairBuf + xi * pairXi + pos0, ld, dst + xi * xiStride + c * pairLd + pos0 / 2, pairLd);
+      }
+      return;
     }
+    for (int64_t c = 0; c < cl; ++c) transformChannel(c, dst + c * ld, xiStride);
   });
 }
 
@@ -638,9 +585,11 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
   parallelFor(0, p.chunks * p.oSplits, 1, [&](int64_t task0, int64_t task1) {
     const size_t vFloats = static_cast<size_t>(kXi * blockStride(p.cb, p.ld));
     const size_t mFloats = static_cast<size_t>(kXi * blockStride(p.ob, p.ld));
-    float* V = scratch(vFloats + mFloats + static_cast<size_t>(rowBufferFloats(p.bt, p.tW)));
+    const size_t pairFloats = Up ? static_cast<size_t>(pairBufferFloats(p.ld)) : 0;
+    float* V = scratch(vFloats + mFloats + static_cast<size_t>(rowBufferFloats(p.bt, p.tW)) + pairFloats);
     float* M = V + vFloats;
     float* rowBuf = M + mFloats;
+    float* pairBuf = rowBuf + rowBufferFloats(p.bt, p.tW);
     for (int64_t task = task0; task < task1; ++task) {
       const int64_t chunk = task / p.oSplits, split = task % p.oSplits;
       const int64_t t0 = chunk * p.bt, nt = std::min(p.bt, p.tiles - t0);
@@ -650,7 +599,8 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
         const int64_t cl = std::min(p.cb, inC - c0);
         if (Up) {
           const int64_t pairs = (cl + 1) / 2, inPairs = (inC + 1) / 2, vXi = blockStride(pairs, p.ld);
-          transformChunk(4, in, inC, H, W, padH, padW, p.tH, p.tW, t0, nt, c0, cl, V, p.ld, rowBuf, Pairing::Channels);
+          transformChunk(4, in, inC, H, W, padH, padW, p.tH, p.tW, t0, nt, c0, cl, V, p.ld, rowBuf, Pairing::Channels,
+                         pairBuf);
           for (int xi = 0; xi < kXi; ++xi)
             for (int64_t ob = 0; ob < oBlocks; ++ob) {
               const float* a = Up + ((xi * oBlocksAll + o0 / MR + ob) * inPairs + c0 / 2) * MR;
@@ -788,39 +738,42 @@ void backwardFilter(const float* dy, const float* x, float* dw, int64_t N, int64
   parallelFor(0, parts, 1, [&](int64_t part0, int64_t part1) {
     const size_t vFloats = static_cast<size_t>(kXi * blockStride(cb, ld));
     const size_t zFloats = static_cast<size_t>(kXi * blockStride(O, ld));
-    float* V = scratch(vFloats + zFloats + static_cast<size_t>(rowBufferFloats(bt, tW)));
+    float* V = scratch(vFloats + zFloats + static_cast<size_t>(rowBufferFloats(bt, tW) + pairBufferFloats(ld)));
     float* Z = V + vFloats;
     float* rowBuf = Z + zFloats;
+    float* pairBuf = rowBuf + rowBufferFloats(bt, tW);
     // The bfloat16 dot products' operands: Z and V as tile pairs (winograd_bf16.h), transformed
-    // straight into them where tile rows have an even number of tiles (no pair spans two rows).
+    // straight into them where each image has an even number of tiles (no pair spans two images).
     const int64_t ldp = roundUp(ceilDiv(ld, 2), 16);
-    const bool pairInTransform = bf16Products && tW % 2 == 0;
-    float* Zp = bf16Products ? pairScratch(static_cast<size_t>(kXi * (O + cb) * ldp)) : nullptr;
-    float* Vp = bf16Products ? Zp + kXi * O * ldp : nullptr;
+    const bool pairInTransform = bf16Products && tH * tW % 2 == 0;
+    const int64_t zpXi = blockStride(O, ldp);  // Vp's blocks: blockStride(cl, ldp)
+    float* Zp = bf16Products ? pairScratch(static_cast<size_t>(kXi * (zpXi + blockStride(cb, ldp)))) : nullptr;
+    float* Vp = bf16Products ? Zp + kXi * zpXi : nullptr;
     for (int64_t part = part0; part < part1; ++part) {
       float* acc = dU.data() + part * uSize;
       for (int64_t chunk = part * chunks / parts; chunk < (part + 1) * chunks / parts; ++chunk) {
         const int64_t t0 = chunk * bt, nt = std::min(bt, tiles - t0);
         if (pairInTransform) {
-          transformChunk(2, dy, O, Ho, Wo, 0, 0, tH, tW, t0, nt, 0, O, Zp, ld, rowBuf, Pairing::Tiles, ldp);
+          transformChunk(2, dy, O, Ho, Wo, 0, 0, tH, tW, t0, nt, 0, O, Zp, ld, rowBuf, Pairing::Tiles, pairBuf, ldp);
         } else {
           transformChunk(2, dy, O, Ho, Wo, 0, 0, tH, tW, t0, nt, 0, O, Z, ld, rowBuf);
           if (bf16Products)
             for (int xi = 0; xi < kXi; ++xi)
-              pairAlongRows(O, nt, Z + xi * blockStride(O, ld), ld, Zp + xi * O * ldp, ldp);
+              pairAlongRows(O, nt, Z + xi * blockStride(O, ld), ld, Zp + xi * zpXi, ldp);
         }
         for (int64_t c0 = 0; c0 < C; c0 += cb) {
           const int64_t cl = std::min(cb, C - c0);
           if (pairInTransform)
-            transformChunk(4, x, C, H, W, padH, padW, tH, tW, t0, nt, c0, cl, Vp, ld, rowBuf, Pairing::Tiles, ldp);
+            transformChunk(4, x, C, H, W, padH, padW, tH, tW, t0, nt, c0, cl, Vp, ld, rowBuf, Pairing::Tiles, pairBuf,
+                           ldp);
           else
             transformChunk(4, x, C, H, W, padH, padW, tH, tW, t0, nt, c0, cl, V, ld, rowBuf);
           if (bf16Products) {
             if (!pairInTransform)
               for (int xi = 0; xi < kXi; ++xi)
-                pairAlongRows(cl, nt, V + xi * blockStride(cl, ld), ld, Vp + xi * cl * ldp, ldp);
+                pairAlongRows(cl, nt, V + xi * blockStride(cl, ld), ld, Vp + xi * blockStride(cl, ldp), ldp);
             for (int xi = 0; xi < kXi; ++xi)
-              dotProductsBf16(O, cl, ceilDiv(nt, 2), Zp + xi * O * ldp, ldp, Vp + xi * cl * ldp, ldp,
+              dotProductsBf16(O, cl, ceilDiv(nt, 2), Zp + xi * zpXi, ldp, Vp + xi * blockStride(cl, ldp), ldp,
                               acc + xi * O * C + c0, C);
             continue;
           }

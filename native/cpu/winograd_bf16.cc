@@ -42,6 +42,14 @@ float* pairScratch(size_t floats) {
 #if defined(__x86_64__)
 using bf16::firstLanes;
 
+CR_BF16 void pairChannelRows(const float* lo, const float* hi, int64_t n, float* dst) {
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = firstLanes(n - j);
+    const __m512 h = hi ? bf16::load16(m, hi + j) : _mm512_setzero_ps();
+    _mm512_mask_storeu_epi32(dst + j, m, bf16::pairLanes(bf16::load16(m, lo + j), h));
+  }
+}
+
 CR_BF16 void pairAlongRows(int64_t rows, int64_t n, const float* src, int64_t lds, float* dst, int64_t ldd) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* s = src + r * lds;  // (n)
@@ -164,6 +172,7 @@ CR_BF16 void kernel4x24Bf16(int64_t pairs, const float* a, const float* b, int64
 
 #else
 
+void pairChannelRows(const float*, const float*, int64_t, float*) {}
 void roundStretch(float*, int64_t) {}
 void pairAlongRows(int64_t, int64_t, const float*, int64_t, float*, int64_t) {}
 void dotProductsBf16(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t) {}
