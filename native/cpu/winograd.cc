@@ -211,7 +211,7 @@ void transformChunk(int patch, const float* src, int64_t channels, int64_t rows,
   const bool avx512 = cpuIsa() == CpuIsa::Avx512;
   forEachImagePart(t0, nt, tH, tW, [&](int64_t n, int64_t r0, int64_t r1, int64_t pos0) {
     const auto planeOf = [&](int64_t c) { return src + (n * channels + c0 + c) * rows * cols; };
-    if (avx512 && transformPlaneAvx512Fits(patch, tW, r0, r1)) {
+    if (avx512 && transformPlaneAvx512Fits(patch, tW, r0, r1, pairing != Pairing::None)) {
       if (pairing == Pairing::Channels) {
         for (int64_t c = 0; c < cl; c += 2)
           inputTransformChannelPairAvx512(planeOf(c), c + 1 < cl ? planeOf(c + 1) : nullptr, rows, cols, padH, padW,

@@ -70,9 +70,16 @@ CR_AVX512 void fillRows(const float* plane, int64_t rows, int64_t cols, int64_t 
 // 16 / tW whole tile rows from buffer tile row trow, as two vectors (tiles 0..7, 8..15): a half is
 // P = 8 / tW tile rows, tile row trow + j of a half at its lanes 2 tW j .. 2 tW j + 2 tW - 1, lane
 // e reading buffer column e - 2 tW j + shift. Tile rows at or past `rowsLeft` are not read (0).
+// P = 0 stands for tW = 16: the 16 tiles are tile row trow, lo its columns 0..15 and hi 16..31.
 template <int P>
 CR_AVX512 inline void loadPatchRow(const float* buf, int64_t wb, int64_t tW, int64_t trow, int64_t rowsLeft, int a,
                                    int64_t shift, __m512& lo, __m512& hi) {
+  if constexpr (P == 0) {
+    const float* src = buf + (2 * trow + a) * wb + shift;
+    lo = _mm512_loadu_ps(src);
+    hi = _mm512_loadu_ps(src + 16);
+    return;
+  }
   __m512 v[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
 #pragma GCC unroll 8
   for (int h = 0; h < 2; ++h)
@@ -144,13 +151,16 @@ CR_AVX512 inline void gradTiles(const float* buf, int64_t wb, int64_t tW, int64_
   }
 }
 
-// The rowsTotal tile rows of the buffer (P = 8 / tW), 16 tiles a step: the input transform (patch
+// Tile rows of one 16-tile step (P = 8 / tW, or 0 for tW = 16).
+constexpr int64_t stepRows(int P) { return P == 0 ? 1 : 2 * P; }
+
+// The rowsTotal tile rows of the buffer (P = 8 / tW, or 0 for tW = 16), 16 tiles a step: the input transform (patch
 // 4) or the gradient transform (patch 2) to dst[xi * xiStride + i], or with tilePairs rounded to
 // bfloat16 and paired tile with tile to dst[xi * xiStride + i / 2] (bf16::pairNeighbours' words).
 template <int P>
 CR_AVX512 void transformRows(int patch, const float* buf, int64_t wb, int64_t tW, int64_t rowsTotal, float* dst,
                              int64_t xiStride, bool tilePairs) {
-  const int64_t step = 2 * P;  // tile rows a step
+  const int64_t step = stepRows(P);
   for (int64_t trow = 0; trow < rowsTotal; trow += step) {
     const int64_t left = rowsTotal - trow, count = std::min(left, step) * tW;
     __m512 v[16];
@@ -180,7 +190,7 @@ CR_AVX512 void transformRows(int patch, const float* buf, int64_t wb, int64_t tW
 template <int P>
 CR_AVX512 void inputRowsChannelPairs(const float* lo, const float* hi, int64_t wb, int64_t tW, int64_t rowsTotal,
                                      float* dst, int64_t xiStride) {
-  const int64_t step = 2 * P;
+  const int64_t step = stepRows(P);
   for (int64_t trow = 0; trow < rowsTotal; trow += step) {
     const int64_t left = rowsTotal - trow;
     const __mmask16 m = laneRange(0, std::min(left, step) * tW);
@@ -198,8 +208,9 @@ CR_AVX512 void inputRowsChannelPairs(const float* lo, const float* hi, int64_t w
 
 }  // namespace
 
-bool transformPlaneAvx512Fits(int patch, int64_t tW, int64_t r0, int64_t r1) {
-  return tW <= (patch == 4 ? 8 : 4) && 8 % tW == 0 && r0 % tW == 0 && r1 % tW == 0;
+bool transformPlaneAvx512Fits(int patch, int64_t tW, int64_t r0, int64_t r1, bool bf16Pairs) {
+  const bool width = (tW <= (patch == 4 ? 8 : 4) && 8 % tW == 0) || (bf16Pairs && tW == 16);
+  return width && r0 % tW == 0 && r1 % tW == 0;
 }
 
 int64_t planeBufferFloatsAvx512(int64_t tiles, int64_t tW) { return ((tiles + tW - 1) / tW * 2 + 6) * bufferWidth(tW); }
@@ -214,6 +225,7 @@ CR_AVX512 void transformPlaneAvx512(int patch, const float* plane, int64_t rows,
     case 1: transformRows<8>(patch, buf, wb, tW, th1 - th0, dst, xiStride, tilePairs); return;
     case 2: transformRows<4>(patch, buf, wb, tW, th1 - th0, dst, xiStride, tilePairs); return;
     case 4: transformRows<2>(patch, buf, wb, tW, th1 - th0, dst, xiStride, tilePairs); return;
+    case 16: transformRows<0>(patch, buf, wb, tW, th1 - th0, dst, xiStride, tilePairs); return;
     default: transformRows<1>(patch, buf, wb, tW, th1 - th0, dst, xiStride, tilePairs); return;
   }
 }
@@ -231,6 +243,7 @@ CR_AVX512 void inputTransformChannelPairAvx512(const float* lo, const float* hi,
     case 1: inputRowsChannelPairs<8>(buf, h, wb, tW, th1 - th0, dst, xiStride); return;
     case 2: inputRowsChannelPairs<4>(buf, h, wb, tW, th1 - th0, dst, xiStride); return;
     case 4: inputRowsChannelPairs<2>(buf, h, wb, tW, th1 - th0, dst, xiStride); return;
+    case 16: inputRowsChannelPairs<0>(buf, h, wb, tW, th1 - th0, dst, xiStride); return;
     default: inputRowsChannelPairs<1>(buf, h, wb, tW, th1 - th0, dst, xiStride); return;
   }
 }
@@ -279,7 +292,7 @@ CR_AVX512 void outputTransformPlaneAvx512(const float* m, int64_t xiStride, int6
 
 #else  // not x86-64: winograd.cc never calls these
 
-bool transformPlaneAvx512Fits(int, int64_t, int64_t, int64_t) { return false; }
+bool transformPlaneAvx512Fits(int, int64_t, int64_t, int64_t, bool) { return false; }
 int64_t planeBufferFloatsAvx512(int64_t, int64_t) { return 0; }
 void transformPlaneAvx512(int, const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float*,
                           int64_t, float*, bool) {}
