@@ -580,8 +580,8 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
   const auto kernel = avx512 ? kernel4x24Avx512 : kernel4x24;
   // The AVX-512 output transform where tile rows are short (8x8 and 7x7 outputs: 1.03x .. 1.04x
   // per convolution); with 8 or more tiles a row the AVX2 one measured 1.02x .. 1.04x faster.
-  const bool planeOutput = avx512 && p.tW <= 4;
   const bool roundInTransform = Up && !z && !relu;
+  const bool planeOutput = avx512 && (p.tW <= 4 || roundInTransform);
   parallelFor(0, p.chunks * p.oSplits, 1, [&](int64_t task0, int64_t task1) {
     const size_t vFloats = static_cast<size_t>(kXi * blockStride(p.cb, p.ld));
     const size_t mFloats = static_cast<size_t>(kXi * blockStride(p.ob, p.ld));

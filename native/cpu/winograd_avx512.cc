@@ -209,7 +209,7 @@ CR_AVX512 void inputRowsChannelPairs(const float* lo, const float* hi, int64_t w
 }  // namespace
 
 bool transformPlaneAvx512Fits(int patch, int64_t tW, int64_t r0, int64_t r1, bool bf16Pairs) {
-  const bool width = (tW <= (patch == 4 ? 8 : 4) && 8 % tW == 0) || (bf16Pairs && tW == 16);
+  const bool width = (tW <= (patch == 4 || bf16Pairs ? 8 : 4) && 8 % tW == 0) || (bf16Pairs && tW == 16);
   return width && r0 % tW == 0 && r1 % tW == 0;
 }
 

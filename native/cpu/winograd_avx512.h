@@ -22,8 +22,9 @@ int64_t planeBufferFloatsAvx512(int64_t tiles, int64_t tW);
 // Whether transformPlaneAvx512 takes the part r0 <= r < r1 (tW tiles a row): whole tile rows of
 // 8, 4, 2 or 1 tiles for the input transform, 4, 2 or 1 for the gradient transform. Elsewhere (wide
 // rows) the AVX2 transforms measured faster: 512-bit loads from unaligned columns cost more than
-// they save there, but with bf16Pairs (the results rounded and paired, autocast bfloat16) tile
-// rows of 16 tiles are taken too, one a vector: pairing in registers saves a pass over the results.
+// they save there, but with bf16Pairs (the results rounded and paired, autocast bfloat16) rows
+// of 8 tiles for the gradient transform and of 16 tiles (one a vector) for both are taken too:
+// pairing in registers saves a pass over the results.
 bool transformPlaneAvx512Fits(int patch, int64_t tW, int64_t r0, int64_t r1, bool bf16Pairs = false);
 
 // patch 4: input transform of the tiles r0 <= r < r1 of plane (rows, cols), tile (th, tw) reading
