@@ -579,7 +579,9 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
   const bool avx512 = cpuIsa() == CpuIsa::Avx512;
   const auto kernel = avx512 ? kernel4x24Avx512 : kernel4x24;
   // The AVX-512 output transform where tile rows are short (8x8 and 7x7 outputs: 1.03x .. 1.04x
-  // per convolution); with 8 or more tiles a row the AVX2 one measured 1.02x .. 1.04x faster.
+  // per convolution); with 8 or more tiles a row the AVX2 one measured 1.02x .. 1.04x faster, but
+  // not when it rounds to bfloat16 (16@32x32 and 32@16x16 under autocast: 512-bit rounding in
+  // registers costs less than two 256-bit ones).
   const bool roundInTransform = Up && !z && !relu;
   const bool planeOutput = avx512 && (p.tW <= 4 || roundInTransform);
   parallelFor(0, p.chunks * p.oSplits, 1, [&](int64_t task0, int64_t task1) {
