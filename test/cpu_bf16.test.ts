@@ -212,6 +212,19 @@ describe.skipIf(!hasBf16)(`bfloat16 compute on AVX-512 BF16${hasBf16 ? '' : ' (s
         }
         expect(nativeOut[0]!).toEqual(bf16(nativeOut[0]!));  // y is rounded
       });
+
+    // The ReLU runs on each output stretch before the rounding (the output transform cannot round
+    // then); 32x32, 16x16 and 7x7 planes take the AVX2 and AVX-512 output transforms.
+    for (const [c, o, s] of [[5, 6, 32], [9, 8, 16], [7, 5, 7]] as const)
+      it(`convBiasAct ${c}@${s}x${s} -> ${o}, bias and ReLU: within bfloat16 rounding of the emulation, y rounded and >= 0`, () => {
+        rn.manualSeed(23);
+        const x = rn.randn([3, c, s, s]), w = rn.scale(rn.randn([o, c, 3, 3]), 0.2), bias = rn.randn([o]);
+        const run = (emulated: boolean) => f32(underBf16(emulated, () => rn.convBiasAct(x, w, bias, null, { padding: 1, relu: true })));
+        const y = run(false);
+        expect(relativeError(y, run(true))).toBeLessThan(3 * ROUNDOFF);
+        expect(y).toEqual(bf16(y));
+        expect(y.every((v) => v >= 0)).toBe(true);
+      });
   });
 
   it('falls back to the emulation when the avx2 instruction set is in force', () => {
