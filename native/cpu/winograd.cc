@@ -197,9 +197,10 @@ int64_t pairBufferFloats(int64_t ld) { return kXi * blockStride(2, ld); }
 // parts of small images are transformed 16 tiles at a time across tile rows (winograd_avx512.h).
 // Pairing::Channels (patch 4) writes dst[xi][c / 2][ld] instead, blocks blockStride(ceil(cl / 2), ld)
 // apart, each float channels c and c + 1 (zero past cl) in bfloat16; Pairing::Tiles writes
-// dst[xi][c][pairLd], blocks blockStride(cl, pairLd) apart, each float tiles 2i and 2i + 1 of the chunk (zero past
-// nt; t0 and each image's tile count even). Both under AVX-512 only; the AVX2 path transforms into
-// pairBuf (pairBufferFloats(ld)) first and pairs from there.
+// dst[xi][c][pairLd], blocks blockStride(cl, pairLd) apart, each float tiles 2i and 2i + 1 of the
+// chunk (t0 and each image's tile count even). Both under AVX-512 only: its transforms pair in
+// registers where they fit (winograd_avx512.h); the AVX2 path transforms into pairBuf
+// (pairBufferFloats(ld)) first and pairs from there.
 void transformChunk(int patch, const float* src, int64_t channels, int64_t rows, int64_t cols, int64_t padH,
                     int64_t padW, int64_t tH, int64_t tW, int64_t t0, int64_t nt, int64_t c0, int64_t cl, float* dst,
                     int64_t ld, float* buf, Pairing pairing = Pairing::None, float* pairBuf = nullptr,
@@ -256,7 +257,8 @@ void transformChunk(int patch, const float* src, int64_t channels, int64_t rows,
       for (int64_t c = 0; c < cl; ++c) {
         transformChannel(c, pairBuf, pairXi);
         for (int xi = 0; xi < kXi; ++xi)
-          pairAlongRows(1, count, pairBuf + xi * pairXi + pos0, ld, dst + xi * xiStride + c * pairLd + pos0 / 2, pairLd);
+          pairAlongRows(1, count, pairBuf + xi * pairXi + pos0, ld, dst + xi * xiStride + c * pairLd + pos0 / 2,
+                        pairLd);
       }
       return;
     }

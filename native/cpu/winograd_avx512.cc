@@ -172,10 +172,10 @@ CR_AVX512 void transformRows(int patch, const float* buf, int64_t wb, int64_t tW
       const __mmask8 m = static_cast<__mmask8>(laneRange(0, (count + 1) / 2));
       float* d = dst + trow * tW / 2;
 #pragma GCC unroll 16
-      for (int xi = 0; xi < 16; ++xi)
-        _mm256_mask_storeu_epi32(d + xi * xiStride, m,
-                                 _mm512_maskz_cvtepi32_epi16(0xFFFF, _mm512_maskz_srli_epi32(
-                                                                         0xFFFF, bf16::roundedBits(_mm512_castps_si512(v[xi])), 16)));
+      for (int xi = 0; xi < 16; ++xi) {
+        const __m512i bits = _mm512_maskz_srli_epi32(0xFFFF, bf16::roundedBits(_mm512_castps_si512(v[xi])), 16);
+        _mm256_mask_storeu_epi32(d + xi * xiStride, m, _mm512_maskz_cvtepi32_epi16(0xFFFF, bits));
+      }
       continue;
     }
     const __mmask16 m = laneRange(0, count);
