@@ -1,8 +1,10 @@
 // AVX-512 helpers of the bfloat16 kernels (gemm_bf16.cc, winograd_bf16.cc): rounding float32 to
 // bfloat16 bit for bit as the cast op does (floatToBFloat16, float_bits.h), and packing the results
-// in pairs, one 32-bit word per two values (the operand format of vdpbf16ps). For functions with
-// the CR_BF16 target only. The masked (maskz) forms of shifts, conversions and inserts are used
-// because GCC 12's unmasked ones read an undefined vector and warn.
+// in pairs, one 32-bit word per two values (the operand format of vdpbf16ps). They use no
+// bfloat16 instruction and carry the CR_BF16_BITS target (AVX-512 F/BW/DQ/VL), so that both the
+// CR_BF16 kernels and the AVX-512 transforms (winograd_avx512.cc) inline them. The masked (maskz)
+// forms of shifts, conversions and inserts are used because GCC 12's unmasked ones read an
+// undefined vector and warn.
 #pragma once
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -33,16 +35,6 @@ CR_BF16_BITS inline __m256i roundedBits(__m256i u) {
   const __mmask8 nan = _mm256_cmpgt_epu32_mask(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
                                                _mm256_set1_epi32(0x7f800000));
   const __m256i out = _mm256_mask_or_epi32(sum, nan, u, _mm256_set1_epi32(0x00400000));
-  return _mm256_and_si256(out, _mm256_set1_epi32(static_cast<int>(0xffff0000u)));
-}
-
-// roundedBits on 8 floats with AVX2 alone.
-__attribute__((target("avx2,fma"))) inline __m256i roundedBitsAvx2(__m256i u) {
-  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-  const __m256i sum = _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lsb));
-  const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
-                                         _mm256_set1_epi32(0x7f800000));  // both sides non-negative
-  const __m256i out = _mm256_blendv_epi8(sum, _mm256_or_si256(u, _mm256_set1_epi32(0x00400000)), nan);
   return _mm256_and_si256(out, _mm256_set1_epi32(static_cast<int>(0xffff0000u)));
 }
 

@@ -32,8 +32,6 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-
-#include "bf16_vec.h"
 #endif
 
 namespace cr {
@@ -281,10 +279,9 @@ CR_AVX2 inline void storePart(float* dst, __m256 lo, __m256 hi, int64_t n) {
 
 // Output transform of `count` tiles of one tile row and one output channel: m[xi * xiStride + t]
 // -> y0 (output row 2th, from column 2 * first tile) and y1 (row 2th + 1, or null past the
-// bottom); only the first `cols` output columns from there are written (the run's own tiles), with
-// round rounded to bfloat16.
+// bottom); only the first `cols` output columns from there are written (the run's own tiles).
 CR_AVX2 void outputTransformRun(const float* m, int64_t xiStride, int64_t count, float bias, float* y0, float* y1,
-                                int64_t cols, bool round) {
+                                int64_t cols) {
   const __m256 b = _mm256_set1_ps(bias);
   for (int64_t t = 0; t < count; t += 8) {
     __m256 s[2][4];
@@ -300,12 +297,8 @@ CR_AVX2 void outputTransformRun(const float* m, int64_t xiStride, int64_t count,
     for (int i = 0; i < 2; ++i) {
       float* dst = i == 0 ? y0 : y1;
       if (!dst) break;
-      __m256 a = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s[i][0], s[i][1]), s[i][2]), b);
-      __m256 c = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s[i][1], s[i][2]), s[i][3]), b);
-      if (round) {
-        a = _mm256_castsi256_ps(bf16::roundedBitsAvx2(_mm256_castps_si256(a)));
-        c = _mm256_castsi256_ps(bf16::roundedBitsAvx2(_mm256_castps_si256(c)));
-      }
+      const __m256 a = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s[i][0], s[i][1]), s[i][2]), b);
+      const __m256 c = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s[i][1], s[i][2]), s[i][3]), b);
       const __m256 lo = _mm256_unpacklo_ps(a, c), hi = _mm256_unpackhi_ps(a, c);
       storePart(dst + 2 * t, _mm256_permute2f128_ps(lo, hi, 0x20), _mm256_permute2f128_ps(lo, hi, 0x31), n);
     }
@@ -651,12 +644,12 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
           const bool secondRow = 2 * th + 1 < Ho;
           const int64_t cols = std::min(Wo - 2 * twA, 2 * (twB - twA));
           outputTransformRun(M + o * p.ld + pos, mXi, twB - twA, bias ? bias[o0 + o] : 0.0f, y0,
-                             secondRow ? y0 + Wo : nullptr, cols, roundInTransform);
+                             secondRow ? y0 + Wo : nullptr, cols);
           if (z || relu) {
             epilogueRow(y0, z ? z + offset : nullptr, nullptr, relu, cols);
             if (secondRow) epilogueRow(y0 + Wo, z ? z + offset + Wo : nullptr, nullptr, relu, cols);
           }
-          if (Up && !roundInTransform) {
+          if (Up) {  // after the epilogue (roundInTransform takes the plane output transform)
             roundStretch(y0, cols);
             if (secondRow) roundStretch(y0 + Wo, cols);
           }
