@@ -188,7 +188,14 @@ describe.skipIf(!hasBf16)(`bfloat16 compute on AVX-512 BF16${hasBf16 ? '' : ' (s
       if (before === undefined) delete process.env.CUDNN_RESNET_CONV;
       else process.env.CUDNN_RESNET_CONV = before;
     });
-    for (const [n, c, o, s, pad] of [[4, 16, 16, 12, 1], [2, 3, 16, 10, 1], [3, 33, 20, 7, 0], [2, 8, 12, 9, 2], [2, 170, 9, 6, 1]] as const)
+    // Tile rows of 6, 5 and 3 tiles take the AVX2 transforms; 16 tiles (32x32) too, and 8 tiles
+    // (16x16) for dy; 8, 4, 2 and 1 the AVX-512 ones. Odd channel counts leave the last channel pair
+    // half empty; an odd tile count per image (5x5, 3x3, 1x1 tiles) keeps pairs from spanning images.
+    const shapes = [
+      [4, 16, 16, 12, 1], [2, 3, 16, 10, 1], [3, 33, 20, 7, 0], [2, 8, 12, 9, 2], [2, 170, 9, 6, 1],
+      [2, 5, 7, 32, 1], [3, 9, 5, 16, 1], [2, 7, 6, 8, 1], [3, 3, 4, 4, 1], [5, 5, 3, 2, 1], [2, 6, 5, 16, 0],
+    ] as const;
+    for (const [n, c, o, s, pad] of shapes)
       it(`conv2d ${n}x${c}x${s}x${s} -> ${o} channels, padding ${pad}: within bfloat16 rounding of the emulation and of float32`, () => {
         rn.manualSeed(17);
         const x = rn.randn([n, c, s, s]), w = rn.scale(rn.randn([o, c, 3, 3]), 0.2), bias = rn.randn([o]);
@@ -204,6 +211,19 @@ describe.skipIf(!hasBf16)(`bfloat16 compute on AVX-512 BF16${hasBf16 ? '' : ' (s
           expect(relativeError(nativeOut[i]!, float32Out[i]!)).toBeLessThan(8 * ROUNDOFF);
         }
         expect(nativeOut[0]!).toEqual(bf16(nativeOut[0]!));  // y is rounded
+      });
+
+    // The ReLU runs on each output stretch before the rounding (the output transform cannot round
+    // then); 32x32, 16x16 and 7x7 planes take the AVX2 and AVX-512 output transforms.
+    for (const [c, o, s] of [[5, 6, 32], [9, 8, 16], [7, 5, 7]] as const)
+      it(`convBiasAct ${c}@${s}x${s} -> ${o}, bias and ReLU: within bfloat16 rounding of the emulation, y rounded and >= 0`, () => {
+        rn.manualSeed(23);
+        const x = rn.randn([3, c, s, s]), w = rn.scale(rn.randn([o, c, 3, 3]), 0.2), bias = rn.randn([o]);
+        const run = (emulated: boolean) => f32(underBf16(emulated, () => rn.convBiasAct(x, w, bias, null, { padding: 1, relu: true })));
+        const y = run(false);
+        expect(relativeError(y, run(true))).toBeLessThan(3 * ROUNDOFF);
+        expect(y).toEqual(bf16(y));
+        expect(y.every((v) => v >= 0)).toBe(true);
       });
   });
 

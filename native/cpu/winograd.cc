@@ -177,30 +177,57 @@ CR_AVX2 void gradTransformRun(const float* const rows[2], int64_t count, float* 
 
 // Floats of the row buffer that transformChunk needs for chunks of up to bt tiles.
 int64_t rowBufferFloats(int64_t bt, int64_t tW) {
-  return std::max((2 * ceilDiv(bt, tW) + 6) * (2 * tW + 24), planeBufferFloatsAvx512(bt, tW));
+  return std::max((2 * ceilDiv(bt, tW) + 6) * (2 * tW + 24), 2 * planeBufferFloatsAvx512(bt, tW));
 }
+
+// How transformChunk writes its results: float32, or for the bfloat16 products (winograd_bf16.h)
+// rounded to bfloat16 and paired channel with channel (the convolution's V) or tile with tile (the
+// filter gradient's Z and V).
+enum class Pairing { None, Channels, Tiles };
+
+// Floats of the buffer that transformChunk needs for pairing on the AVX2 path.
+int64_t pairBufferFloats(int64_t ld) { return kXi * blockStride(2, ld); }
 
 // Transforms tiles [t0, t0 + nt) of the channels [c0, c0 + cl) of src (N, channels, rows, cols) into
 // dst[xi][c][ld]: the input transform (patch 4: rows 2th - padH .. + 3, columns 2tw - padW .. + 3) or,
 // with patch 2, the gradient transform of dy (rows 2th, 2th + 1, columns 2tw, 2tw + 1; pads 0).
 // Each image's rows are first copied once per channel into buf with zero padding. Under AVX-512,
 // parts of small images are transformed 16 tiles at a time across tile rows (winograd_avx512.h).
+// Pairing::Channels (patch 4) writes dst[xi][c / 2][ld] instead, blocks blockStride(ceil(cl / 2), ld)
+// apart, each float channels c and c + 1 (zero past cl) in bfloat16; Pairing::Tiles writes
+// dst[xi][c][pairLd], blocks blockStride(cl, pairLd) apart, each float tiles 2i and 2i + 1 of the
+// chunk (t0 and each image's tile count even). Both under AVX-512 only: its transforms pair in
+// registers where they fit (winograd_avx512.h); the AVX2 path transforms into pairBuf
+// (pairBufferFloats(ld)) first and pairs from there.
 void transformChunk(int patch, const float* src, int64_t channels, int64_t rows, int64_t cols, int64_t padH,
                     int64_t padW, int64_t tH, int64_t tW, int64_t t0, int64_t nt, int64_t c0, int64_t cl, float* dst,
-                    int64_t ld, float* buf) {
-  const int64_t wpad = 2 * tW + 24, xiStride = blockStride(cl, ld);
+                    int64_t ld, float* buf, Pairing pairing = Pairing::None, float* pairBuf = nullptr,
+                    int64_t pairLd = 0) {
+  const int64_t wpad = 2 * tW + 24;
+  const int64_t xiStride = pairing == Pairing::None       ? blockStride(cl, ld)
+                           : pairing == Pairing::Channels ? blockStride((cl + 1) / 2, ld)
+                                                          : blockStride(cl, pairLd);
   const bool avx512 = cpuIsa() == CpuIsa::Avx512;
   forEachImagePart(t0, nt, tH, tW, [&](int64_t n, int64_t r0, int64_t r1, int64_t pos0) {
-    if (avx512 && transformPlaneAvx512Fits(patch, tW, r0, r1)) {
+    const auto planeOf = [&](int64_t c) { return src + (n * channels + c0 + c) * rows * cols; };
+    if (avx512 && transformPlaneAvx512Fits(patch, tW, r0, r1, pairing != Pairing::None)) {
+      if (pairing == Pairing::Channels) {
+        for (int64_t c = 0; c < cl; c += 2)
+          inputTransformChannelPairAvx512(planeOf(c), c + 1 < cl ? planeOf(c + 1) : nullptr, rows, cols, padH, padW,
+                                          tW, r0, r1, dst + c / 2 * ld + pos0, xiStride, buf);
+        return;
+      }
+      const bool tiles = pairing == Pairing::Tiles;
       for (int64_t c = 0; c < cl; ++c)
-        transformPlaneAvx512(patch, src + (n * channels + c0 + c) * rows * cols, rows, cols, padH, padW, tW, r0, r1,
-                             dst + c * ld + pos0, xiStride, buf);
+        transformPlaneAvx512(patch, planeOf(c), rows, cols, padH, padW, tW, r0, r1,
+                             tiles ? dst + c * pairLd + pos0 / 2 : dst + c * ld + pos0, xiStride, buf, tiles);
       return;
     }
     const int64_t th0 = r0 / tW, th1 = (r1 - 1) / tW;
     const int64_t rowCount = 2 * (th1 - th0) + patch, rowBase = 2 * th0 - padH;
-    for (int64_t c = 0; c < cl; ++c) {
-      const float* plane = src + (n * channels + c0 + c) * rows * cols;
+    // Channel c of the part into out[xi * outXi + pos].
+    const auto transformChannel = [&](int64_t c, float* out, int64_t outXi) {
+      const float* plane = planeOf(c);
       for (int64_t i = 0; i < rowCount; ++i) fillRow(plane, rowBase + i, rows, cols, -padW, wpad, buf + i * wpad);
       for (int64_t th = th0; th <= th1; ++th) {
         const int64_t twA = th == th0 ? r0 % tW : 0, twB = th == th1 ? (r1 - 1) % tW + 1 : tW;
@@ -208,11 +235,32 @@ void transformChunk(int patch, const float* src, int64_t channels, int64_t rows,
         const float* base = buf + 2 * (th - th0) * wpad + 2 * twA;
         const float* rowPtrs[4] = {base, base + wpad, base + 2 * wpad, base + 3 * wpad};
         if (patch == 4)
-          inputTransformRun(rowPtrs, twB - twA, dst + c * ld + pos, xiStride);
+          inputTransformRun(rowPtrs, twB - twA, out + pos, outXi);
         else
-          gradTransformRun(rowPtrs, twB - twA, dst + c * ld + pos, xiStride);
+          gradTransformRun(rowPtrs, twB - twA, out + pos, outXi);
       }
+    };
+    const int64_t count = r1 - r0, pairXi = blockStride(2, ld);
+    if (pairing == Pairing::Channels) {
+      for (int64_t c = 0; c < cl; c += 2) {
+        transformChannel(c, pairBuf, pairXi);
+        if (c + 1 < cl) transformChannel(c + 1, pairBuf + ld, pairXi);
+        for (int xi = 0; xi < kXi; ++xi)
+          pairChannelRows(pairBuf + xi * pairXi + pos0, c + 1 < cl ? pairBuf + xi * pairXi + ld + pos0 : nullptr,
+                          count, dst + xi * xiStride + c / 2 * ld + pos0);
+      }
+      return;
     }
+    if (pairing == Pairing::Tiles) {
+      for (int64_t c = 0; c < cl; ++c) {
+        transformChannel(c, pairBuf, pairXi);
+        for (int xi = 0; xi < kXi; ++xi)
+          pairAlongRows(1, count, pairBuf + xi * pairXi + pos0, ld, dst + xi * xiStride + c * pairLd + pos0 / 2,
+                        pairLd);
+      }
+      return;
+    }
+    for (int64_t c = 0; c < cl; ++c) transformChannel(c, dst + c * ld, xiStride);
   });
 }
 
@@ -514,8 +562,9 @@ Plan makePlan(int64_t N, int64_t Ho, int64_t Wo, int64_t inC, int64_t outC) {
 
 // out (N, outC, Ho, Wo) = Winograd convolution of in (N, inC, H, W) with packed U, + bias, then + z
 // (out's shape) and the ReLU when given, on each output stretch right after it is written.
-// With Up (pairWeights of U), the products are the bfloat16 ones of winograd_bf16.h and each
-// output stretch is rounded to bfloat16 last.
+// With Up (pairWeights of U), the products are the bfloat16 ones of winograd_bf16.h (V transformed
+// straight into channel pairs) and each output stretch is rounded to bfloat16 last (by the output
+// transform itself where no epilogue follows it).
 void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, const float* U, const float* bias,
               float* out, int64_t outC, int64_t Ho, int64_t Wo, int64_t padH, int64_t padW, const float* z,
               bool relu, const float* Up = nullptr) {
@@ -525,14 +574,19 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
   const bool avx512 = cpuIsa() == CpuIsa::Avx512;
   const auto kernel = avx512 ? kernel4x24Avx512 : kernel4x24;
   // The AVX-512 output transform where tile rows are short (8x8 and 7x7 outputs: 1.03x .. 1.04x
-  // per convolution); with 8 or more tiles a row the AVX2 one measured 1.02x .. 1.04x faster.
-  const bool planeOutput = avx512 && p.tW <= 4;
+  // per convolution); with 8 or more tiles a row the AVX2 one measured 1.02x .. 1.04x faster, but
+  // not when it rounds to bfloat16 (16@32x32 and 32@16x16 under autocast: 512-bit rounding in
+  // registers costs less than two 256-bit ones).
+  const bool roundInTransform = Up && !z && !relu;
+  const bool planeOutput = avx512 && (p.tW <= 4 || roundInTransform);
   parallelFor(0, p.chunks * p.oSplits, 1, [&](int64_t task0, int64_t task1) {
     const size_t vFloats = static_cast<size_t>(kXi * blockStride(p.cb, p.ld));
     const size_t mFloats = static_cast<size_t>(kXi * blockStride(p.ob, p.ld));
-    float* V = scratch(vFloats + mFloats + static_cast<size_t>(rowBufferFloats(p.bt, p.tW)));
+    const size_t pairFloats = Up ? static_cast<size_t>(pairBufferFloats(p.ld)) : 0;
+    float* V = scratch(vFloats + mFloats + static_cast<size_t>(rowBufferFloats(p.bt, p.tW)) + pairFloats);
     float* M = V + vFloats;
     float* rowBuf = M + mFloats;
+    float* pairBuf = rowBuf + rowBufferFloats(p.bt, p.tW);
     for (int64_t task = task0; task < task1; ++task) {
       const int64_t chunk = task / p.oSplits, split = task % p.oSplits;
       const int64_t t0 = chunk * p.bt, nt = std::min(p.bt, p.tiles - t0);
@@ -540,20 +594,20 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
       const int64_t tileBlocks = ceilDiv(nt, NR), oBlocks = ceilDiv(oc, MR), mXi = blockStride(oc, p.ld);
       for (int64_t c0 = 0; c0 < inC; c0 += p.cb) {
         const int64_t cl = std::min(p.cb, inC - c0);
-        transformChunk(4, in, inC, H, W, padH, padW, p.tH, p.tW, t0, nt, c0, cl, V, p.ld, rowBuf);
         if (Up) {
-          const int64_t pairs = (cl + 1) / 2, inPairs = (inC + 1) / 2;
-          float* Vp = pairScratch(static_cast<size_t>(kXi * pairs * p.ld));
-          pairTiles(V, blockStride(cl, p.ld), cl, tileBlocks * NR, p.ld, Vp);
+          const int64_t pairs = (cl + 1) / 2, inPairs = (inC + 1) / 2, vXi = blockStride(pairs, p.ld);
+          transformChunk(4, in, inC, H, W, padH, padW, p.tH, p.tW, t0, nt, c0, cl, V, p.ld, rowBuf, Pairing::Channels,
+                         pairBuf);
           for (int xi = 0; xi < kXi; ++xi)
             for (int64_t ob = 0; ob < oBlocks; ++ob) {
               const float* a = Up + ((xi * oBlocksAll + o0 / MR + ob) * inPairs + c0 / 2) * MR;
               for (int64_t tb = 0; tb < tileBlocks; ++tb)
-                kernel4x24Bf16(pairs, a, Vp + xi * pairs * p.ld + tb * NR, p.ld, M + xi * mXi + ob * MR * p.ld + tb * NR,
-                               p.ld, std::min<int64_t>(MR, oc - ob * MR), c0 > 0);
+                kernel4x24Bf16(pairs, a, V + xi * vXi + tb * NR, p.ld, M + xi * mXi + ob * MR * p.ld + tb * NR, p.ld,
+                               std::min<int64_t>(MR, oc - ob * MR), c0 > 0);
             }
           continue;
         }
+        transformChunk(4, in, inC, H, W, padH, padW, p.tH, p.tW, t0, nt, c0, cl, V, p.ld, rowBuf);
         for (int xi = 0; xi < kXi; ++xi)
           for (int64_t ob = 0; ob < oBlocks; ++ob) {
             const float* a = U + ((xi * oBlocksAll + o0 / MR + ob) * inC + c0) * MR;
@@ -567,8 +621,8 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
           forEachImagePart(t0, nt, p.tH, p.tW, [&](int64_t n, int64_t r0, int64_t r1, int64_t pos) {
             float* plane = out + (n * outC + o0 + o) * Ho * Wo;  // (Ho, Wo)
             outputTransformPlaneAvx512(M + o * p.ld + pos, mXi, r0, r1, p.tW, bias ? bias[o0 + o] : 0.0f,
-                                       plane, Ho, Wo);
-            if (!z && !relu && !Up) return;
+                                       plane, Ho, Wo, roundInTransform);
+            if (!z && !relu) return;
             for (int64_t th = r0 / p.tW; th * p.tW < r1; ++th) {  // the stretches just written
               const int64_t col0 = 2 * (std::max(r0, th * p.tW) - th * p.tW);
               const int64_t cols = std::min(Wo, 2 * (std::min(r1, (th + 1) * p.tW) - th * p.tW)) - col0;
@@ -595,7 +649,7 @@ void convolve(const float* in, int64_t N, int64_t inC, int64_t H, int64_t W, con
             epilogueRow(y0, z ? z + offset : nullptr, nullptr, relu, cols);
             if (secondRow) epilogueRow(y0 + Wo, z ? z + offset + Wo : nullptr, nullptr, relu, cols);
           }
-          if (Up) {
+          if (Up) {  // after the epilogue (roundInTransform takes the plane output transform)
             roundStretch(y0, cols);
             if (secondRow) roundStretch(y0 + Wo, cols);
           }
@@ -681,28 +735,42 @@ void backwardFilter(const float* dy, const float* x, float* dw, int64_t N, int64
   parallelFor(0, parts, 1, [&](int64_t part0, int64_t part1) {
     const size_t vFloats = static_cast<size_t>(kXi * blockStride(cb, ld));
     const size_t zFloats = static_cast<size_t>(kXi * blockStride(O, ld));
-    float* V = scratch(vFloats + zFloats + static_cast<size_t>(rowBufferFloats(bt, tW)));
+    float* V = scratch(vFloats + zFloats + static_cast<size_t>(rowBufferFloats(bt, tW) + pairBufferFloats(ld)));
     float* Z = V + vFloats;
     float* rowBuf = Z + zFloats;
-    // The bfloat16 dot products' operands: Z and V as tile pairs (winograd_bf16.h).
+    float* pairBuf = rowBuf + rowBufferFloats(bt, tW);
+    // The bfloat16 dot products' operands: Z and V as tile pairs (winograd_bf16.h), transformed
+    // straight into them where each image has an even number of tiles (no pair spans two images).
     const int64_t ldp = roundUp(ceilDiv(ld, 2), 16);
-    float* Zp = bf16Products ? pairScratch(static_cast<size_t>(kXi * (O + cb) * ldp)) : nullptr;
-    float* Vp = bf16Products ? Zp + kXi * O * ldp : nullptr;
+    const bool pairInTransform = bf16Products && tH * tW % 2 == 0;
+    const int64_t zpXi = blockStride(O, ldp);  // Vp's blocks: blockStride(cl, ldp)
+    float* Zp = bf16Products ? pairScratch(static_cast<size_t>(kXi * (zpXi + blockStride(cb, ldp)))) : nullptr;
+    float* Vp = bf16Products ? Zp + kXi * zpXi : nullptr;
     for (int64_t part = part0; part < part1; ++part) {
       float* acc = dU.data() + part * uSize;
       for (int64_t chunk = part * chunks / parts; chunk < (part + 1) * chunks / parts; ++chunk) {
         const int64_t t0 = chunk * bt, nt = std::min(bt, tiles - t0);
-        transformChunk(2, dy, O, Ho, Wo, 0, 0, tH, tW, t0, nt, 0, O, Z, ld, rowBuf);
-        if (bf16Products)
-          for (int xi = 0; xi < kXi; ++xi) pairAlongRows(O, nt, Z + xi * blockStride(O, ld), ld, Zp + xi * O * ldp, ldp);
+        if (pairInTransform) {
+          transformChunk(2, dy, O, Ho, Wo, 0, 0, tH, tW, t0, nt, 0, O, Zp, ld, rowBuf, Pairing::Tiles, pairBuf, ldp);
+        } else {
+          transformChunk(2, dy, O, Ho, Wo, 0, 0, tH, tW, t0, nt, 0, O, Z, ld, rowBuf);
+          if (bf16Products)
+            for (int xi = 0; xi < kXi; ++xi)
+              pairAlongRows(O, nt, Z + xi * blockStride(O, ld), ld, Zp + xi * zpXi, ldp);
+        }
         for (int64_t c0 = 0; c0 < C; c0 += cb) {
           const int64_t cl = std::min(cb, C - c0);
-          transformChunk(4, x, C, H, W, padH, padW, tH, tW, t0, nt, c0, cl, V, ld, rowBuf);
+          if (pairInTransform)
+            transformChunk(4, x, C, H, W, padH, padW, tH, tW, t0, nt, c0, cl, Vp, ld, rowBuf, Pairing::Tiles, pairBuf,
+                           ldp);
+          else
+            transformChunk(4, x, C, H, W, padH, padW, tH, tW, t0, nt, c0, cl, V, ld, rowBuf);
           if (bf16Products) {
+            if (!pairInTransform)
+              for (int xi = 0; xi < kXi; ++xi)
+                pairAlongRows(cl, nt, V + xi * blockStride(cl, ld), ld, Vp + xi * blockStride(cl, ldp), ldp);
             for (int xi = 0; xi < kXi; ++xi)
-              pairAlongRows(cl, nt, V + xi * blockStride(cl, ld), ld, Vp + xi * cl * ldp, ldp);
-            for (int xi = 0; xi < kXi; ++xi)
-              dotProductsBf16(O, cl, ceilDiv(nt, 2), Zp + xi * O * ldp, ldp, Vp + xi * cl * ldp, ldp,
+              dotProductsBf16(O, cl, ceilDiv(nt, 2), Zp + xi * zpXi, ldp, Vp + xi * blockStride(cl, ldp), ldp,
                               acc + xi * O * C + c0, C);
             continue;
           }

@@ -7,6 +7,8 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "bf16_vec.h"
 #endif
 
 namespace cr {
@@ -68,9 +70,16 @@ CR_AVX512 void fillRows(const float* plane, int64_t rows, int64_t cols, int64_t 
 // 16 / tW whole tile rows from buffer tile row trow, as two vectors (tiles 0..7, 8..15): a half is
 // P = 8 / tW tile rows, tile row trow + j of a half at its lanes 2 tW j .. 2 tW j + 2 tW - 1, lane
 // e reading buffer column e - 2 tW j + shift. Tile rows at or past `rowsLeft` are not read (0).
+// P = 0 stands for tW = 16: the 16 tiles are tile row trow, lo its columns 0..15 and hi 16..31.
 template <int P>
 CR_AVX512 inline void loadPatchRow(const float* buf, int64_t wb, int64_t tW, int64_t trow, int64_t rowsLeft, int a,
                                    int64_t shift, __m512& lo, __m512& hi) {
+  if constexpr (P == 0) {
+    const float* src = buf + (2 * trow + a) * wb + shift;
+    lo = _mm512_loadu_ps(src);
+    hi = _mm512_loadu_ps(src + 16);
+    return;
+  }
   __m512 v[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
 #pragma GCC unroll 8
   for (int h = 0; h < 2; ++h)
@@ -87,35 +96,36 @@ CR_AVX512 inline void loadPatchRow(const float* buf, int64_t wb, int64_t tW, int
   hi = v[1];
 }
 
-// Input transform (patch 4) or gradient transform (patch 2) of the 16 tiles (those under m) from
-// buffer tile row trow, to dst[xi * xiStride + i].
+// The input transform V = B^T d B of the 16 tiles from buffer tile row trow: v[xi].
 template <int P>
-CR_AVX512 inline void transformTiles(int patch, const float* buf, int64_t wb, int64_t tW, int64_t trow,
-                                     int64_t rowsLeft, __mmask16 m, float* dst, int64_t xiStride) {
-  if (patch == 4) {
-    __m512 h[4][4];  // d B, row a
+CR_AVX512 inline void inputTiles(const float* buf, int64_t wb, int64_t tW, int64_t trow, int64_t rowsLeft,
+                                 __m512 v[16]) {
+  __m512 h[4][4];  // d B, row a
 #pragma GCC unroll 4
-    for (int a = 0; a < 4; ++a) {
-      __m512 l0, l1, l2, l3, d0, d1, d2, d3;
-      loadPatchRow<P>(buf, wb, tW, trow, rowsLeft, a, 0, l0, l1);
-      loadPatchRow<P>(buf, wb, tW, trow, rowsLeft, a, 2, l2, l3);
-      deinterleave(l0, l1, d0, d1);
-      deinterleave(l2, l3, d2, d3);
-      h[a][0] = _mm512_sub_ps(d0, d2);
-      h[a][1] = _mm512_add_ps(d1, d2);
-      h[a][2] = _mm512_sub_ps(d2, d1);
-      h[a][3] = _mm512_sub_ps(d1, d3);
-    }
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) {
-      _mm512_mask_storeu_ps(dst + (0 + k) * xiStride, m, _mm512_sub_ps(h[0][k], h[2][k]));
-      _mm512_mask_storeu_ps(dst + (4 + k) * xiStride, m, _mm512_add_ps(h[1][k], h[2][k]));
-      _mm512_mask_storeu_ps(dst + (8 + k) * xiStride, m, _mm512_sub_ps(h[2][k], h[1][k]));
-      _mm512_mask_storeu_ps(dst + (12 + k) * xiStride, m, _mm512_sub_ps(h[1][k], h[3][k]));
-    }
-    return;
+  for (int a = 0; a < 4; ++a) {
+    __m512 l0, l1, l2, l3, d0, d1, d2, d3;
+    loadPatchRow<P>(buf, wb, tW, trow, rowsLeft, a, 0, l0, l1);
+    loadPatchRow<P>(buf, wb, tW, trow, rowsLeft, a, 2, l2, l3);
+    deinterleave(l0, l1, d0, d1);
+    deinterleave(l2, l3, d2, d3);
+    h[a][0] = _mm512_sub_ps(d0, d2);
+    h[a][1] = _mm512_add_ps(d1, d2);
+    h[a][2] = _mm512_sub_ps(d2, d1);
+    h[a][3] = _mm512_sub_ps(d1, d3);
   }
-  // Z = A dY A^T, A = [1 0; 1 1; 1 -1; 0 -1].
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; ++k) {
+    v[0 + k] = _mm512_sub_ps(h[0][k], h[2][k]);
+    v[4 + k] = _mm512_add_ps(h[1][k], h[2][k]);
+    v[8 + k] = _mm512_sub_ps(h[2][k], h[1][k]);
+    v[12 + k] = _mm512_sub_ps(h[1][k], h[3][k]);
+  }
+}
+
+// The gradient transform Z = A dY A^T, A = [1 0; 1 1; 1 -1; 0 -1], of the 16 tiles: v[xi].
+template <int P>
+CR_AVX512 inline void gradTiles(const float* buf, int64_t wb, int64_t tW, int64_t trow, int64_t rowsLeft,
+                                __m512 v[16]) {
   const __m512 zero = _mm512_setzero_ps();
   __m512 y[2][2];
 #pragma GCC unroll 2
@@ -134,49 +144,112 @@ CR_AVX512 inline void transformTiles(int patch, const float* buf, int64_t wb, in
   }
 #pragma GCC unroll 4
   for (int a = 0; a < 4; ++a) {
-    _mm512_mask_storeu_ps(dst + (4 * a + 0) * xiStride, m, r[a][0]);
-    _mm512_mask_storeu_ps(dst + (4 * a + 1) * xiStride, m, _mm512_add_ps(r[a][0], r[a][1]));
-    _mm512_mask_storeu_ps(dst + (4 * a + 2) * xiStride, m, _mm512_sub_ps(r[a][0], r[a][1]));
-    _mm512_mask_storeu_ps(dst + (4 * a + 3) * xiStride, m, _mm512_sub_ps(zero, r[a][1]));
+    v[4 * a + 0] = r[a][0];
+    v[4 * a + 1] = _mm512_add_ps(r[a][0], r[a][1]);
+    v[4 * a + 2] = _mm512_sub_ps(r[a][0], r[a][1]);
+    v[4 * a + 3] = _mm512_sub_ps(zero, r[a][1]);
   }
 }
 
-// The rowsTotal tile rows of the buffer (P = 8 / tW), 16 tiles a step.
+// Tile rows of one 16-tile step (P = 8 / tW, or 0 for tW = 16).
+constexpr int64_t stepRows(int P) { return P == 0 ? 1 : 2 * P; }
+
+// The rowsTotal tile rows of the buffer (P = 8 / tW, or 0 for tW = 16), 16 tiles a step: the input transform (patch
+// 4) or the gradient transform (patch 2) to dst[xi * xiStride + i], or with tilePairs rounded to
+// bfloat16 and paired tile with tile to dst[xi * xiStride + i / 2] (bf16::pairNeighbours' words).
 template <int P>
 CR_AVX512 void transformRows(int patch, const float* buf, int64_t wb, int64_t tW, int64_t rowsTotal, float* dst,
-                             int64_t xiStride) {
-  const int64_t step = 2 * P;  // tile rows a step
+                             int64_t xiStride, bool tilePairs) {
+  const int64_t step = stepRows(P);
+  for (int64_t trow = 0; trow < rowsTotal; trow += step) {
+    const int64_t left = rowsTotal - trow, count = std::min(left, step) * tW;
+    __m512 v[16];
+    if (patch == 4)
+      inputTiles<P>(buf, wb, tW, trow, left, v);
+    else
+      gradTiles<P>(buf, wb, tW, trow, left, v);
+    if (tilePairs) {
+      const __mmask8 m = static_cast<__mmask8>(laneRange(0, (count + 1) / 2));
+      float* d = dst + trow * tW / 2;
+#pragma GCC unroll 16
+      for (int xi = 0; xi < 16; ++xi) {
+        const __m512i bits = _mm512_maskz_srli_epi32(0xFFFF, bf16::roundedBits(_mm512_castps_si512(v[xi])), 16);
+        _mm256_mask_storeu_epi32(d + xi * xiStride, m, _mm512_maskz_cvtepi32_epi16(0xFFFF, bits));
+      }
+      continue;
+    }
+    const __mmask16 m = laneRange(0, count);
+    float* d = dst + trow * tW;
+#pragma GCC unroll 16
+    for (int xi = 0; xi < 16; ++xi) _mm512_mask_storeu_ps(d + xi * xiStride, m, v[xi]);
+  }
+}
+
+// The input transform of the rowsTotal tile rows of two channels' buffers (hi null: zero), rounded
+// to bfloat16 and paired channel with channel to dst[xi * xiStride + i] (bf16::pairLanes' words).
+template <int P>
+CR_AVX512 void inputRowsChannelPairs(const float* lo, const float* hi, int64_t wb, int64_t tW, int64_t rowsTotal,
+                                     float* dst, int64_t xiStride) {
+  const int64_t step = stepRows(P);
   for (int64_t trow = 0; trow < rowsTotal; trow += step) {
     const int64_t left = rowsTotal - trow;
-    transformTiles<P>(patch, buf, wb, tW, trow, left, laneRange(0, std::min(left, step) * tW), dst + trow * tW,
-                      xiStride);
+    const __mmask16 m = laneRange(0, std::min(left, step) * tW);
+    __m512 a[16], b[16];
+    inputTiles<P>(lo, wb, tW, trow, left, a);
+    if (hi)
+      inputTiles<P>(hi, wb, tW, trow, left, b);
+    else
+      for (int xi = 0; xi < 16; ++xi) b[xi] = _mm512_setzero_ps();
+    float* d = dst + trow * tW;
+#pragma GCC unroll 16
+    for (int xi = 0; xi < 16; ++xi) _mm512_mask_storeu_epi32(d + xi * xiStride, m, bf16::pairLanes(a[xi], b[xi]));
   }
 }
 
 }  // namespace
 
-bool transformPlaneAvx512Fits(int patch, int64_t tW, int64_t r0, int64_t r1) {
-  return tW <= (patch == 4 ? 8 : 4) && 8 % tW == 0 && r0 % tW == 0 && r1 % tW == 0;
+bool transformPlaneAvx512Fits(int patch, int64_t tW, int64_t r0, int64_t r1, bool bf16Pairs) {
+  const bool width = (tW <= (patch == 4 || bf16Pairs ? 8 : 4) && 8 % tW == 0) || (bf16Pairs && tW == 16);
+  return width && r0 % tW == 0 && r1 % tW == 0;
 }
 
 int64_t planeBufferFloatsAvx512(int64_t tiles, int64_t tW) { return ((tiles + tW - 1) / tW * 2 + 6) * bufferWidth(tW); }
 
 CR_AVX512 void transformPlaneAvx512(int patch, const float* plane, int64_t rows, int64_t cols, int64_t padH,
                                     int64_t padW, int64_t tW, int64_t r0, int64_t r1, float* dst, int64_t xiStride,
-                                    float* buf) {
+                                    float* buf, bool tilePairs) {
   if (patch == 2) padH = padW = 0;
   const int64_t th0 = r0 / tW, th1 = (r1 - 1) / tW + 1, wb = bufferWidth(tW);
   fillRows(plane, rows, cols, 2 * th0 - padH, 2 * (th1 - th0) + patch - 2, -padW, wb, buf);
   switch (tW) {
-    case 1: transformRows<8>(patch, buf, wb, tW, th1 - th0, dst, xiStride); return;
-    case 2: transformRows<4>(patch, buf, wb, tW, th1 - th0, dst, xiStride); return;
-    case 4: transformRows<2>(patch, buf, wb, tW, th1 - th0, dst, xiStride); return;
-    default: transformRows<1>(patch, buf, wb, tW, th1 - th0, dst, xiStride); return;
+    case 1: transformRows<8>(patch, buf, wb, tW, th1 - th0, dst, xiStride, tilePairs); return;
+    case 2: transformRows<4>(patch, buf, wb, tW, th1 - th0, dst, xiStride, tilePairs); return;
+    case 4: transformRows<2>(patch, buf, wb, tW, th1 - th0, dst, xiStride, tilePairs); return;
+    case 16: transformRows<0>(patch, buf, wb, tW, th1 - th0, dst, xiStride, tilePairs); return;
+    default: transformRows<1>(patch, buf, wb, tW, th1 - th0, dst, xiStride, tilePairs); return;
+  }
+}
+
+CR_AVX512 void inputTransformChannelPairAvx512(const float* lo, const float* hi, int64_t rows, int64_t cols,
+                                               int64_t padH, int64_t padW, int64_t tW, int64_t r0, int64_t r1,
+                                               float* dst, int64_t xiStride, float* buf) {
+  const int64_t th0 = r0 / tW, th1 = (r1 - 1) / tW + 1, wb = bufferWidth(tW);
+  const int64_t count = 2 * (th1 - th0) + 2;
+  float* bufHi = buf + planeBufferFloatsAvx512(r1 - r0, tW);
+  fillRows(lo, rows, cols, 2 * th0 - padH, count, -padW, wb, buf);
+  if (hi) fillRows(hi, rows, cols, 2 * th0 - padH, count, -padW, wb, bufHi);
+  const float* h = hi ? bufHi : nullptr;
+  switch (tW) {
+    case 1: inputRowsChannelPairs<8>(buf, h, wb, tW, th1 - th0, dst, xiStride); return;
+    case 2: inputRowsChannelPairs<4>(buf, h, wb, tW, th1 - th0, dst, xiStride); return;
+    case 4: inputRowsChannelPairs<2>(buf, h, wb, tW, th1 - th0, dst, xiStride); return;
+    case 16: inputRowsChannelPairs<0>(buf, h, wb, tW, th1 - th0, dst, xiStride); return;
+    default: inputRowsChannelPairs<1>(buf, h, wb, tW, th1 - th0, dst, xiStride); return;
   }
 }
 
 CR_AVX512 void outputTransformPlaneAvx512(const float* m, int64_t xiStride, int64_t r0, int64_t r1, int64_t tW,
-                                          float bias, float* y, int64_t Ho, int64_t Wo) {
+                                          float bias, float* y, int64_t Ho, int64_t Wo, bool round) {
   const __m512 b = _mm512_set1_ps(bias);
   const __m512i lo16 = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i hi16 = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -194,8 +267,12 @@ CR_AVX512 void outputTransformPlaneAvx512(const float* m, int64_t xiStride, int6
       s[1][k] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
     }
     for (int i = 0; i < 2; ++i) {
-      const __m512 a = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[i][0], s[i][1]), s[i][2]), b);
-      const __m512 c = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]), b);
+      __m512 a = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[i][0], s[i][1]), s[i][2]), b);
+      __m512 c = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]), b);
+      if (round) {
+        a = bf16::rounded(a);
+        c = bf16::rounded(c);
+      }
       // Lane l of (lo, hi) is output column l % 2 of tile qa + l / 2.
       const __m512 lo = _mm512_permutex2var_ps(a, lo16, c), hi = _mm512_permutex2var_ps(a, hi16, c);
       for (int64_t th = qa / tW; th * tW < qb; ++th) {
@@ -215,11 +292,14 @@ CR_AVX512 void outputTransformPlaneAvx512(const float* m, int64_t xiStride, int6
 
 #else  // not x86-64: winograd.cc never calls these
 
-bool transformPlaneAvx512Fits(int, int64_t, int64_t, int64_t) { return false; }
+bool transformPlaneAvx512Fits(int, int64_t, int64_t, int64_t, bool) { return false; }
 int64_t planeBufferFloatsAvx512(int64_t, int64_t) { return 0; }
 void transformPlaneAvx512(int, const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float*,
-                          int64_t, float*) {}
-void outputTransformPlaneAvx512(const float*, int64_t, int64_t, int64_t, int64_t, float, float*, int64_t, int64_t) {}
+                          int64_t, float*, bool) {}
+void inputTransformChannelPairAvx512(const float*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                     int64_t, float*, int64_t, float*) {}
+void outputTransformPlaneAvx512(const float*, int64_t, int64_t, int64_t, int64_t, float, float*, int64_t, int64_t,
+                                bool) {}
 
 #endif
 

@@ -42,19 +42,12 @@ float* pairScratch(size_t floats) {
 #if defined(__x86_64__)
 using bf16::firstLanes;
 
-CR_BF16 void pairTiles(const float* V, int64_t xiStride, int64_t channels, int64_t cols, int64_t ld, float* Vp) {
-  const int64_t pairs = (channels + 1) / 2;
-  for (int xi = 0; xi < 16; ++xi)
-    for (int64_t p = 0; p < pairs; ++p) {
-      const float* s0 = V + xi * xiStride + 2 * p * ld;                       // (cols)
-      const float* s1 = 2 * p + 1 < channels ? s0 + ld : nullptr;            // (cols)
-      float* d = Vp + (xi * pairs + p) * ld;                                 // (cols)
-      for (int64_t j = 0; j < cols; j += 16) {
-        const __mmask16 m = firstLanes(cols - j);
-        const __m512 hi = s1 ? bf16::load16(m, s1 + j) : _mm512_setzero_ps();
-        _mm512_mask_storeu_epi32(d + j, m, bf16::pairLanes(bf16::load16(m, s0 + j), hi));
-      }
-    }
+CR_BF16 void pairChannelRows(const float* lo, const float* hi, int64_t n, float* dst) {
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = firstLanes(n - j);
+    const __m512 h = hi ? bf16::load16(m, hi + j) : _mm512_setzero_ps();
+    _mm512_mask_storeu_epi32(dst + j, m, bf16::pairLanes(bf16::load16(m, lo + j), h));
+  }
 }
 
 CR_BF16 void pairAlongRows(int64_t rows, int64_t n, const float* src, int64_t lds, float* dst, int64_t ldd) {
@@ -179,7 +172,7 @@ CR_BF16 void kernel4x24Bf16(int64_t pairs, const float* a, const float* b, int64
 
 #else
 
-void pairTiles(const float*, int64_t, int64_t, int64_t, int64_t, float*) {}
+void pairChannelRows(const float*, const float*, int64_t, float*) {}
 void roundStretch(float*, int64_t) {}
 void pairAlongRows(int64_t, int64_t, const float*, int64_t, float*, int64_t) {}
 void dotProductsBf16(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t) {}

@@ -15,10 +15,9 @@ namespace winograd {
 // even; zero past inC).
 std::vector<float> pairWeights(const std::vector<float>& U, int64_t blocks, int64_t inC);
 
-// Vp[xi][c / 2][0, cols) (row stride ld, blocks pairs * ld apart) from V[xi][c][0, cols) (row
-// stride ld, blocks xiStride apart), c in [0, channels): each float the bfloat16 values of channels
-// c and c + 1 (zero past channels).
-void pairTiles(const float* V, int64_t xiStride, int64_t channels, int64_t cols, int64_t ld, float* Vp);
+// dst[0, n): each float the bfloat16 values of lo[i] (low half) and hi[i] (high half; zero for hi
+// null), two channels' rows of V paired for the products.
+void pairChannelRows(const float* lo, const float* hi, int64_t n, float* dst);
 
 // c (rows, 24) = [c +] a (pairs, 4 packed) * b (pairs, 24) with b's row stride ldb; rows <= 4.
 void kernel4x24Bf16(int64_t pairs, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t rows,
