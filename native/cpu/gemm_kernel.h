@@ -144,16 +144,23 @@ void packA(const Problem& g, int64_t i0, int64_t mc, int64_t k0, int64_t kc, flo
 // panel p is (kc, NR) row-major at out + p * NR * kc; columns past nc are zero.
 template <int NR>
 void packB(const Problem& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* out) {
-  if (!g.transB) {  // B: (K, N); read it a row at a time, spreading each row over the panels
-    for (int64_t k = 0; k < kc; ++k) {
-      const float* row = g.B + (k0 + k) * g.ldb + j0;
+  if (!g.transB) {  // B: (K, N); a few rows at a time, each panel's part of them written in one stretch
+    // The panels lie NR * kc floats apart (8 KiB and more, a power of two for K = 64, 256, 512: the
+    // same L1 sets); row by row, each row's writes to every panel evicted the previous row's lines.
+    // At 8 rows, 1x1 64 -> 64 at 56x56 went 0.155 -> 0.139 ms on one thread, 256 -> 64 0.648 -> 0.621.
+    constexpr int64_t kRowsAtOnce = 8;
+    for (int64_t kb = 0; kb < kc; kb += kRowsAtOnce) {
+      const int64_t kEnd = std::min(kc, kb + kRowsAtOnce);
       for (int64_t jr = 0; jr < nc; jr += NR) {
         const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jr));
-        float* dst = out + jr * kc + k * NR;
-        if (cols == NR) {
-          for (int c = 0; c < NR; ++c) dst[c] = row[jr + c];
-        } else {
-          for (int c = 0; c < NR; ++c) dst[c] = c < cols ? row[jr + c] : 0.0f;
+        for (int64_t k = kb; k < kEnd; ++k) {
+          const float* row = g.B + (k0 + k) * g.ldb + j0;
+          float* dst = out + jr * kc + k * NR;
+          if (cols == NR) {
+            for (int c = 0; c < NR; ++c) dst[c] = row[jr + c];
+          } else {
+            for (int c = 0; c < NR; ++c) dst[c] = c < cols ? row[jr + c] : 0.0f;
+          }
         }
       }
     }
