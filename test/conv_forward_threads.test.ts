@@ -63,6 +63,9 @@ const cases: Case[] = [
   { name: '3x3/1 pad 1, 6->10, 23x29, batch 2', x: [2, 6, 23, 29], w: [10, 6, 3, 3], stride: 1, padding: 1, dilation: 1, groups: 1 },
   { name: '3x3/2 dilation 2, 2 groups, 8->6, 33x27, batch 2', x: [2, 8, 33, 27], w: [6, 4, 3, 3], stride: 2, padding: 2, dilation: 2, groups: 2 },
   { name: '1x1, 17->30, 19x21, batch 3', x: [3, 17, 19, 21], w: [30, 17, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1 },
+  // stride 3 (the portable strided copy) and a 1x1/2 downsample, 16x17 outputs split mid-row
+  { name: '3x3/3 pad 1, 5->20, 47x50, batch 2', x: [2, 5, 47, 50], w: [20, 5, 3, 3], stride: 3, padding: 1, dilation: 1, groups: 1 },
+  { name: '1x1/2, 24->40, 31x33, batch 2', x: [2, 24, 31, 33], w: [40, 24, 1, 1], stride: 2, padding: 0, dilation: 1, groups: 1 },
   // up to 64 output positions at batch 1: the transposed product
   { name: '3x3/1 pad 1, 40->33, 7x7, batch 1', x: [1, 40, 7, 7], w: [33, 40, 3, 3], stride: 1, padding: 1, dilation: 1, groups: 1 },
   { name: '1x1, 75->70, 6x9, batch 1', x: [1, 75, 6, 9], w: [70, 75, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1 },

@@ -20,7 +20,12 @@ function reference(a: Float32Array, b: Float32Array, m: number, k: number, n: nu
   return c;
 }
 
-const sizes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [17, 64, 9], [96, 130, 33], [257, 300, 129], [512, 512, 512]];
+// Edge tiles of every AVX-512 variant (rows left in the last 14-row panel: 1..4, 5..8, 9..13; columns
+// in the last 32-wide panel: 1..16, 17..31): [3, 5, 7] 3x7, [17, 64, 9] 3x9, [22, 19, 45] 8x13,
+// [60, 70, 50] 4x18, [257, 300, 129] 5x1, [96, 130, 33] 12x1, [512, 512, 512] 8x32.
+const sizes: [number, number, number][] = [
+  [1, 1, 1], [3, 5, 7], [17, 64, 9], [22, 19, 45], [60, 70, 50], [96, 130, 33], [257, 300, 129], [512, 512, 512],
+];
 
 describe('built-in GEMM', () => {
   for (const [m, k, n] of sizes) {

@@ -90,9 +90,22 @@ void im2colBlock(const float* x, float* col, int64_t ldcol, const Geometry& g, c
       for (int64_t j = 0; j < g.kW; ++j) {
         const float* plane = x + c * g.HW;                             // (H, W)
         float* row = col + ((c * g.kH + i) * g.kW + j) * ldcol - q0;  // indexed by q in [q0, q1)
-        int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
+        int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi, ohLo, ohHi;
         validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
+        validRange(offH, p.strideH, g.H, g.Ho, ohLo, ohHi);
+        // Output rows [full0, full1): wholly inside [q0, q1), their input rows inside x; copied in one call.
+        const int64_t full0 = std::max((q0 + g.Wo - 1) / g.Wo, ohLo), full1 = std::min(q1 / g.Wo, ohHi);
         for (int64_t oh = q0 / g.Wo; oh * g.Wo < q1; ++oh) {
+          if (oh == full0 && full0 < full1) {
+            for (int64_t r = full0; r < full1; ++r) {
+              std::fill(row + r * g.Wo, row + r * g.Wo + lo, 0.0f);
+              std::fill(row + r * g.Wo + hi, row + (r + 1) * g.Wo, 0.0f);
+            }
+            copyStridedRows(plane + (full0 * p.strideH + offH) * g.W + lo * p.strideW + offW, p.strideW,
+                            p.strideH * g.W, row + full0 * g.Wo + lo, g.Wo, hi - lo, full1 - full0);
+            oh = full1 - 1;
+            continue;
+          }
           // output row oh, columns [w0, w1) of it inside [q0, q1)
           const int64_t w0 = std::max<int64_t>(0, q0 - oh * g.Wo), w1 = std::min(g.Wo, q1 - oh * g.Wo);
           float* out = row + oh * g.Wo;  // (Wo)

@@ -124,37 +124,54 @@ struct Avx512Kernel {
 
   // panelA: (kc, 14) row-major, panelB: (kc, 32) row-major; C tile (mr, nr) with row stride ldc.
   // Partial tiles are written with masked loads and stores: no C element outside (mr, nr) is touched.
-  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))) static void run(
+  // An edge tile is computed by a smaller variant (at most 4 or 8 rows, 16 columns) that leaves out
+  // the padding rows and columns of the panels (M = 64: the fifth row panel holds 8 rows; 14x14
+  // outputs: the seventh column panel 4 columns); each element is summed in the same order.
+  static void run(int64_t kc, const float* panelA, const float* panelB, float* C, int64_t ldc, int mr, int nr,
+                  float alpha, float beta) {
+    if (nr > 16) {
+      if (mr <= 4) return tile<4, 2>(kc, panelA, panelB, C, ldc, mr, nr, alpha, beta);
+      if (mr <= 8) return tile<8, 2>(kc, panelA, panelB, C, ldc, mr, nr, alpha, beta);
+      return tile<MR, 2>(kc, panelA, panelB, C, ldc, mr, nr, alpha, beta);
+    }
+    if (mr <= 4) return tile<4, 1>(kc, panelA, panelB, C, ldc, mr, nr, alpha, beta);
+    if (mr <= 8) return tile<8, 1>(kc, panelA, panelB, C, ldc, mr, nr, alpha, beta);
+    tile<MR, 1>(kc, panelA, panelB, C, ldc, mr, nr, alpha, beta);
+  }
+
+  // The first ROWS rows and 16 * HALVES columns of the panels' product (mr <= ROWS, nr <= 16 * HALVES).
+  template <int ROWS, int HALVES>
+  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))) static void tile(
       int64_t kc, const float* panelA, const float* panelB, float* C, int64_t ldc, int mr, int nr, float alpha,
       float beta) {
-    __m512 acc[MR][2];
+    __m512 acc[ROWS][HALVES];
 #pragma GCC unroll 14
-    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int i = 0; i < ROWS; ++i)
+      for (int h = 0; h < HALVES; ++h) acc[i][h] = _mm512_setzero_ps();
 #pragma GCC unroll 2
     for (int64_t k = 0; k < kc; ++k, panelA += MR, panelB += NR) {
-      const __m512 b0 = _mm512_loadu_ps(panelB), b1 = _mm512_loadu_ps(panelB + 16);
+      __m512 b[HALVES];
+      for (int h = 0; h < HALVES; ++h) b[h] = _mm512_loadu_ps(panelB + 16 * h);
       _mm_prefetch(reinterpret_cast<const char*>(panelB + 8 * NR), _MM_HINT_T0);
 #pragma GCC unroll 14
-      for (int i = 0; i < MR; ++i) {
+      for (int i = 0; i < ROWS; ++i) {
         const __m512 a = _mm512_set1_ps(panelA[i]);
-        acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
-        acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+        for (int h = 0; h < HALVES; ++h) acc[i][h] = _mm512_fmadd_ps(a, b[h], acc[i][h]);
       }
     }
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     const __mmask16 lo = nr >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << nr) - 1);
     const __mmask16 hi = nr >= 32 ? __mmask16(0xFFFF) : nr > 16 ? __mmask16((1u << (nr - 16)) - 1) : __mmask16(0);
+    const __mmask16 masks[2] = {lo, hi};
 #pragma GCC unroll 14
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < ROWS; ++i) {
       if (i >= mr) break;
       float* row = C + i * ldc;
-      __m512 p0 = _mm512_mul_ps(va, acc[i][0]), p1 = _mm512_mul_ps(va, acc[i][1]);
-      if (beta != 0.0f) {
-        p0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(lo, row), p0);
-        p1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(hi, row + 16), p1);
+      for (int h = 0; h < HALVES; ++h) {
+        __m512 product = _mm512_mul_ps(va, acc[i][h]);
+        if (beta != 0.0f) product = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(masks[h], row + 16 * h), product);
+        _mm512_mask_storeu_ps(row + 16 * h, masks[h], product);
       }
-      _mm512_mask_storeu_ps(row, lo, p0);
-      _mm512_mask_storeu_ps(row + 16, hi, p1);
     }
   }
 

@@ -1,6 +1,7 @@
 #include "strided_copy.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "../core/cpu_features.h"
 
@@ -55,6 +56,29 @@ void copyStrided(const float* in, int64_t stride, float* out, int64_t n) {
   }
 #endif
   copyStridedPortable(in, stride, out, n);
+}
+
+void copyStridedRows(const float* in, int64_t stride, int64_t inRowStride, float* out, int64_t outRowStride,
+                     int64_t n, int64_t rows) {
+  if (stride == 1) {
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(out + r * outRowStride, in + r * inRowStride, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+#if defined(__x86_64__)
+  if (stride == 2) {
+    const CpuIsa isa = cpuIsa();
+    if (isa == CpuIsa::Avx512) {
+      for (int64_t r = 0; r < rows; ++r) copyStride2Avx512(in + r * inRowStride, out + r * outRowStride, n);
+      return;
+    }
+    if (isa == CpuIsa::Avx2) {
+      for (int64_t r = 0; r < rows; ++r) copyStride2Avx2(in + r * inRowStride, out + r * outRowStride, n);
+      return;
+    }
+  }
+#endif
+  for (int64_t r = 0; r < rows; ++r) copyStridedPortable(in + r * inRowStride, stride, out + r * outRowStride, n);
 }
 
 }  // namespace cr
