@@ -50,8 +50,8 @@ function direct(c: Case, x: Float32Array, w: Float32Array, dy: Float32Array): { 
                 const ih = oh * c.stride + i * c.dilation - c.padding, iw = ow * c.stride + j * c.dilation - c.padding;
                 if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
                 const xAt = ((n * C + grp * Cg + ci) * H + ih) * W + iw, wAt = ((o * Cg + ci) * kH + i) * kW + j;
-                dx[xAt] += g * w[wAt]!;
-                dw[wAt] += g * x[xAt]!;
+                dx[xAt] = dx[xAt]! + g * w[wAt]!;
+                dw[wAt] = dw[wAt]! + g * x[xAt]!;
               }
         }
     }
