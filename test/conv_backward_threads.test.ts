@@ -2,9 +2,10 @@
 // batchedBackward) on odd shapes: dx and dweight against their definitions written out in loops here
 // in double precision, and the same bits at one thread as at every thread where the design promises it
 // (a batch of at least one image per thread, or outputs under 256 positions: chunks of images, blocks
-// of positions and GEMM depths that do not depend on the thread count). The shapes reach each case:
-// tasks of images with several position blocks per image, 1x1 with and without stride, groups,
-// dilation, small outputs over the batch's columns in one GEMM and in several, and batch 1.
+// of positions or channels, and GEMM depths that do not depend on the thread count). The shapes reach
+// each case: tasks of images with several position blocks per image, 1x1 with and without stride,
+// groups, dilation, small outputs over the batch's columns in channel-block tasks (one block, several
+// with a partial one), all the images at once or a few at a time, and batch 1.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as rn from '../lib/index.js';
 
@@ -82,8 +83,12 @@ const cases: Case[] = [
   { name: '3x3/2 pad 1, 9->15, 15x13, batch 5', x: [5, 9, 15, 13], w: [15, 9, 3, 3], stride: 2, padding: 1, dilation: 1, groups: 1, sameBits: true },
   { name: '3x3/1 pad 1, 2 groups, 12->10, 6x5, batch 2', x: [2, 12, 6, 5], w: [10, 6, 3, 3], stride: 1, padding: 1, dilation: 1, groups: 2, sameBits: true },
   { name: '1x1/2, 33->20, 13x13, batch 3', x: [3, 33, 13, 13], w: [20, 33, 1, 1], stride: 2, padding: 0, dilation: 1, groups: 1, sameBits: true },
-  // ... in two GEMMs (K = 9216: two images of 225 positions per GEMM)
+  // ... in blocks of 96 channels and a partial one
+  { name: '1x1, 200->16, 6x7, batch 2', x: [2, 200, 6, 7], w: [16, 200, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1, sameBits: true },
+  // ... two images at a time (K = 9216: at most 4M floats of column matrix), in 12 blocks of 86 channels
   { name: '3x3/1 pad 1, 1024->2, 15x15, batch 3', x: [3, 1024, 15, 15], w: [2, 1024, 3, 3], stride: 1, padding: 1, dilation: 1, groups: 1, sameBits: true },
+  // ... one image at a time (dy of 1200 x 225 floats: at most 512K floats of it)
+  { name: '1x1, 3->1200, 15x15, batch 3', x: [3, 3, 15, 15], w: [1200, 3, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1, sameBits: true },
   // batch 1 (the path depends on the thread count)
   { name: '3x3/1 pad 1, 13->11, 24x21, batch 1', x: [1, 13, 24, 21], w: [11, 13, 3, 3], stride: 1, padding: 1, dilation: 1, groups: 1, sameBits: false },
   { name: '1x1, 20->7, 7x7, batch 1', x: [1, 20, 7, 7], w: [7, 20, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1, sameBits: true },

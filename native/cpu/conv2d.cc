@@ -616,24 +616,41 @@ void imageTasksBackward(const Geometry& g, const Conv2dParams& p, const float* d
     });
 }
 
+// batchedBackward's tasks: blocks of ceil(Cg / kBackwardChannelBlocks) channels of x, and of at least
+// kMinRowsPerBlock rows of the column matrix (a few micro-kernel tiles, so that streaming the packed dY
+// is amortised), each with its rows of the column matrix (and W^T's rows, packed once per block and
+// kept with the weights).
+constexpr int64_t kBackwardChannelBlocks = 12, kMinRowsPerBlock = 96;
+// At most about this many floats of dY_g per batchedBackward region (every task streams all of it,
+// packed: 1x1 256 -> 1024 at 14x14, one thread, 19.1 ms with all 8 images at once, 9.7 ms with 2MB).
+constexpr int64_t kBatchedDyFloats = int64_t{1} << 19;
+int64_t backwardChannelsPerBlock(const Geometry& g) {
+  const int64_t taps = g.kH * g.kW;
+  return std::min(g.Cg, std::max((g.Cg + kBackwardChannelBlocks - 1) / kBackwardChannelBlocks,
+                                 (kMinRowsPerBlock + taps - 1) / taps));
+}
+
 // Gradients of a convolution with small outputs (14x14, 7x7), or of a batch smaller than the thread
-// count, over the batch's columns laid side by side (several images per GEMM, up to about
-// kBatchedColumnFloats floats of column matrix), per group:
-//   dW_g += dY_g (Og, images * Ho * Wo) COL^T     (one GEMM whose depth is all the images' positions)
-//   dCOL  = W_g^T dY_g                            (W^T packed once per weight tensor, streamed once)
-// each GEMM sharing the threads, then col2im of each image's columns, the (image, channel) pairs
-// shared among the threads. Each element is summed in the same order whatever the thread count.
+// count, over the batch's columns laid side by side (several images at a time, up to about
+// kBatchedColumnFloats floats of column matrix and kBatchedDyFloats of dY): per group, dY_g (Og, images * Ho * Wo) is gathered and
+// packed once (as either operand), then one parallel region of tasks that do not wait for each other, one per block of
+// channels (rows k of the column matrix), each
+//   im2col of its rows for all the images, dW_g[:, k] += dY_g COL[k, :]^T   (depth: every image's positions)
+//   dCOL[k, :] = W_g^T[k, :] dY_g, and col2im of its channels
+// in a buffer of its own that stays in cache. Each element is summed in the same order whatever the
+// thread count.
 void batchedBackward(const Geometry& g, const Conv2dParams& p, const float* dy, const float* x,
-                     const std::vector<PackedGemmA>* packedT, float* dx, float* dw) {
-  // dy: (N, O, Ho, Wo), x: (N, C, H, W) or null without dw, packedT: W_g^T (K, Og) per group or null
-  // without dx, dx: (N, C, H, W) or null, dw: (O, Cg, kH, kW) zeroed, or null
-  const int64_t imagesPerGemm = std::clamp<int64_t>(kBatchedColumnFloats / (g.K * g.HWo), 1, g.N);
+                     const std::vector<PackedGemmA>* blocksT, float* dx, float* dw) {
+  // dy: (N, O, Ho, Wo), x: (N, C, H, W) or null without dw, blocksT: W_g^T's rows of each channel
+  // block (rows, Og), [group * blocks + block], or null without dx, dx: (N, C, H, W) or null,
+  // dw: (O, Cg, kH, kW) zeroed, or null
+  const int64_t perBlock = backwardChannelsPerBlock(g), blocks = (g.Cg + perBlock - 1) / perBlock;
+  const int64_t taps = g.kH * g.kW;
+  const int64_t imagesPerGemm = std::clamp<int64_t>(
+      std::min(kBatchedColumnFloats / (g.K * g.HWo), kBatchedDyFloats / (g.Og * g.HWo)), 1, g.N);
   Tensor dyCols = empty({g.Og, imagesPerGemm * g.HWo});  // (Og, images * Ho * Wo): image i in columns [i * HWo, (i + 1) * HWo)
-  Tensor col = empty({g.K, imagesPerGemm * g.HWo});      // (K, images * Ho * Wo): COL, then dCOL
-  const int64_t grain = std::max<int64_t>(1, channelGrain(g) / imagesPerGemm);
   for (int64_t n0 = 0; n0 < g.N; n0 += imagesPerGemm) {
     const int64_t images = std::min(imagesPerGemm, g.N - n0), columns = images * g.HWo;
-    float* cols = col.f32();
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       float* dYg = dyCols.f32();
       parallelFor(0, images * g.Og, std::max<int64_t>(1, (int64_t{1} << 14) / g.HWo), [&](int64_t r0, int64_t r1) {
@@ -643,35 +660,42 @@ void batchedBackward(const Geometry& g, const Conv2dParams& p, const float* dy, 
                       static_cast<size_t>(g.HWo) * sizeof(float));
         }
       });
-      if (dw) {
-        parallelFor(0, images * g.Cg, grain, [&](int64_t t0, int64_t t1) {
-          for (int64_t t = t0; t < t1; ++t) {
-            const int64_t image = t / g.Cg, c = t % g.Cg;
-            const float* xg = x + ((n0 + image) * g.C + grp * g.Cg) * g.HW;  // (Cg, H, W)
-            if (g.pointwise)
-              std::memcpy(cols + c * columns + image * g.HW, xg + c * g.HW, static_cast<size_t>(g.HW) * sizeof(float));
-            else
-              im2colBlock(xg, cols + image * g.HWo, columns, g, p, c, c + 1, 0, g.HWo);
+      // dY_g packed once: as the left-hand side of dW's products, the right-hand side of dCOL's.
+      const PackedGemmA packedDY = dw ? packGemmA(cpuIsa(), false, g.Og, columns, dYg, columns) : PackedGemmA{};
+      const PackedGemmB packedDYB = dx ? packGemmB(cpuIsa(), false, g.Og, columns, dYg, columns) : PackedGemmB{};
+      parallelFor(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+        Tensor buffer = empty({perBlock * taps, columns});  // (rows, columns): COL's rows, then dCOL's
+        float* rowsOf = buffer.f32();
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t c0 = b * perBlock, c1 = std::min(g.Cg, c0 + perBlock), rows = (c1 - c0) * taps;
+          if (dw) {
+            for (int64_t image = 0; image < images; ++image) {
+              const float* xc = x + ((n0 + image) * g.C + grp * g.Cg + c0) * g.HW;  // (c1 - c0, H, W)
+              if (g.pointwise)
+                for (int64_t c = 0; c < c1 - c0; ++c)
+                  std::memcpy(rowsOf + c * columns + image * g.HW, xc + c * g.HW, static_cast<size_t>(g.HW) * sizeof(float));
+              else
+                im2colBlock(xc, rowsOf + image * g.HWo, columns, g, p, 0, c1 - c0, 0, g.HWo);
+            }
+            sgemmPackedA(packedDY, true, rows, rowsOf, columns, n0 == 0 ? 0.0f : 1.0f, dw + grp * g.Og * g.K + c0 * taps,
+                         g.K);
           }
-        });
-        sgemm(false, true, g.Og, g.K, columns, 1.0f, dYg, columns, cols, columns, n0 == 0 ? 0.0f : 1.0f,
-              dw + grp * g.Og * g.K, g.K);
-      }
-      if (dx) {
-        sgemmPackedA((*packedT)[static_cast<size_t>(grp)], false, columns, dYg, columns, 0.0f, cols, columns);
-        parallelFor(0, images * g.Cg, grain, [&](int64_t t0, int64_t t1) {
-          for (int64_t t = t0; t < t1; ++t) {
-            const int64_t image = t / g.Cg, c = t % g.Cg;
-            float* plane = dx + ((n0 + image) * g.C + grp * g.Cg + c) * g.HW;  // (H, W)
-            if (g.pointwise) {
-              std::memcpy(plane, cols + c * columns + image * g.HW, static_cast<size_t>(g.HW) * sizeof(float));
-            } else {
-              std::memset(plane, 0, static_cast<size_t>(g.HW) * sizeof(float));
-              col2imBlock(cols + image * g.HWo, columns, plane - c * g.HW, g, p, c, c + 1, 0, g.HWo);
+          if (dx) {
+            sgemmPackedABColumns((*blocksT)[static_cast<size_t>(grp * blocks + b)], packedDYB, 0, columns, 0.0f, rowsOf,
+                                 columns);
+            for (int64_t image = 0; image < images; ++image) {
+              float* dxc = dx + ((n0 + image) * g.C + grp * g.Cg + c0) * g.HW;  // (c1 - c0, H, W)
+              if (g.pointwise) {
+                for (int64_t c = 0; c < c1 - c0; ++c)
+                  std::memcpy(dxc + c * g.HW, rowsOf + c * columns + image * g.HW, static_cast<size_t>(g.HW) * sizeof(float));
+              } else {
+                std::memset(dxc, 0, static_cast<size_t>((c1 - c0) * g.HW) * sizeof(float));
+                col2imBlock(rowsOf + image * g.HWo, columns, dxc, g, p, 0, c1 - c0, 0, g.HWo);
+              }
             }
           }
-        });
-      }
+        }
+      });
     }
   }
 }
@@ -744,6 +768,30 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
     needDweight = false;
   }
   if (!needDx && !needDweight) return grads;
+  if (!bf16 && gemmBackend() == GemmBackend::Builtin && backwardDriver() == ForwardDriver::Tasks && g.N > 0 &&
+      g.K > 0) {
+    // Small outputs, or fewer images than threads: tasks of channel blocks over the batch's columns;
+    // otherwise tasks of whole images. W_g^T packed once and kept, whole or in the channel blocks.
+    const bool batched = g.HWo < kBatchedBelowPositions || g.N < numThreads();
+    std::shared_ptr<const std::vector<PackedGemmA>> packedT;  // per group, or per (group, channel block)
+    if (needDx) {
+      const int64_t perBlock = batched ? backwardChannelsPerBlock(g) : g.Cg, taps = g.kH * g.kW;
+      packedT = derivedFrom<std::vector<PackedGemmA>>(
+          weightIn, preparedKey("gemm-a-transposed-blocks", weightIn, g) + " " + std::to_string(perBlock), [&] {
+            auto parts = std::make_shared<std::vector<PackedGemmA>>();
+            for (int64_t grp = 0; grp < g.groups; ++grp)
+              for (int64_t c0 = 0; c0 < g.Cg; c0 += perBlock)
+                parts->push_back(packGemmA(cpuIsa(), true, std::min(perBlock, g.Cg - c0) * taps, g.Og,
+                                           w.f32() + grp * g.Og * g.K + c0 * taps, g.K));
+            return parts;
+          });
+    }
+    (batched ? batchedBackward : imageTasksBackward)(g, p, dy.f32(), needDweight ? x.f32() : nullptr, packedT.get(),
+                                                     needDx ? dx.f32() : nullptr, needDweight ? dw.f32() : nullptr);
+    if (needDweight) grads.dweight = dw;
+    if (needDx) grads.dx = inFormat(dx, xIn.format);
+    return grads;
+  }
   // op(W_g) = W_g^T (K, Og) of the input gradient's GEMM, packed once and kept like the forward's.
   std::shared_ptr<const std::vector<PackedBf16A>> packedTBf16;  // one per group
   if (needDx && bf16)
@@ -761,17 +809,6 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
         groups->push_back(packGemmA(cpuIsa(), true, g.K, g.Og, w.f32() + grp * g.Og * g.K, g.K));
       return groups;
     });
-  if (!bf16 && gemmBackend() == GemmBackend::Builtin && backwardDriver() == ForwardDriver::Tasks && g.N > 0 &&
-      g.K > 0) {
-    // Small outputs, or fewer images than threads: GEMMs over the batch's columns that share the
-    // threads; otherwise tasks of whole images.
-    const bool batched = g.HWo < kBatchedBelowPositions || g.N < numThreads();
-    (batched ? batchedBackward : imageTasksBackward)(g, p, dy.f32(), needDweight ? x.f32() : nullptr, packedT.get(),
-                                                     needDx ? dx.f32() : nullptr, needDweight ? dw.f32() : nullptr);
-    if (needDweight) grads.dweight = dw;
-    if (needDx) grads.dx = inFormat(dx, xIn.format);
-    return grads;
-  }
   // partial[n0]: (O, Cg, kH, kW), dweight summed over the chunk of images starting at n0 > 0; the chunk
   // starting at image 0 accumulates straight into dw.
   std::vector<Tensor> partial(static_cast<size_t>(g.N));
