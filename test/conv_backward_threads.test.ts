@@ -1,7 +1,7 @@
 // The CPU convolution backward pass with the built-in GEMM (native/cpu/conv2d.cc, imageTasksBackward and
 // batchedBackward) on odd shapes: dx and dweight against their definitions written out in loops here
 // in double precision, and the same bits at one thread as at every thread where the design promises it
-// (a batch of at least one image per thread, or outputs under 256 positions: chunks of images, blocks
+// (a batch of at least one image per thread, or outputs under 128 positions: chunks of images, blocks
 // of positions or channels, and GEMM depths that do not depend on the thread count). The shapes reach
 // each case: tasks of images with several position blocks per image, 1x1 with and without stride,
 // groups, dilation, small outputs over the batch's columns in channel-block tasks (one block, several
@@ -85,10 +85,10 @@ const cases: Case[] = [
   { name: '1x1/2, 33->20, 13x13, batch 3', x: [3, 33, 13, 13], w: [20, 33, 1, 1], stride: 2, padding: 0, dilation: 1, groups: 1, sameBits: true },
   // ... in blocks of 96 channels and a partial one
   { name: '1x1, 200->16, 6x7, batch 2', x: [2, 200, 6, 7], w: [16, 200, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1, sameBits: true },
-  // ... two images at a time (K = 9216: at most 4M floats of column matrix), in 12 blocks of 86 channels
-  { name: '3x3/1 pad 1, 1024->2, 15x15, batch 3', x: [3, 1024, 15, 15], w: [2, 1024, 3, 3], stride: 1, padding: 1, dilation: 1, groups: 1, sameBits: true },
-  // ... one image at a time (dy of 1200 x 225 floats: at most 512K floats of it)
-  { name: '1x1, 3->1200, 15x15, batch 3', x: [3, 3, 15, 15], w: [1200, 3, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1, sameBits: true },
+  // ... one image at a time (K = 18432: at most 4M floats of column matrix), in 12 blocks of 171 channels
+  { name: '3x3/1 pad 1, 2048->2, 11x11, batch 3', x: [3, 2048, 11, 11], w: [2, 2048, 3, 3], stride: 1, padding: 1, dilation: 1, groups: 1, sameBits: true },
+  // ... one image at a time (dy of 2200 x 121 floats: at most 512K floats of it)
+  { name: '1x1, 3->2200, 11x11, batch 3', x: [3, 3, 11, 11], w: [2200, 3, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1, sameBits: true },
   // batch 1 (the path depends on the thread count)
   { name: '3x3/1 pad 1, 13->11, 24x21, batch 1', x: [1, 13, 24, 21], w: [11, 13, 3, 3], stride: 1, padding: 1, dilation: 1, groups: 1, sameBits: false },
   { name: '1x1, 20->7, 7x7, batch 1', x: [1, 20, 7, 7], w: [7, 20, 1, 1], stride: 1, padding: 0, dilation: 1, groups: 1, sameBits: true },
