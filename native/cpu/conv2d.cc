@@ -4,7 +4,10 @@
 //   forward:  y_g (Og, Ho*Wo)  = W_g (Og, K) * col (K, Ho*Wo)          [+ bias, in the GEMM's epilogue]
 //   dweight:  dW_g (Og, K)    += dy_g (Og, Ho*Wo) * col^T (Ho*Wo, K)   summed over images
 //   dx:       dcol (K, Ho*Wo)  = W_g^T (K, Og) * dy_g (Og, Ho*Wo), then col2im into dx
-// with K = (C / groups) * kH * kW. A 1x1 kernel with stride 1 and no padding uses the image itself
+// with K = (C / groups) * kH * kW. With float32 and the built-in GEMM the backward pass runs as tasks
+// that do not wait for each other: whole images with L2-sized blocks of output positions and fixed
+// dweight partials (imageTasksBackward), or for 7x7 outputs blocks of channels over the batch's
+// columns (batchedBackward). A 1x1 kernel with stride 1 and no padding uses the image itself
 // as the column matrix. Stride-1 3x3 convolutions go to Winograd F(2x2, 3x3) (winograd.h) where that
 // is faster; CUDNN_RESNET_CONV=im2col keeps every convolution on im2col.
 // With Conv2dParams::bf16Compute (autocast bfloat16 on a CPU with AVX-512 BF16) every GEMM is the
