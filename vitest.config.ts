@@ -9,7 +9,7 @@ const OP_TESTS = [
   'test/gemm.test.ts', 'test/ops_forward.test.ts', 'test/ops_gradients.test.ts', 'test/pytorch_parity.test.ts',
   'test/winograd.test.ts', 'test/conv_epilogue.test.ts', 'test/bn_relu.test.ts', 'test/conv_bn_stats.test.ts',
   'test/amp.test.ts',
-  'test/conv_forward_threads.test.ts',
+  'test/conv_forward_threads.test.ts', 'test/conv_backward_threads.test.ts',
 ];
 
 function otherIsas(): string[] {

@@ -4,7 +4,10 @@
 //   forward:  y_g (Og, Ho*Wo)  = W_g (Og, K) * col (K, Ho*Wo)          [+ bias, in the GEMM's epilogue]
 //   dweight:  dW_g (Og, K)    += dy_g (Og, Ho*Wo) * col^T (Ho*Wo, K)   summed over images
 //   dx:       dcol (K, Ho*Wo)  = W_g^T (K, Og) * dy_g (Og, Ho*Wo), then col2im into dx
-// with K = (C / groups) * kH * kW. A 1x1 kernel with stride 1 and no padding uses the image itself
+// with K = (C / groups) * kH * kW. With float32 and the built-in GEMM the backward pass runs as tasks
+// that do not wait for each other: whole images with L2-sized blocks of output positions and fixed
+// dweight partials (imageTasksBackward), or for 7x7 outputs blocks of channels over the batch's
+// columns (batchedBackward). A 1x1 kernel with stride 1 and no padding uses the image itself
 // as the column matrix. Stride-1 3x3 convolutions go to Winograd F(2x2, 3x3) (winograd.h) where that
 // is faster; CUDNN_RESNET_CONV=im2col keeps every convolution on im2col.
 // With Conv2dParams::bf16Compute (autocast bfloat16 on a CPU with AVX-512 BF16) every GEMM is the
@@ -133,25 +136,40 @@ void im2col(const float* x, float* col, const Geometry& g, const Conv2dParams& p
               [&](int64_t c0, int64_t c1) { im2colBlock(x, col, g.HWo, g, p, c0, c1, 0, g.HWo); });
 }
 
-// The adjoint of im2col: dx (Cg, H, W) += every entry of dcol (K, Ho * Wo) at the position it was read from.
-void col2im(const float* dcol, float* dx, const Geometry& g, const Conv2dParams& p) {
-  parallelFor(0, g.Cg, channelGrain(g), [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c)
-      for (int64_t i = 0; i < g.kH; ++i)
-        for (int64_t j = 0; j < g.kW; ++j) {
-          float* plane = dx + c * g.HW;                                   // (H, W)
-          const float* row = dcol + ((c * g.kH + i) * g.kW + j) * g.HWo;  // (Ho, Wo)
-          int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
-          validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
-          for (int64_t oh = 0; oh < g.Ho; ++oh) {
-            int64_t ih = oh * p.strideH + offH;
-            if (ih < 0 || ih >= g.H) continue;
-            const float* in = row + oh * g.Wo;  // (Wo)
-            float* out = plane + ih * g.W;      // (W)
-            for (int64_t ow = lo; ow < hi; ++ow) out[ow * p.strideW + offW] += in[ow];
+// The adjoint of im2colBlock: dx (Cg, H, W) += every entry of columns [q0, q1) of dcol (K, q1 - q0), row
+// stride ldcol, at the position it was read from, for channels [c0, c1). Each element of dx receives
+// its entries in the order (i, j, oh) of the rows and positions that read it.
+void col2imBlock(const float* dcol, int64_t ldcol, float* dx, const Geometry& g, const Conv2dParams& p, int64_t c0,
+                 int64_t c1, int64_t q0, int64_t q1) {
+  for (int64_t c = c0; c < c1; ++c)
+    for (int64_t i = 0; i < g.kH; ++i)
+      for (int64_t j = 0; j < g.kW; ++j) {
+        float* plane = dx + c * g.HW;                                         // (H, W)
+        const float* row = dcol + ((c * g.kH + i) * g.kW + j) * ldcol - q0;  // indexed by q in [q0, q1)
+        int64_t offH = i * p.dilationH - p.padH, offW = j * p.dilationW - p.padW, lo, hi;
+        validRange(offW, p.strideW, g.W, g.Wo, lo, hi);
+        for (int64_t oh = q0 / g.Wo; oh * g.Wo < q1; ++oh) {
+          const int64_t ih = oh * p.strideH + offH;
+          if (ih < 0 || ih >= g.H) continue;
+          // output row oh, columns [w0, w1) of it inside [q0, q1), of which [l, h) read inside the row
+          const int64_t w0 = std::max<int64_t>(0, q0 - oh * g.Wo), w1 = std::min(g.Wo, q1 - oh * g.Wo);
+          const int64_t l = std::clamp(lo, w0, w1), h = std::clamp(hi, l, w1);
+          const float* __restrict in = row + oh * g.Wo;  // (Wo)
+          float* __restrict out = plane + ih * g.W;      // (W)
+          if (p.strideW == 1) {
+            for (int64_t ow = l; ow < h; ++ow) out[ow + offW] += in[ow];
+          } else {
+            for (int64_t ow = l; ow < h; ++ow) out[ow * p.strideW + offW] += in[ow];
           }
         }
-  });
+      }
+}
+
+// The adjoint of im2col: dx (Cg, H, W) += every entry of dcol (K, Ho * Wo) at the position it was read
+// from, the channels shared among the threads.
+void col2im(const float* dcol, float* dx, const Geometry& g, const Conv2dParams& p) {
+  parallelFor(0, g.Cg, channelGrain(g),
+              [&](int64_t c0, int64_t c1) { col2imBlock(dcol, g.HWo, dx, g, p, c0, c1, 0, g.HWo); });
 }
 
 // Calls fn(n0, n1) on chunks of the batch. With at least as many images as threads there is one chunk
@@ -527,6 +545,181 @@ Tensor forwardWithEpilogue(const char* op, const Tensor& xIn, const Tensor& weig
   return inFormat(y, xIn.format);
 }
 
+// How the float32 backward pass with the built-in GEMM shares the threads: Tasks (imageTasksBackward
+// or batchedBackward, the default) or ImageChunks (one chunk of images per thread, the path of bf16
+// compute and of OpenBLAS), which CUDNN_RESNET_CONV_BACKWARD=images selects for comparison; read at
+// every call.
+ForwardDriver backwardDriver() {
+  const char* v = std::getenv("CUDNN_RESNET_CONV_BACKWARD");
+  return v && std::strcmp(v, "images") == 0 ? ForwardDriver::ImageChunks : ForwardDriver::Tasks;
+}
+
+// Outputs with fewer positions than this (7x7) go to batchedBackward. At 14x14 (ResNet-50 b8, two
+// threads) whole-image tasks measured as fast or faster: 1x1 256 -> 1024 5.1 ms against 6.2 ms.
+constexpr int64_t kBackwardBatchedBelowPositions = 128;
+
+// imageTasksBackward keeps at most this many dweight partials, and about this many floats of them.
+constexpr int64_t kMaxDweightPartials = 8, kDweightPartialFloats = int64_t{1} << 22;
+
+// Gradients of a convolution with larger outputs (at least kBackwardBatchedBelowPositions) in a batch
+// of at least one image per thread, in one parallel region of tasks that do not wait for each other:
+// the batch in fixed chunks of images (one per dweight partial), each chunk's images one at a time,
+// each image's output positions in blocks whose column matrix stays in L2: per block, its im2col,
+//   dW_g += dy_g[:, block] col^T      (into the chunk's partial)
+//   dcol  = W_g^T dy_g[:, block]      (W^T packed once per weight tensor)
+// and col2im of dcol into the image's dx. Then the partials are summed in chunk order. The chunks and
+// blocks do not depend on the thread count (while O * K * threads <= kDweightPartialFloats), so
+// neither do the bits of dx and dweight.
+void imageTasksBackward(const Geometry& g, const Conv2dParams& p, const float* dy, const float* x,
+                        const std::vector<PackedGemmA>* packedT, float* dx, float* dw) {
+  // dy: (N, O, Ho, Wo), x: (N, C, H, W) or null without dw, packedT: W_g^T (K, Og) per group or null
+  // without dx, dx: (N, C, H, W) or null, dw: (O, Cg, kH, kW) zeroed, or null
+  const int64_t threads = numThreads(), weightFloats = g.O * g.K;
+  const int64_t chunks =
+      dw ? std::min(g.N, std::max(threads, std::min(kMaxDweightPartials, kDweightPartialFloats / weightFloats)))
+         : g.N;
+  const int64_t perBlock =
+      g.pointwise ? g.HWo
+                  : std::min(g.HWo, std::max(kMinColumnsPerTask, roundUpTo(kColumnBlockFloats / g.K, kColumnMultiple)));
+  std::vector<Tensor> partial(static_cast<size_t>(chunks));  // [chunk > 0]: (O, Cg, kH, kW)
+  parallelFor(0, chunks, 1, [&](int64_t t0, int64_t t1) {
+    Tensor col = dw && !g.pointwise ? empty({g.K, perBlock}) : Tensor();   // (K, perBlock), im2col of x
+    Tensor dcol = dx && !g.pointwise ? empty({g.K, perBlock}) : Tensor();  // (K, perBlock), gradient of col
+    for (int64_t chunk = t0; chunk < t1; ++chunk) {
+      const int64_t n0 = chunk * g.N / chunks, n1 = (chunk + 1) * g.N / chunks;
+      float* acc = nullptr;  // (O, K), this chunk's dweight
+      if (dw) {
+        if (chunk > 0) partial[static_cast<size_t>(chunk)] = empty({g.O, g.Cg, g.kH, g.kW});
+        acc = chunk > 0 ? partial[static_cast<size_t>(chunk)].f32() : dw;
+      }
+      for (int64_t n = n0; n < n1; ++n) {
+        if (dx && !g.pointwise)
+          std::memset(dx + n * g.C * g.HW, 0, static_cast<size_t>(g.C * g.HW) * sizeof(float));
+        for (int64_t grp = 0; grp < g.groups; ++grp) {
+          const float* dyg = dy + (n * g.O + grp * g.Og) * g.HWo;  // (Og, Ho * Wo)
+          for (int64_t q0 = 0; q0 < g.HWo; q0 += perBlock) {
+            const int64_t q1 = std::min(g.HWo, q0 + perBlock), columns = q1 - q0;
+            if (dw) {
+              const float* xg = x + (n * g.C + grp * g.Cg) * g.HW;  // (Cg, H, W)
+              const float* cols = xg + q0;                          // (K, columns), row stride ldb
+              int64_t ldb = g.HW;
+              if (!g.pointwise) {
+                im2colBlock(xg, col.f32(), columns, g, p, 0, g.Cg, q0, q1);
+                cols = col.f32();
+                ldb = columns;
+              }
+              sgemm(false, true, g.Og, g.K, columns, 1.0f, dyg + q0, g.HWo, cols, ldb, n == n0 && q0 == 0 ? 0.0f : 1.0f,
+                    acc + grp * g.Og * g.K, g.K);
+            }
+            if (dx) {
+              float* dxg = dx + (n * g.C + grp * g.Cg) * g.HW;  // (Cg, H, W)
+              if (g.pointwise) {
+                sgemmPackedA((*packedT)[static_cast<size_t>(grp)], false, columns, dyg + q0, g.HWo, 0.0f, dxg + q0,
+                             g.HW);
+              } else {
+                sgemmPackedA((*packedT)[static_cast<size_t>(grp)], false, columns, dyg + q0, g.HWo, 0.0f, dcol.f32(),
+                             columns);
+                col2imBlock(dcol.f32(), columns, dxg, g, p, 0, g.Cg, q0, q1);
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+  if (dw && chunks > 1)
+    parallelFor(0, weightFloats, 1 << 14, [&](int64_t i0, int64_t i1) {
+      for (int64_t chunk = 1; chunk < chunks; ++chunk) {
+        const float* part = partial[static_cast<size_t>(chunk)].f32();  // (O, K)
+        for (int64_t i = i0; i < i1; ++i) dw[i] += part[i];
+      }
+    });
+}
+
+// batchedBackward's tasks: blocks of ceil(Cg / kBackwardChannelBlocks) channels of x, and of at least
+// kMinRowsPerBlock rows of the column matrix (a few micro-kernel tiles, so that streaming the packed dY
+// is amortised), each with its rows of the column matrix (and W^T's rows, packed once per block and
+// kept with the weights).
+constexpr int64_t kBackwardChannelBlocks = 12, kMinRowsPerBlock = 96;
+// At most about this many floats of dY_g per batchedBackward region (every task streams all of it,
+// packed: 1x1 256 -> 1024 at 14x14, one thread, 19.1 ms with all 8 images at once, 9.7 ms with 2MB).
+constexpr int64_t kBatchedDyFloats = int64_t{1} << 19;
+int64_t backwardChannelsPerBlock(const Geometry& g) {
+  const int64_t taps = g.kH * g.kW;
+  return std::min(g.Cg, std::max((g.Cg + kBackwardChannelBlocks - 1) / kBackwardChannelBlocks,
+                                 (kMinRowsPerBlock + taps - 1) / taps));
+}
+
+// Gradients of a convolution with small outputs (7x7), or of a batch smaller than the thread
+// count, over the batch's columns laid side by side (several images at a time, up to about
+// kBatchedColumnFloats floats of column matrix and kBatchedDyFloats of dY): per group, dY_g (Og, images * Ho * Wo) is gathered and
+// packed once (as either operand), then one parallel region of tasks that do not wait for each other, one per block of
+// channels (rows k of the column matrix), each
+//   im2col of its rows for all the images, dW_g[:, k] += dY_g COL[k, :]^T   (depth: every image's positions)
+//   dCOL[k, :] = W_g^T[k, :] dY_g, and col2im of its channels
+// in a buffer of its own that stays in cache. Each element is summed in the same order whatever the
+// thread count.
+void batchedBackward(const Geometry& g, const Conv2dParams& p, const float* dy, const float* x,
+                     const std::vector<PackedGemmA>* blocksT, float* dx, float* dw) {
+  // dy: (N, O, Ho, Wo), x: (N, C, H, W) or null without dw, blocksT: W_g^T's rows of each channel
+  // block (rows, Og), [group * blocks + block], or null without dx, dx: (N, C, H, W) or null,
+  // dw: (O, Cg, kH, kW) zeroed, or null
+  const int64_t perBlock = backwardChannelsPerBlock(g), blocks = (g.Cg + perBlock - 1) / perBlock;
+  const int64_t taps = g.kH * g.kW;
+  const int64_t imagesPerGemm = std::clamp<int64_t>(
+      std::min(kBatchedColumnFloats / (g.K * g.HWo), kBatchedDyFloats / (g.Og * g.HWo)), 1, g.N);
+  Tensor dyCols = empty({g.Og, imagesPerGemm * g.HWo});  // (Og, images * Ho * Wo): image i in columns [i * HWo, (i + 1) * HWo)
+  for (int64_t n0 = 0; n0 < g.N; n0 += imagesPerGemm) {
+    const int64_t images = std::min(imagesPerGemm, g.N - n0), columns = images * g.HWo;
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      float* dYg = dyCols.f32();
+      parallelFor(0, images * g.Og, std::max<int64_t>(1, (int64_t{1} << 14) / g.HWo), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const int64_t image = r / g.Og, o = r % g.Og;
+          std::memcpy(dYg + o * columns + image * g.HWo, dy + ((n0 + image) * g.O + grp * g.Og + o) * g.HWo,
+                      static_cast<size_t>(g.HWo) * sizeof(float));
+        }
+      });
+      // dY_g packed once: as the left-hand side of dW's products, the right-hand side of dCOL's.
+      const PackedGemmA packedDY = dw ? packGemmA(cpuIsa(), false, g.Og, columns, dYg, columns) : PackedGemmA{};
+      const PackedGemmB packedDYB = dx ? packGemmB(cpuIsa(), false, g.Og, columns, dYg, columns) : PackedGemmB{};
+      parallelFor(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+        Tensor buffer = empty({perBlock * taps, columns});  // (rows, columns): COL's rows, then dCOL's
+        float* rowsOf = buffer.f32();
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t c0 = b * perBlock, c1 = std::min(g.Cg, c0 + perBlock), rows = (c1 - c0) * taps;
+          if (dw) {
+            for (int64_t image = 0; image < images; ++image) {
+              const float* xc = x + ((n0 + image) * g.C + grp * g.Cg + c0) * g.HW;  // (c1 - c0, H, W)
+              if (g.pointwise)
+                for (int64_t c = 0; c < c1 - c0; ++c)
+                  std::memcpy(rowsOf + c * columns + image * g.HW, xc + c * g.HW, static_cast<size_t>(g.HW) * sizeof(float));
+              else
+                im2colBlock(xc, rowsOf + image * g.HWo, columns, g, p, 0, c1 - c0, 0, g.HWo);
+            }
+            sgemmPackedA(packedDY, true, rows, rowsOf, columns, n0 == 0 ? 0.0f : 1.0f, dw + grp * g.Og * g.K + c0 * taps,
+                         g.K);
+          }
+          if (dx) {
+            sgemmPackedABColumns((*blocksT)[static_cast<size_t>(grp * blocks + b)], packedDYB, 0, columns, 0.0f, rowsOf,
+                                 columns);
+            for (int64_t image = 0; image < images; ++image) {
+              float* dxc = dx + ((n0 + image) * g.C + grp * g.Cg + c0) * g.HW;  // (c1 - c0, H, W)
+              if (g.pointwise) {
+                for (int64_t c = 0; c < c1 - c0; ++c)
+                  std::memcpy(dxc + c * g.HW, rowsOf + c * columns + image * g.HW, static_cast<size_t>(g.HW) * sizeof(float));
+              } else {
+                std::memset(dxc, 0, static_cast<size_t>((c1 - c0) * g.HW) * sizeof(float));
+                col2imBlock(rowsOf + image * g.HWo, columns, dxc, g, p, 0, c1 - c0, 0, g.HWo);
+              }
+            }
+          }
+        }
+      });
+    }
+  }
+}
+
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p) {
@@ -595,6 +788,30 @@ Conv2dGrads conv2dBackward(const Tensor& dyIn, const Tensor& xIn, const Tensor& 
     needDweight = false;
   }
   if (!needDx && !needDweight) return grads;
+  if (!bf16 && gemmBackend() == GemmBackend::Builtin && backwardDriver() == ForwardDriver::Tasks && g.N > 0 &&
+      g.K > 0) {
+    // Small outputs, or fewer images than threads: tasks of channel blocks over the batch's columns;
+    // otherwise tasks of whole images. W_g^T packed once and kept, whole or in the channel blocks.
+    const bool batched = g.HWo < kBackwardBatchedBelowPositions || g.N < numThreads();
+    std::shared_ptr<const std::vector<PackedGemmA>> packedT;  // per group, or per (group, channel block)
+    if (needDx) {
+      const int64_t perBlock = batched ? backwardChannelsPerBlock(g) : g.Cg, taps = g.kH * g.kW;
+      packedT = derivedFrom<std::vector<PackedGemmA>>(
+          weightIn, preparedKey("gemm-a-transposed-blocks", weightIn, g) + " " + std::to_string(perBlock), [&] {
+            auto parts = std::make_shared<std::vector<PackedGemmA>>();
+            for (int64_t grp = 0; grp < g.groups; ++grp)
+              for (int64_t c0 = 0; c0 < g.Cg; c0 += perBlock)
+                parts->push_back(packGemmA(cpuIsa(), true, std::min(perBlock, g.Cg - c0) * taps, g.Og,
+                                           w.f32() + grp * g.Og * g.K + c0 * taps, g.K));
+            return parts;
+          });
+    }
+    (batched ? batchedBackward : imageTasksBackward)(g, p, dy.f32(), needDweight ? x.f32() : nullptr, packedT.get(),
+                                                     needDx ? dx.f32() : nullptr, needDweight ? dw.f32() : nullptr);
+    if (needDweight) grads.dweight = dw;
+    if (needDx) grads.dx = inFormat(dx, xIn.format);
+    return grads;
+  }
   // op(W_g) = W_g^T (K, Og) of the input gradient's GEMM, packed once and kept like the forward's.
   std::shared_ptr<const std::vector<PackedBf16A>> packedTBf16;  // one per group
   if (needDx && bf16)
