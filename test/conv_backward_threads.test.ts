@@ -1,4 +1,4 @@
-// The CPU convolution backward pass with the built-in GEMM (native/cpu/conv2d.cc, imageTasksBackward and
+// The CPU convolution backward pass with the built-in GEMM (native/cpu/conv2d_backward.cc, imageTasksBackward and
 // batchedBackward) on odd shapes: dx and dweight against their definitions written out in loops here
 // in double precision, and the same bits at one thread as at every thread where the design promises it
 // (a batch of at least one image per thread, or outputs under 128 positions: chunks of images, blocks
