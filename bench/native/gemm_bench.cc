@@ -4,7 +4,7 @@
 // the scale that rounding errors of a dot product grow with. Exits 1 when any check fails.
 // The timed built-in kernel is the one sgemmBuiltin picks (CUDNN_RESNET_CPU_ISA=portable|avx2|avx512
 // forces one). Build and run (optional argument: thread count):
-//   g++ -std=c++17 -O3 -Wall -Wextra -pthread -Inative bench/native/gemm_bench.cc native/cpu/gemm.cc native/cpu/openblas.cc native/core/cpu_features.cc native/core/parallel.cc native/core/tensor.cc native/core/dtype.cc -ldl -o /tmp/gemm_bench && /tmp/gemm_bench
+//   g++ -std=c++17 -O3 -Wall -Wextra -pthread -Inative bench/native/gemm_bench.cc native/cpu/gemm.cc native/cpu/openblas.cc native/core/cpu_features.cc native/core/parallel.cc native/core/tensor.cc native/core/dtype.cc native/core/cpu_allocator.cc -ldl -o /tmp/gemm_bench && /tmp/gemm_bench
 #include <algorithm>
 #include <chrono>
 #include <cmath>
