@@ -17,6 +17,8 @@
 // stage (winograd.h).
 // convBiasAct is the same forward pass with a longer epilogue (epilogue.h): + bias, + z, ReLU on each
 // tile of y as the GEMM (or Winograd's output transform) writes it.
+// This file holds the forward pass; the backward pass is conv2d_backward.cc, and what both use
+// (geometry, im2col / col2im, winogradUse, prepared-weight keys) conv2d_parts.h.
 #include "conv2d.h"
 
 #include <algorithm>
