@@ -3,6 +3,7 @@
 // backend and sgemm() dispatch are in openblas.cc.
 #include "gemm.h"
 
+#include "../core/cpu_targets.h"
 #include "../core/error.h"
 #include "gemm_kernel.h"
 
@@ -57,7 +58,7 @@ struct Avx2FmaKernel {
   // panelA: (kc, 6) row-major, panelB: (kc, 16) row-major (a packed B kept with the weights is not
   // 32-byte aligned: unaligned loads, as fast as aligned ones on aligned data);
   // C tile (mr, nr) with row stride ldc.
-  __attribute__((target("avx2,fma"))) static void run(int64_t kc, const float* panelA, const float* panelB,
+  CR_TARGET_AVX2 static void run(int64_t kc, const float* panelA, const float* panelB,
                                                       float* C, int64_t ldc, int mr, int nr, float alpha,
                                                       float beta) {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
@@ -141,7 +142,7 @@ struct Avx512Kernel {
 
   // The first ROWS rows and 16 * HALVES columns of the panels' product (mr <= ROWS, nr <= 16 * HALVES).
   template <int ROWS, int HALVES>
-  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))) static void tile(
+  CR_TARGET_AVX512 static void tile(
       int64_t kc, const float* panelA, const float* panelB, float* C, int64_t ldc, int mr, int nr, float alpha,
       float beta) {
     __m512 acc[ROWS][HALVES];
@@ -177,7 +178,7 @@ struct Avx512Kernel {
 
   // applyEpilogue on the tile just written, in one pass of 16-float vectors: the same operations
   // in the same order (+ bias, + z, ReLU keeping NaN), so the same bits.
-  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))) static void epilogue(
+  CR_TARGET_AVX512 static void epilogue(
       const Epilogue& e, float* C, int64_t ldc, int64_t i0, int64_t j0, int mr, int nr) {
     const __mmask16 lo = nr >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << nr) - 1);
     const __mmask16 hi = nr >= 32 ? __mmask16(0xFFFF) : nr > 16 ? __mmask16((1u << (nr - 16)) - 1) : __mmask16(0);
@@ -215,7 +216,7 @@ float dotPortable(const float* a, const float* b, int64_t K) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) float dotAvx2(const float* a, const float* b, int64_t K) {
+CR_TARGET_AVX2 float dotAvx2(const float* a, const float* b, int64_t K) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   int64_t k = 0;
   for (; k + 16 <= K; k += 16) {
@@ -229,7 +230,7 @@ __attribute__((target("avx2,fma"))) float dotAvx2(const float* a, const float* b
   return sum;
 }
 
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))) float dotAvx512(const float* a, const float* b,
+CR_TARGET_AVX512 float dotAvx512(const float* a, const float* b,
                                                                                         int64_t K) {
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
   int64_t k = 0;

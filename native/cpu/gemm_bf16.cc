@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "../core/cpu_features.h"
+#include "../core/cpu_targets.h"
 #include "../core/error.h"
 #include "../core/float_bits.h"
 #include "../core/parallel.h"
@@ -35,7 +36,7 @@ namespace {
 using bf16::firstLanes;
 using bf16::rounded;
 
-CR_BF16 void roundAvx512(const float* src, float* dst, int64_t n) {
+CR_TARGET_AVX512_BF16 void roundAvx512(const float* src, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = firstLanes(n - i);
     _mm512_mask_storeu_ps(dst + i, m, rounded(_mm512_maskz_loadu_ps(m, src + i)));
@@ -44,7 +45,7 @@ CR_BF16 void roundAvx512(const float* src, float* dst, int64_t n) {
 
 // Row r of dst (rows, ceil(K / 2)) with row stride ldd: word kp pairs src[r][2kp] (low half) with
 // src[r][2kp + 1] (high half, zero past K); src (rows, K) with row stride lds. Rows [r0, r1).
-CR_BF16 void pairAdjacentRows(int64_t r0, int64_t r1, int64_t K, const float* src, int64_t lds, float* dst,
+CR_TARGET_AVX512_BF16 void pairAdjacentRows(int64_t r0, int64_t r1, int64_t K, const float* src, int64_t lds, float* dst,
                               int64_t ldd) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* s = src + r * lds;  // (K)
@@ -55,7 +56,7 @@ CR_BF16 void pairAdjacentRows(int64_t r0, int64_t r1, int64_t K, const float* sr
 
 // Rows [p0, p1) of dst (ceil(K / 2), cols) with row stride ldd: word (kp, j) pairs src[2kp][j]
 // (low half) with src[2kp + 1][j] (high half, zero past K); src (K, cols) with row stride lds.
-CR_BF16 void pairRowPairs(int64_t p0, int64_t p1, int64_t K, int64_t cols, const float* src, int64_t lds,
+CR_TARGET_AVX512_BF16 void pairRowPairs(int64_t p0, int64_t p1, int64_t K, int64_t cols, const float* src, int64_t lds,
                           float* dst, int64_t ldd) {
   for (int64_t p = p0; p < p1; ++p) {
     const float* s0 = src + 2 * p * lds;                      // (cols)
@@ -94,7 +95,7 @@ struct Bf16Kernel {
 
   // panelA: (kc, 14) pairs, panelB: (kc, 32) pairs; C tile (mr, nr) with row stride ldc, written
   // with masked stores (nothing outside (mr, nr) is touched). alpha is 1.
-  CR_BF16 static void run(int64_t kc, const float* panelA, const float* panelB, float* C, int64_t ldc, int mr,
+  CR_TARGET_AVX512_BF16 static void run(int64_t kc, const float* panelA, const float* panelB, float* C, int64_t ldc, int mr,
                           int nr, float, float beta) {
     __m512 acc[MR][2];
 #pragma GCC unroll 14
@@ -127,7 +128,7 @@ struct Bf16Kernel {
   }
 
   // On the tile just written: + round(bias), + round(z), ReLU keeping NaN, then the rounding of C.
-  CR_BF16 static void epilogue(const Epilogue& base, float* C, int64_t ldc, int64_t i0, int64_t j0, int mr, int nr) {
+  CR_TARGET_AVX512_BF16 static void epilogue(const Epilogue& base, float* C, int64_t ldc, int64_t i0, int64_t j0, int mr, int nr) {
     const Bf16Epilogue& e = static_cast<const Bf16Epilogue&>(base);
     const __mmask16 masks[2] = {firstLanes(nr), firstLanes(nr - 16)};
     const __m512 zero = _mm512_setzero_ps();

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "../core/cpu_features.h"
+#include "../core/cpu_targets.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -19,7 +20,7 @@ void copyStridedPortable(const float* in, int64_t stride, float* out, int64_t n)
 #if defined(__x86_64__)
 // 16 outputs from the 31 floats in[2i .. 2i + 30], loaded under masks so that nothing past the last
 // float read is touched.
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))) void copyStride2Avx512(const float* in,
+CR_TARGET_AVX512 void copyStride2Avx512(const float* in,
                                                                                                float* out, int64_t n) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   for (int64_t i = 0; i < n; i += 16) {
@@ -33,7 +34,7 @@ __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))) void copy
 }
 
 // 8 outputs from in[2i .. 2i + 15] while those 16 floats lie inside the row, the rest one by one.
-__attribute__((target("avx2,fma"))) void copyStride2Avx2(const float* in, float* out, int64_t n) {
+CR_TARGET_AVX2 void copyStride2Avx2(const float* in, float* out, int64_t n) {
   int64_t i = 0;
   for (; i + 9 <= n; i += 8) {  // reads up to in[2i + 15] <= in[2(n - 1) - 1]
     const __m256 a = _mm256_loadu_ps(in + 2 * i), b = _mm256_loadu_ps(in + 2 * i + 8);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "../core/cpu_features.h"
+#include "../core/cpu_targets.h"
 #include "../core/parallel.h"
 #include "epilogue.h"
 #include "winograd_avx512.h"
@@ -91,11 +92,10 @@ void forEachImagePart(int64_t t0, int64_t nt, int64_t tH, int64_t tW, const F& f
   }
 }
 
-#define CR_AVX2 __attribute__((target("avx2,fma")))
 
 // buf[j] = plane[r][col0 + j] for j in [0, len), 0 outside the (rows, cols) plane. Inline loops:
 // the rows are short, and library calls cost more than the copy.
-CR_AVX2 inline void fillRow(const float* plane, int64_t r, int64_t rows, int64_t cols, int64_t col0, int64_t len,
+CR_TARGET_AVX2 inline void fillRow(const float* plane, int64_t r, int64_t rows, int64_t cols, int64_t col0, int64_t len,
                             float* buf) {
   if (r < 0 || r >= rows) {
     for (int64_t j = 0; j < len; ++j) buf[j] = 0.0f;
@@ -112,11 +112,11 @@ CR_AVX2 inline void fillRow(const float* plane, int64_t r, int64_t rows, int64_t
 }
 
 // [a0 a2 a4 a6 b0 b2 b4 b6] and [a1 a3 a5 a7 b1 b3 b5 b7].
-CR_AVX2 inline __m256 evens(__m256 a, __m256 b) {
+CR_TARGET_AVX2 inline __m256 evens(__m256 a, __m256 b) {
   const __m256 s = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
 }
-CR_AVX2 inline __m256 odds(__m256 a, __m256 b) {
+CR_TARGET_AVX2 inline __m256 odds(__m256 a, __m256 b) {
   const __m256 s = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
 }
@@ -124,7 +124,7 @@ CR_AVX2 inline __m256 odds(__m256 a, __m256 b) {
 // Input transform of `count` tiles of one tile row and one channel. rows[a][j] holds input row a
 // of the tiles at column j relative to the first tile's patch (2 * count + 16 readable floats).
 // Writes dst[xi * xiStride + t], t < roundUp(count, 8) (lanes past count hold garbage).
-CR_AVX2 void inputTransformRun(const float* const rows[4], int64_t count, float* dst, int64_t xiStride) {
+CR_TARGET_AVX2 void inputTransformRun(const float* const rows[4], int64_t count, float* dst, int64_t xiStride) {
   for (int64_t t = 0; t < count; t += 8) {
     __m256 h[4][4];
     for (int a = 0; a < 4; ++a) {
@@ -149,7 +149,7 @@ CR_AVX2 void inputTransformRun(const float* const rows[4], int64_t count, float*
 
 // Adjoint of the output transform for the filter gradient: Z = A dY A^T, A = [1 0; 1 1; 1 -1; 0 -1],
 // for `count` tiles; rows[i][j] is dy row i (of 2) at column j relative to the first tile.
-CR_AVX2 void gradTransformRun(const float* const rows[2], int64_t count, float* dst, int64_t xiStride) {
+CR_TARGET_AVX2 void gradTransformRun(const float* const rows[2], int64_t count, float* dst, int64_t xiStride) {
   for (int64_t t = 0; t < count; t += 8) {
     __m256 y[2][2];
     for (int i = 0; i < 2; ++i) {
@@ -265,7 +265,7 @@ void transformChunk(int patch, const float* src, int64_t channels, int64_t rows,
 }
 
 // Stores 16 floats (lo, hi) at dst, or only the first n of them.
-CR_AVX2 inline void storePart(float* dst, __m256 lo, __m256 hi, int64_t n) {
+CR_TARGET_AVX2 inline void storePart(float* dst, __m256 lo, __m256 hi, int64_t n) {
   if (n >= 16) {
     _mm256_storeu_ps(dst, lo);
     _mm256_storeu_ps(dst + 8, hi);
@@ -280,7 +280,7 @@ CR_AVX2 inline void storePart(float* dst, __m256 lo, __m256 hi, int64_t n) {
 // Output transform of `count` tiles of one tile row and one output channel: m[xi * xiStride + t]
 // -> y0 (output row 2th, from column 2 * first tile) and y1 (row 2th + 1, or null past the
 // bottom); only the first `cols` output columns from there are written (the run's own tiles).
-CR_AVX2 void outputTransformRun(const float* m, int64_t xiStride, int64_t count, float bias, float* y0, float* y1,
+CR_TARGET_AVX2 void outputTransformRun(const float* m, int64_t xiStride, int64_t count, float bias, float* y0, float* y1,
                                 int64_t cols) {
   const __m256 b = _mm256_set1_ps(bias);
   for (int64_t t = 0; t < count; t += 8) {
@@ -306,7 +306,7 @@ CR_AVX2 void outputTransformRun(const float* m, int64_t xiStride, int64_t count,
 }
 
 // c (rows, 24) = [c +] a (kc, 4 packed) * b (kc, 24) with b's row stride ldb; rows <= 4.
-CR_AVX2 void kernel4x24(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t rows,
+CR_TARGET_AVX2 void kernel4x24(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t rows,
                         bool accumulate) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps();
@@ -343,11 +343,10 @@ CR_AVX2 void kernel4x24(int64_t kc, const float* a, const float* b, int64_t ldb,
   }
 }
 
-#define CR_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")))
 
 // kernel4x24 with 512-bit FMAs: each row of the tile is one zmm (16 tiles) and one ymm (8), so a
 // k step takes 8 FMAs instead of 12.
-CR_AVX512 void kernel4x24Avx512(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+CR_TARGET_AVX512 void kernel4x24Avx512(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                                 int64_t rows, bool accumulate) {
   __m512 w0 = _mm512_setzero_ps(), w1 = _mm512_setzero_ps(), w2 = _mm512_setzero_ps(), w3 = _mm512_setzero_ps();
   __m256 n0 = _mm256_setzero_ps(), n1 = _mm256_setzero_ps(), n2 = _mm256_setzero_ps(), n3 = _mm256_setzero_ps();
@@ -381,7 +380,7 @@ CR_AVX512 void kernel4x24Avx512(int64_t kc, const float* a, const float* b, int6
 
 // dotKernel (below) with 512-bit vectors: 16 tiles per step, the tail under a mask.
 template <int RO, int RC>
-CR_AVX512 void dotKernelAvx512(int64_t nt, const float* z, int64_t ldz, const float* v, int64_t ldv, float* du,
+CR_TARGET_AVX512 void dotKernelAvx512(int64_t nt, const float* z, int64_t ldz, const float* v, int64_t ldv, float* du,
                                int64_t lddu) {
   __m512 acc[RO][RC];
 #pragma GCC unroll 4
@@ -415,7 +414,7 @@ CR_AVX512 void dotKernelAvx512(int64_t nt, const float* z, int64_t ldz, const fl
 
 // acc[i][j] += z[i][t..t+8) * v[j][t..t+8), lanes outside `mask` read as 0 when masked.
 template <int RO, int RC, bool MASKED>
-CR_AVX2 __attribute__((always_inline)) inline void dotStep(__m256 (&acc)[RO][RC], const float* z, int64_t ldz,
+CR_TARGET_AVX2 __attribute__((always_inline)) inline void dotStep(__m256 (&acc)[RO][RC], const float* z, int64_t ldz,
                                                            const float* v, int64_t ldv, int64_t t, __m256i mask) {
   __m256 a[RO], b[RC];
 #pragma GCC unroll 4
@@ -430,7 +429,7 @@ CR_AVX2 __attribute__((always_inline)) inline void dotStep(__m256 (&acc)[RO][RC]
 
 // du (RO, RC) with row stride lddu += z (RO, nt) * v (RC, nt)^T; z's rows ldz apart, v's ldv apart.
 template <int RO, int RC>
-CR_AVX2 void dotKernel(int64_t nt, const float* z, int64_t ldz, const float* v, int64_t ldv, float* du,
+CR_TARGET_AVX2 void dotKernel(int64_t nt, const float* z, int64_t ldz, const float* v, int64_t ldv, float* du,
                        int64_t lddu) {
   __m256 acc[RO][RC];
 #pragma GCC unroll 4

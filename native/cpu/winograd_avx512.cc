@@ -8,6 +8,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "../core/cpu_targets.h"
 #include "bf16_vec.h"
 #endif
 
@@ -17,7 +18,6 @@ namespace winograd {
 #if defined(__x86_64__)
 namespace {
 
-#define CR_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")))
 
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -29,7 +29,7 @@ inline __mmask16 laneRange(int64_t lo, int64_t hi) {
 }
 
 // Even and odd elements of the 32 floats (l0, l1): [l0_0 l0_2 .. l1_14] and [l0_1 l0_3 .. l1_15].
-CR_AVX512 inline void deinterleave(__m512 l0, __m512 l1, __m512& even, __m512& odd) {
+CR_TARGET_AVX512 inline void deinterleave(__m512 l0, __m512 l1, __m512& even, __m512& odd) {
   const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   even = _mm512_permutex2var_ps(l0, ie, l1);
@@ -43,7 +43,7 @@ inline int64_t bufferWidth(int64_t tW) { return (2 * tW + 2 + 15) / 16 * 16; }
 // buf row i (width wb) = plane row r0 + i from column c0 on, 0 outside the (rows, cols) plane, for
 // i < count. Lanes outside each load's mask are neither read nor faulted on: the address may lie
 // outside the plane.
-CR_AVX512 void fillRows(const float* plane, int64_t rows, int64_t cols, int64_t r0, int64_t count, int64_t c0,
+CR_TARGET_AVX512 void fillRows(const float* plane, int64_t rows, int64_t cols, int64_t r0, int64_t count, int64_t c0,
                         int64_t wb, float* buf) {
   for (int64_t i = 0; i < count; ++i) {
     float* dst = buf + i * wb;
@@ -72,7 +72,7 @@ CR_AVX512 void fillRows(const float* plane, int64_t rows, int64_t cols, int64_t 
 // e reading buffer column e - 2 tW j + shift. Tile rows at or past `rowsLeft` are not read (0).
 // P = 0 stands for tW = 16: the 16 tiles are tile row trow, lo its columns 0..15 and hi 16..31.
 template <int P>
-CR_AVX512 inline void loadPatchRow(const float* buf, int64_t wb, int64_t tW, int64_t trow, int64_t rowsLeft, int a,
+CR_TARGET_AVX512 inline void loadPatchRow(const float* buf, int64_t wb, int64_t tW, int64_t trow, int64_t rowsLeft, int a,
                                    int64_t shift, __m512& lo, __m512& hi) {
   if constexpr (P == 0) {
     const float* src = buf + (2 * trow + a) * wb + shift;
@@ -98,7 +98,7 @@ CR_AVX512 inline void loadPatchRow(const float* buf, int64_t wb, int64_t tW, int
 
 // The input transform V = B^T d B of the 16 tiles from buffer tile row trow: v[xi].
 template <int P>
-CR_AVX512 inline void inputTiles(const float* buf, int64_t wb, int64_t tW, int64_t trow, int64_t rowsLeft,
+CR_TARGET_AVX512 inline void inputTiles(const float* buf, int64_t wb, int64_t tW, int64_t trow, int64_t rowsLeft,
                                  __m512 v[16]) {
   __m512 h[4][4];  // d B, row a
 #pragma GCC unroll 4
@@ -124,7 +124,7 @@ CR_AVX512 inline void inputTiles(const float* buf, int64_t wb, int64_t tW, int64
 
 // The gradient transform Z = A dY A^T, A = [1 0; 1 1; 1 -1; 0 -1], of the 16 tiles: v[xi].
 template <int P>
-CR_AVX512 inline void gradTiles(const float* buf, int64_t wb, int64_t tW, int64_t trow, int64_t rowsLeft,
+CR_TARGET_AVX512 inline void gradTiles(const float* buf, int64_t wb, int64_t tW, int64_t trow, int64_t rowsLeft,
                                 __m512 v[16]) {
   const __m512 zero = _mm512_setzero_ps();
   __m512 y[2][2];
@@ -158,7 +158,7 @@ constexpr int64_t stepRows(int P) { return P == 0 ? 1 : 2 * P; }
 // 4) or the gradient transform (patch 2) to dst[xi * xiStride + i], or with tilePairs rounded to
 // bfloat16 and paired tile with tile to dst[xi * xiStride + i / 2] (bf16::pairNeighbours' words).
 template <int P>
-CR_AVX512 void transformRows(int patch, const float* buf, int64_t wb, int64_t tW, int64_t rowsTotal, float* dst,
+CR_TARGET_AVX512 void transformRows(int patch, const float* buf, int64_t wb, int64_t tW, int64_t rowsTotal, float* dst,
                              int64_t xiStride, bool tilePairs) {
   const int64_t step = stepRows(P);
   for (int64_t trow = 0; trow < rowsTotal; trow += step) {
@@ -188,7 +188,7 @@ CR_AVX512 void transformRows(int patch, const float* buf, int64_t wb, int64_t tW
 // The input transform of the rowsTotal tile rows of two channels' buffers (hi null: zero), rounded
 // to bfloat16 and paired channel with channel to dst[xi * xiStride + i] (bf16::pairLanes' words).
 template <int P>
-CR_AVX512 void inputRowsChannelPairs(const float* lo, const float* hi, int64_t wb, int64_t tW, int64_t rowsTotal,
+CR_TARGET_AVX512 void inputRowsChannelPairs(const float* lo, const float* hi, int64_t wb, int64_t tW, int64_t rowsTotal,
                                      float* dst, int64_t xiStride) {
   const int64_t step = stepRows(P);
   for (int64_t trow = 0; trow < rowsTotal; trow += step) {
@@ -215,7 +215,7 @@ bool transformPlaneAvx512Fits(int patch, int64_t tW, int64_t r0, int64_t r1, boo
 
 int64_t planeBufferFloatsAvx512(int64_t tiles, int64_t tW) { return ((tiles + tW - 1) / tW * 2 + 6) * bufferWidth(tW); }
 
-CR_AVX512 void transformPlaneAvx512(int patch, const float* plane, int64_t rows, int64_t cols, int64_t padH,
+CR_TARGET_AVX512 void transformPlaneAvx512(int patch, const float* plane, int64_t rows, int64_t cols, int64_t padH,
                                     int64_t padW, int64_t tW, int64_t r0, int64_t r1, float* dst, int64_t xiStride,
                                     float* buf, bool tilePairs) {
   if (patch == 2) padH = padW = 0;
@@ -230,7 +230,7 @@ CR_AVX512 void transformPlaneAvx512(int patch, const float* plane, int64_t rows,
   }
 }
 
-CR_AVX512 void inputTransformChannelPairAvx512(const float* lo, const float* hi, int64_t rows, int64_t cols,
+CR_TARGET_AVX512 void inputTransformChannelPairAvx512(const float* lo, const float* hi, int64_t rows, int64_t cols,
                                                int64_t padH, int64_t padW, int64_t tW, int64_t r0, int64_t r1,
                                                float* dst, int64_t xiStride, float* buf) {
   const int64_t th0 = r0 / tW, th1 = (r1 - 1) / tW + 1, wb = bufferWidth(tW);
@@ -248,7 +248,7 @@ CR_AVX512 void inputTransformChannelPairAvx512(const float* lo, const float* hi,
   }
 }
 
-CR_AVX512 void outputTransformPlaneAvx512(const float* m, int64_t xiStride, int64_t r0, int64_t r1, int64_t tW,
+CR_TARGET_AVX512 void outputTransformPlaneAvx512(const float* m, int64_t xiStride, int64_t r0, int64_t r1, int64_t tW,
                                           float bias, float* y, int64_t Ho, int64_t Wo, bool round) {
   const __m512 b = _mm512_set1_ps(bias);
   const __m512i lo16 = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "../core/cpu_targets.h"
 #include "../core/float_bits.h"
 
 #include "bf16_vec.h"
@@ -42,7 +43,7 @@ float* pairScratch(size_t floats) {
 #if defined(__x86_64__)
 using bf16::firstLanes;
 
-CR_BF16 void pairChannelRows(const float* lo, const float* hi, int64_t n, float* dst) {
+CR_TARGET_AVX512_BF16 void pairChannelRows(const float* lo, const float* hi, int64_t n, float* dst) {
   for (int64_t j = 0; j < n; j += 16) {
     const __mmask16 m = firstLanes(n - j);
     const __m512 h = hi ? bf16::load16(m, hi + j) : _mm512_setzero_ps();
@@ -50,7 +51,7 @@ CR_BF16 void pairChannelRows(const float* lo, const float* hi, int64_t n, float*
   }
 }
 
-CR_BF16 void pairAlongRows(int64_t rows, int64_t n, const float* src, int64_t lds, float* dst, int64_t ldd) {
+CR_TARGET_AVX512_BF16 void pairAlongRows(int64_t rows, int64_t n, const float* src, int64_t lds, float* dst, int64_t ldd) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* s = src + r * lds;  // (n)
     float* d = dst + r * ldd;        // (ceil(n / 2))
@@ -62,7 +63,7 @@ namespace {
 
 // du (RO, RC) with row stride lddu += z (RO, pairs) * v (RC, pairs)^T: 32 tiles per vdpbf16ps.
 template <int RO, int RC>
-CR_BF16 void dotKernelBf16(int64_t pairs, const float* z, int64_t ldz, const float* v, int64_t ldv, float* du,
+CR_TARGET_AVX512_BF16 void dotKernelBf16(int64_t pairs, const float* z, int64_t ldz, const float* v, int64_t ldv, float* du,
                            int64_t lddu) {
   __m512 acc[RO][RC];
 #pragma GCC unroll 4
@@ -124,7 +125,7 @@ void dotProductsBf16(int64_t O, int64_t C, int64_t pairs, const float* z, int64_
 // 8 floats at a time, with plain loads but for the tail: the output transform has just written y
 // with 8-float stores, which forward their data to loads of the same 8 floats (not to a 16-float
 // load spanning two of them, nor to a masked load).
-CR_BF16 void roundStretch(float* y, int64_t n) {
+CR_TARGET_AVX512_BF16 void roundStretch(float* y, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + i));
@@ -138,7 +139,7 @@ CR_BF16 void roundStretch(float* y, int64_t n) {
 
 // kernel4x24Avx512 (winograd.cc) with vdpbf16ps: a pair of channels per step, each row of the
 // tile one zmm (16 tiles) and one ymm (8).
-CR_BF16 void kernel4x24Bf16(int64_t pairs, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+CR_TARGET_AVX512_BF16 void kernel4x24Bf16(int64_t pairs, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                             int64_t rows, bool accumulate) {
   __m512 w0 = _mm512_setzero_ps(), w1 = _mm512_setzero_ps(), w2 = _mm512_setzero_ps(), w3 = _mm512_setzero_ps();
   __m256 n0 = _mm256_setzero_ps(), n1 = _mm256_setzero_ps(), n2 = _mm256_setzero_ps(), n3 = _mm256_setzero_ps();
