@@ -6,18 +6,12 @@
 // each case: tasks of images with several position blocks per image, 1x1 with and without stride,
 // groups, dilation, small outputs over the batch's columns in channel-block tasks (one block, several
 // with a partial one), all the images at once or a few at a time, and batch 1.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as rn from '../lib/index.js';
+import { envDuring } from './helpers/env.js';
 
-const savedConvPath = process.env.CUDNN_RESNET_CONV;
-beforeAll(() => {
-  rn.manualSeed(8765);
-  process.env.CUDNN_RESNET_CONV = 'im2col';  // the stride-1 3x3 case too, not Winograd
-});
-afterAll(() => {
-  if (savedConvPath === undefined) delete process.env.CUDNN_RESNET_CONV;
-  else process.env.CUDNN_RESNET_CONV = savedConvPath;
-});
+envDuring('CUDNN_RESNET_CONV', 'im2col');  // the stride-1 3x3 case too, not Winograd
+beforeAll(() => rn.manualSeed(8765));
 
 const arr = (t: rn.Tensor) => t.toArray() as Float32Array;
 

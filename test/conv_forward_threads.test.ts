@@ -4,18 +4,13 @@
 // The shapes reach each of its cases: tasks of (image, group, column block) with partial blocks and
 // partial micro-kernel tiles, small outputs of a batch in one GEMM over the batch's columns, small
 // outputs at batch 1 as the transposed product or image by image (so with groups).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as rn from '../lib/index.js';
+import { envDuring } from './helpers/env.js';
+import { conv2dRef } from './helpers/reference.js';
 
-const savedConvPath = process.env.CUDNN_RESNET_CONV;
-beforeAll(() => {
-  rn.manualSeed(4321);
-  process.env.CUDNN_RESNET_CONV = 'im2col';  // the stride-1 3x3 case too, not Winograd
-});
-afterAll(() => {
-  if (savedConvPath === undefined) delete process.env.CUDNN_RESNET_CONV;
-  else process.env.CUDNN_RESNET_CONV = savedConvPath;
-});
+envDuring('CUDNN_RESNET_CONV', 'im2col');  // the stride-1 3x3 case too, not Winograd
+beforeAll(() => rn.manualSeed(4321));
 
 const arr = (t: rn.Tensor) => t.toArray() as Float32Array;
 
@@ -31,28 +26,10 @@ interface Case {
 
 /** act(conv(x, w) + b + z) by its definition, in double precision: x (N, C, H, W), w (O, Cg, kH, kW). */
 function direct(c: Case, x: Float32Array, w: Float32Array, b: Float32Array, z: Float32Array): Float64Array {
-  const [N, C, H, W] = c.x, [O, Cg, kH, kW] = c.w;
-  const Og = O / c.groups;
-  const Ho = Math.floor((H + 2 * c.padding - c.dilation * (kH - 1) - 1) / c.stride) + 1;
-  const Wo = Math.floor((W + 2 * c.padding - c.dilation * (kW - 1) - 1) / c.stride) + 1;
-  const y = new Float64Array(N * O * Ho * Wo);
-  for (let n = 0; n < N; ++n)
-    for (let o = 0; o < O; ++o) {
-      const grp = Math.floor(o / Og);
-      for (let oh = 0; oh < Ho; ++oh)
-        for (let ow = 0; ow < Wo; ++ow) {
-          let sum = b[o]!;
-          for (let ci = 0; ci < Cg; ++ci)
-            for (let i = 0; i < kH; ++i)
-              for (let j = 0; j < kW; ++j) {
-                const ih = oh * c.stride + i * c.dilation - c.padding, iw = ow * c.stride + j * c.dilation - c.padding;
-                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                sum += x[((n * C + grp * Cg + ci) * H + ih) * W + iw]! * w[((o * Cg + ci) * kH + i) * kW + j]!;
-              }
-          const at = ((n * O + o) * Ho + oh) * Wo + ow;
-          y[at] = Math.max(0, sum + z[at]!);
-        }
-    }
+  const { y } = conv2dRef(x, c.x, w, c.w, b, {
+    stride: [c.stride, c.stride], padding: [c.padding, c.padding], dilation: [c.dilation, c.dilation], groups: c.groups,
+  });
+  for (let i = 0; i < y.length; ++i) y[i] = Math.max(0, y[i]! + z[i]!);
   return y;
 }
 

@@ -7,6 +7,7 @@
 // instruction set falls back to the emulation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as rn from '../lib/index.js';
+import { envDuring, withEnv } from './helpers/env.js';
 import { native } from '../lib/binding.js';
 import { wrap } from '../lib/tensor.js';
 import { relativeError } from './helpers/reference.js';
@@ -39,27 +40,12 @@ function expectWithinUlp(a: Float32Array, b: Float32Array, slack: Float32Array |
 
 /** Runs fn under autocast bfloat16, natively or emulated, and returns what it returns. */
 function underBf16<T>(emulated: boolean, fn: () => T): T {
-  const before = process.env.CUDNN_RESNET_BF16;
-  if (emulated) process.env.CUDNN_RESNET_BF16 = 'emulated';
-  else delete process.env.CUDNN_RESNET_BF16;
-  try {
-    return rn.autocast({ dtype: 'bfloat16' }, fn);
-  } finally {
-    if (before === undefined) delete process.env.CUDNN_RESNET_BF16;
-    else process.env.CUDNN_RESNET_BF16 = before;
-  }
+  return withEnv('CUDNN_RESNET_BF16', emulated ? 'emulated' : undefined, () => rn.autocast({ dtype: 'bfloat16' }, fn));
 }
 
 /** Runs fn with every convolution on im2col + GEMM (CUDNN_RESNET_CONV=im2col), not Winograd. */
 function onIm2col<T>(fn: () => T): T {
-  const before = process.env.CUDNN_RESNET_CONV;
-  process.env.CUDNN_RESNET_CONV = 'im2col';
-  try {
-    return fn();
-  } finally {
-    if (before === undefined) delete process.env.CUDNN_RESNET_CONV;
-    else process.env.CUDNN_RESNET_CONV = before;
-  }
+  return withEnv('CUDNN_RESNET_CONV', 'im2col', fn);
 }
 
 /** The output and the input gradients of fn(inputs) for the output gradient g, natively or emulated. */
@@ -182,12 +168,7 @@ describe.skipIf(!hasBf16)(`bfloat16 compute on AVX-512 BF16${hasBf16 ? '' : ' (s
   }));
 
   describe('Winograd shapes (its bfloat16 product stage rounds the transformed tiles)', () => {
-    const before = process.env.CUDNN_RESNET_CONV;
-    beforeAll(() => { process.env.CUDNN_RESNET_CONV = 'winograd'; });
-    afterAll(() => {
-      if (before === undefined) delete process.env.CUDNN_RESNET_CONV;
-      else process.env.CUDNN_RESNET_CONV = before;
-    });
+    envDuring('CUDNN_RESNET_CONV', 'winograd');
     // Tile rows of 6, 5 and 3 tiles take the AVX2 transforms; 16 tiles (32x32) too, and 8 tiles
     // (16x16) for dy; 8, 4, 2 and 1 the AVX-512 ones. Odd channel counts leave the last channel pair
     // half empty; an odd tile count per image (5x5, 3x3, 1x1 tiles) keeps pairs from spanning images.
