@@ -9,6 +9,8 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "epilogue_avx512.h"
 #endif
 
 namespace cr {
@@ -176,28 +178,10 @@ struct Avx512Kernel {
     }
   }
 
-  // applyEpilogue on the tile just written, in one pass of 16-float vectors: the same operations
-  // in the same order (+ bias, + z, ReLU keeping NaN), so the same bits.
+  // applyEpilogue on the tile just written, in one pass of 16-float vectors (epilogue_avx512.h).
   CR_TARGET_AVX512 static void epilogue(
       const Epilogue& e, float* C, int64_t ldc, int64_t i0, int64_t j0, int mr, int nr) {
-    const __mmask16 lo = nr >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << nr) - 1);
-    const __mmask16 hi = nr >= 32 ? __mmask16(0xFFFF) : nr > 16 ? __mmask16((1u << (nr - 16)) - 1) : __mmask16(0);
-    const __mmask16 masks[2] = {lo, hi};
-    const __m512 zero = _mm512_setzero_ps();
-    for (int i = 0; i < mr; ++i) {
-      float* row = C + (i0 + i) * ldc + j0;
-      const float* z = e.z ? e.z + (i0 + i) * e.ldz + j0 : nullptr;
-      for (int h = 0; h < 2; ++h) {
-        const __mmask16 m = masks[h];
-        if (!m) continue;
-        __m512 v = _mm512_maskz_loadu_ps(m, row + 16 * h);
-        if (e.bias) v = _mm512_add_ps(v, _mm512_set1_ps(e.bias[i0 + i]));
-        if (z) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, z + 16 * h));
-        // relu keeping NaN: 0 where v <= 0 (ordered compare: false for NaN)
-        if (e.relu) v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, zero, _CMP_LE_OQ), v, zero);
-        _mm512_mask_storeu_ps(row + 16 * h, m, v);
-      }
-    }
+    epilogueTileAvx512<false>(e, C, ldc, i0, j0, mr, nr);
   }
 };
 #endif

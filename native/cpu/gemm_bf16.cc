@@ -15,6 +15,7 @@
 #include "gemm_kernel.h"
 
 #include "bf16_vec.h"
+#include "epilogue_avx512.h"
 
 namespace cr {
 
@@ -128,24 +129,10 @@ struct Bf16Kernel {
   }
 
   // On the tile just written: + round(bias), + round(z), ReLU keeping NaN, then the rounding of C.
-  CR_TARGET_AVX512_BF16 static void epilogue(const Epilogue& base, float* C, int64_t ldc, int64_t i0, int64_t j0, int mr, int nr) {
+  CR_TARGET_AVX512_BF16 static void epilogue(const Epilogue& base, float* C, int64_t ldc, int64_t i0, int64_t j0, int mr,
+                                             int nr) {
     const Bf16Epilogue& e = static_cast<const Bf16Epilogue&>(base);
-    const __mmask16 masks[2] = {firstLanes(nr), firstLanes(nr - 16)};
-    const __m512 zero = _mm512_setzero_ps();
-    for (int i = 0; i < mr; ++i) {
-      float* row = C + (i0 + i) * ldc + j0;
-      const float* z = e.z ? e.z + (i0 + i) * e.ldz + j0 : nullptr;
-      for (int h = 0; h < 2; ++h) {
-        const __mmask16 m = masks[h];
-        if (!m) continue;
-        __m512 v = _mm512_maskz_loadu_ps(m, row + 16 * h);
-        if (e.bias) v = _mm512_add_ps(v, rounded(_mm512_set1_ps(e.bias[i0 + i])));
-        if (z) v = _mm512_add_ps(v, rounded(_mm512_maskz_loadu_ps(m, z + 16 * h)));
-        if (e.relu) v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, zero, _CMP_LE_OQ), v, zero);
-        if (e.roundOutput) v = rounded(v);
-        _mm512_mask_storeu_ps(row + 16 * h, m, v);
-      }
-    }
+    epilogueTileAvx512<true>(e, C, ldc, i0, j0, mr, nr, e.roundOutput);
   }
 };
 
