@@ -77,7 +77,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options?
       saved: [xx!, ww!],
       attrs: { params: p, hasBias: bb !== null },
     });
-  return autocastOp([x, weight, b], convolve(params), convolve({ ...params, bf16Compute: true }));
+  return autocastOp([x, weight, b], convolve(params), (inputs) => convolve({ ...params, bf16Compute: true })(inputs));
 }
 
 /**
@@ -116,5 +116,5 @@ export function convBiasAct(x: Tensor, weight: Tensor, bias?: Tensor | null, z?:
   }
   const fused = (p: ConvParams) => ([xx, ww, bb, zz]: (Tensor | null)[]) =>
     wrap(native.convBiasAct(xx!.handle, ww!.handle, bb ? bb.handle : null, zz ? zz.handle : null, relu, p));
-  return autocastOp([x, weight, b, residual], fused(params), fused({ ...params, bf16Compute: true }));
+  return autocastOp([x, weight, b, residual], fused(params), (inputs) => fused({ ...params, bf16Compute: true })(inputs));
 }
