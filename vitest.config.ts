@@ -29,6 +29,8 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // Each file starts from the same seed (CUDNN_RESNET_TEST_SEED to change it): reproducible draws.
+    setupFiles: ['test/helpers/seed.ts'],
     projects: [
       { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'] } },
       ...otherIsas().map((isa) => ({
